@@ -132,6 +132,11 @@ export function decodeCheckpoint(manifest: CheckpointManifest, blob: Uint8Array,
   // Copy into an aligned buffer once; tensors are views into it.
   const aligned = new ArrayBuffer(blob.byteLength);
   new Uint8Array(aligned).set(blob);
+  return contentFromVerifiedBuffer(manifest, aligned);
+}
+
+/** Cut an already verified, 4-byte aligned weights buffer into tensors (views, no copy). */
+export function contentFromVerifiedBuffer(manifest: CheckpointManifest, aligned: ArrayBuffer): CheckpointContent {
   const tensors: NamedTensor[] = manifest.tensors.map((t) => ({
     name: t.name,
     shape: [...t.shape],
