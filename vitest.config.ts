@@ -9,6 +9,8 @@ export default defineConfig({
     // Two cores: run test files in two forked processes so tfjs/wasm work does not starve Temporal.
     pool: 'forks',
     maxWorkers: 2,
-    reporters: ['default'],
+    // The JSON report is what .ci/run counts passed/failed tests from.
+    reporters: ['default', 'json'],
+    outputFile: { json: '.istar/test-report.json' },
   },
 });
