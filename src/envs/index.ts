@@ -1,0 +1,6 @@
+export * from './types';
+export * from './prng';
+export * from './registry';
+export * from './demonstrations';
+export * as sokoban from './sokoban';
+export { SokobanEnv, sokobanSpec, sokobanVisualSpec } from './sokoban/env';
