@@ -1,0 +1,129 @@
+import {
+  actionLengths,
+  broadcastToTokens,
+  checkTokenValues,
+  outcomeRewards,
+  validateBatch,
+  type RolloutBatch,
+  type StepValues,
+  type TokenValues,
+} from './batch';
+import { check } from './errors';
+import { episodeEstimator, type EpisodeEstimator } from './episode';
+import { combineAdvantages, implicitStepReward, implicitTokenRewards, ISTAR_DEFAULTS, stepAdvantage } from './istar';
+import { mean, std, sum } from './stats';
+
+/** What an algorithm's advantage function reads; optional fields are required by the algorithms that need them. */
+export interface AdvantageInput {
+  batch: RolloutBatch;
+  /** log pi_phi of every action token, [G][N][S_i][L_it] (istar, prime). */
+  prmLogProbs?: TokenValues;
+  /** log pi_ref of every action token, [G][N][S_i][L_it] (prime). */
+  refLogProbs?: TokenValues;
+  /** Value-head estimate V(c_t) of every step, [G][N][S_i] (ppo). */
+  values?: StepValues;
+}
+
+/** What an advantage function returns: one advantage per action token, plus what the trainer logs. */
+export interface AdvantageOutput {
+  /** A of every action token, [G][N][S_i][L_it]. */
+  advantages: TokenValues;
+  /** Value targets of every step, [G][N][S_i] (ppo). */
+  returns?: StepValues;
+  /** The per-step rewards the estimator used (implicit, discounted, ...), [G][N][S_i]. */
+  stepRewards?: StepValues;
+  /** Namespaced scalars, e.g. `advantages/mean`. */
+  metrics: Record<string, number>;
+}
+
+/** Broadcasts A_E(i) of each trajectory to all of its action tokens: [G][N] -> [G][N][S_i][L_it]. */
+export function broadcastEpisode(batch: RolloutBatch, episodeAdv: number[][]): TokenValues {
+  return broadcastToTokens(
+    batch,
+    batch.groups.map((g, gi) => g.trajectories.map((t, ti) => t.steps.map(() => episodeAdv[gi][ti]))),
+  );
+}
+
+/** `advantages/mean`, `advantages/std`, `advantages/max`, `advantages/min` over every token. */
+export function advantageMetrics(advantages: TokenValues): Record<string, number> {
+  const flat = advantages.flat(3);
+  return {
+    'advantages/mean': mean(flat),
+    'advantages/std': std(flat, false),
+    'advantages/max': flat.length ? Math.max(...flat) : 0,
+    'advantages/min': flat.length ? Math.min(...flat) : 0,
+  };
+}
+
+/**
+ * Episode-only baselines (RLOO, GRPO, REINFORCE++; the paper's Table 1): A_E(i) of eq. (3) from the
+ * outcome rewards, the same for every token of trajectory i. -> advantages [G][N][S_i][L_it].
+ */
+export function episodeAdvantages(input: AdvantageInput, estimator: EpisodeEstimator): AdvantageOutput {
+  const { batch } = input;
+  validateBatch(batch);
+  const episode = episodeEstimator(estimator)(outcomeRewards(batch));
+  const advantages = broadcastEpisode(batch, episode);
+  return { advantages, metrics: advantageMetrics(advantages) };
+}
+
+export interface IstarOptions {
+  /** Implicit PRM strength, eq. (1); paper 0.05. */
+  beta: number;
+  /** Step-advantage weight, eq. (5); paper 1. */
+  alpha: number;
+  /** Episode estimator of eq. (3); paper RLOO for WebShop and Sokoban. */
+  episodeEstimator: EpisodeEstimator;
+  /**
+   * 'full': A = A_E + alpha * A_S (eq. 5). Ablations: 'process-only': A = A_S; 'merged-rewards':
+   * A = episode advantage of (outcome + sum of implicit step rewards); 'token-level': eq. (4) over
+   * token rewards beta * (log pi_phi - log pi_old) instead of step rewards, A = A_E + alpha * A_S(token).
+   */
+  variant: 'full' | 'process-only' | 'merged-rewards' | 'token-level';
+}
+
+export const ISTAR_OPTION_DEFAULTS: IstarOptions = { beta: ISTAR_DEFAULTS.beta, alpha: ISTAR_DEFAULTS.alpha, episodeEstimator: 'rloo', variant: 'full' };
+
+/**
+ * iStar advantages, eqs. (1), (3), (4), (5), and its ablations (see IstarOptions.variant).
+ * Needs input.prmLogProbs [G][N][S_i][L_it]; pi_old log-probs come from the batch.
+ */
+export function istarAdvantages(input: AdvantageInput, options: Partial<IstarOptions> = {}): AdvantageOutput {
+  const o = { ...ISTAR_OPTION_DEFAULTS, ...options };
+  const { batch, prmLogProbs } = input;
+  validateBatch(batch);
+  check(prmLogProbs !== undefined, () => 'istarAdvantages: prmLogProbs ([G][N][S][L] log pi_phi of every action token) is required');
+  checkTokenValues(batch, prmLogProbs, 'istarAdvantages: prmLogProbs');
+  const estimator = episodeEstimator(o.episodeEstimator);
+  // eq. (1): one implicit reward per step.
+  const stepRewards: StepValues = batch.groups.map((g, gi) =>
+    g.trajectories.map((t, ti) => t.steps.map((s, si) => implicitStepReward(prmLogProbs[gi][ti][si], s.oldLogProbs, o.beta))),
+  );
+  const flatR = stepRewards.flat(2);
+  const metrics: Record<string, number> = { 'istar/step_reward_mean': mean(flatR), 'istar/step_reward_std': std(flatR, false) };
+  const lengths = actionLengths(batch);
+  let advantages: TokenValues;
+  if (o.variant === 'merged-rewards') {
+    const merged = batch.groups.map((g, gi) => g.trajectories.map((t, ti) => t.outcomeReward + sum(stepRewards[gi][ti])));
+    advantages = broadcastEpisode(batch, estimator(merged));
+  } else if (o.variant === 'token-level') {
+    const episode = estimator(outcomeRewards(batch));
+    advantages = batch.groups.map((g, gi) => {
+      const tokenRewards = g.trajectories.map((t, ti) => t.steps.map((s, si) => implicitTokenRewards(prmLogProbs[gi][ti][si], s.oldLogProbs, o.beta)));
+      // eq. (4) over every token reward of the group: flatten steps, normalise, restore the shape.
+      const normalised = stepAdvantage(tokenRewards.map((steps) => steps.flat()));
+      return tokenRewards.map((steps, ti) => {
+        let k = 0;
+        return steps.map((tok) => tok.map(() => episode[gi][ti] + o.alpha * normalised[ti][k++]));
+      });
+    });
+  } else {
+    const episode = o.variant === 'process-only' ? null : estimator(outcomeRewards(batch));
+    advantages = batch.groups.map((g, gi) => {
+      const stepAdv = stepAdvantage(stepRewards[gi]); // eq. (4)
+      if (episode === null) return stepAdv.map((row, ti) => row.map((a, si) => new Array<number>(lengths[gi][ti][si]).fill(a)));
+      return combineAdvantages(episode[gi], stepAdv, lengths[gi], o.alpha); // eq. (5)
+    });
+  }
+  return { advantages, stepRewards, metrics: { ...metrics, ...advantageMetrics(advantages) } };
+}

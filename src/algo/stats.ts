@@ -1,0 +1,39 @@
+/** Small statistics over plain arrays, shared by the estimators. */
+
+export function sum(xs: readonly number[]): number {
+  let s = 0;
+  for (const x of xs) s += x;
+  return s;
+}
+
+export function mean(xs: readonly number[]): number {
+  return xs.length === 0 ? 0 : sum(xs) / xs.length;
+}
+
+/**
+ * Standard deviation. `unbiased` divides by n - 1 (Bessel), like `torch.std` in verl's
+ * core_algos.py; with fewer than two values (unbiased) or one value the std is 0.
+ */
+export function std(xs: readonly number[], unbiased = true): number {
+  const n = xs.length;
+  if (n === 0 || (unbiased && n < 2)) return 0;
+  const m = mean(xs);
+  let ss = 0;
+  for (const x of xs) ss += (x - m) * (x - m);
+  return Math.sqrt(ss / (unbiased ? n - 1 : n));
+}
+
+/**
+ * Whitening over all values, as verl's `masked_whiten`: (x - mean) / sqrt(var + eps), var unbiased.
+ * Constant input gives zeros, never NaN.
+ */
+export function whiten(xs: readonly number[], eps = 1e-8): number[] {
+  const m = mean(xs);
+  const s = std(xs, true);
+  return xs.map((x) => (x - m) / Math.sqrt(s * s + eps));
+}
+
+/** Rounds away float noise so that "all equal" is detected despite summation error. */
+export function isNearlyZero(x: number, tol = 1e-12): boolean {
+  return Math.abs(x) <= tol;
+}
