@@ -1,0 +1,90 @@
+import { buildActionBatch, type ContextAction } from './batch';
+import { Prng } from './prng';
+import type { TransformerLM } from './transformer';
+
+export interface SftOptions {
+  /** Passes over the demonstrations. Default 10. */
+  epochs?: number;
+  /** Demonstrations per AdamW step. Default 16. */
+  batchSize?: number;
+  /** Default 1e-3. */
+  lr?: number;
+  weightDecay?: number;
+  /** Default 1.0 (DESIGN.md section 3). */
+  maxGradNorm?: number;
+  /** Shuffling seed. Default 0. */
+  seed?: number;
+  /** Stop early once held-out action accuracy reaches this. Default: never. */
+  targetAccuracy?: number;
+  /** Called after each epoch (progress / heartbeat). */
+  onEpoch?: (m: SftEpochMetrics) => void;
+}
+
+export interface SftEpochMetrics {
+  epoch: number;
+  /** Mean teacher-forced NLL per action token over the epoch's steps. */
+  'sft/loss': number;
+  /** Fraction of action tokens whose argmax prediction (teacher forced) is the demonstrated token. */
+  'sft/train_token_accuracy': number;
+  'sft/heldout_token_accuracy': number;
+  /** Fraction of held-out actions whose every token is predicted (teacher forced). */
+  'sft/heldout_action_accuracy': number;
+}
+
+/** Teacher-forced token and whole-action accuracy of the argmax prediction on `items`. */
+export function actionAccuracy(model: TransformerLM, items: readonly ContextAction[], batchSize = 32): { token: number; action: number } {
+  let right = 0;
+  let total = 0;
+  let exact = 0;
+  for (let i = 0; i < items.length; i += batchSize) {
+    const chunk = items.slice(i, i + batchSize);
+    const pred = model.greedyPredictions(buildActionBatch(chunk));
+    chunk.forEach((it, b) => {
+      const ok = it.action.map((tok, t) => pred[b][t] === tok);
+      right += ok.filter(Boolean).length;
+      total += ok.length;
+      if (ok.every(Boolean)) exact++;
+    });
+  }
+  return { token: total ? right / total : 0, action: items.length ? exact / items.length : 0 };
+}
+
+/**
+ * Supervised fine-tuning on (context, action) demonstrations: loss only on the action tokens. Makes the
+ * base policy from expert demonstrations (DESIGN.md section 5). Returns metrics per epoch.
+ */
+export function sft(model: TransformerLM, train: readonly ContextAction[], heldOut: readonly ContextAction[], options: SftOptions = {}): SftEpochMetrics[] {
+  if (train.length === 0) throw new Error('sft: no training demonstrations');
+  const { epochs = 10, batchSize = 16, lr = 1e-3, weightDecay = 0, maxGradNorm = 1, seed = 0 } = options;
+  const rng = new Prng(seed);
+  const order = train.map((_, i) => i);
+  const history: SftEpochMetrics[] = [];
+  for (let epoch = 1; epoch <= epochs; epoch++) {
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(rng.next() * (i + 1));
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    let lossSum = 0;
+    let steps = 0;
+    for (let i = 0; i < order.length; i += batchSize) {
+      const batch = buildActionBatch(order.slice(i, i + batchSize).map((k) => train[k]));
+      const { loss } = model.trainStep(() => model.actionNll(batch), { lr, weightDecay, maxGradNorm });
+      lossSum += loss;
+      steps++;
+    }
+    const tr = actionAccuracy(model, train);
+    const ho = heldOut.length ? actionAccuracy(model, heldOut) : { token: NaN, action: NaN };
+    const m: SftEpochMetrics = {
+      epoch,
+      'sft/loss': lossSum / steps,
+      'sft/train_token_accuracy': tr.token,
+      'sft/heldout_token_accuracy': ho.token,
+      'sft/heldout_action_accuracy': ho.action,
+    };
+    history.push(m);
+    options.onEpoch?.(m);
+    if (options.targetAccuracy !== undefined && ho.action >= options.targetAccuracy) break;
+  }
+
+  return history;
+}
