@@ -107,9 +107,15 @@ export function decodeBatch(buf: Uint8Array): RolloutBatch {
   } catch (err) {
     throw new BatchCorruptError(`rollout batch header is not JSON: ${(err as Error).message}`);
   }
+  if (!header || !Array.isArray(header.groups)) throw new BatchCorruptError('rollout batch header has no groups array');
   let nCtx = 0;
   let nAct = 0;
-  for (const g of header.groups) for (const t of g.trajectories) for (const s of t.steps) ((nCtx += s.c), (nAct += s.a));
+  for (const g of header.groups)
+    for (const t of g.trajectories)
+      for (const s of t.steps) {
+        nCtx += s.c;
+        nAct += s.a;
+      }
   const floatsAt = align8(4 + headerLength);
   if (floatsAt + nAct * 8 + nCtx * 4 + nAct * 4 !== payload.length)
     throw new BatchCorruptError(`rollout batch payload is ${payload.length} bytes; its header describes ${floatsAt + nAct * 12 + nCtx * 4}`);

@@ -1,0 +1,3 @@
+export * from './common';
+export * from './prm';
+export * from './ppo';
