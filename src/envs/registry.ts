@@ -1,5 +1,6 @@
 import type { EnvSpec } from './types';
 import { sokobanSpec, sokobanVisualSpec } from './sokoban/env';
+import { webshopSpec } from './webshop/env';
 
 /**
  * Environments by name. Registering a name twice is an error, and looking up an unknown name
@@ -38,7 +39,7 @@ export class EnvRegistry {
 
 /** The built-in environments: sokoban, sokoban-visual, webshop, social. */
 export const envRegistry = new EnvRegistry();
-for (const spec of [sokobanSpec, sokobanVisualSpec]) envRegistry.register(spec);
+for (const spec of [sokobanSpec, sokobanVisualSpec, webshopSpec]) envRegistry.register(spec);
 
 /** Shorthand for envRegistry.get(name); unknown names list the valid ones. */
 export function getEnvSpec(name: string): EnvSpec {

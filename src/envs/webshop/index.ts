@@ -1,0 +1,5 @@
+export * from './categories';
+export * from './catalog';
+export * from './reward';
+export * from './goals';
+export * from './env';

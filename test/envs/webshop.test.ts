@@ -1,0 +1,213 @@
+import * as fuzz from 'fuzzball';
+import { describe, expect, it } from 'vitest';
+import { createRng } from '../../src/envs/prng';
+import { CATEGORIES, GENERIC_FEATURES } from '../../src/envs/webshop/categories';
+import { getCatalog, type Product } from '../../src/envs/webshop/catalog';
+import { WebShopEnv, parseWebShopAction, webshopSpec } from '../../src/envs/webshop/env';
+import { expertQuery, isHeldOutProduct, makeGoal } from '../../src/envs/webshop/goals';
+import { typeReward, webshopReward, type Goal } from '../../src/envs/webshop/reward';
+import { MALFORMED_ACTIONS } from './malformed';
+
+const HELD_OUT = Array.from({ length: 500 }, (_, i) => 2 ** 16 + i);
+
+const shoe: Product = {
+  asin: 'B10001',
+  category: 'shoes',
+  noun: 'running shoes',
+  brand: 'Acme',
+  name: 'lightweight running shoes',
+  title: 'Acme lightweight running shoes',
+  attributes: ['lightweight', 'non slip', 'arch support'],
+  options: { size: ['8', '9'], color: ['black', 'white'] },
+  price: 49.99,
+  rating: 4.5,
+  description: 'The Acme running shoes comes with: lightweight, non slip and arch support.',
+  features: ['Lightweight', 'Non slip', 'Arch support'],
+  reviews: ['5 stars: Would buy again.'],
+};
+const goal: Goal = {
+  asin: 'B10001',
+  category: 'shoes',
+  name: 'lightweight running shoes',
+  attributes: ['lightweight', 'non slip'],
+  options: { size: '9', color: 'black' },
+  priceLimit: 60,
+  instruction: 'i need running shoes that is lightweight and non slip, with size: 9 and color: black, and price lower than 60.00 dollars',
+};
+
+describe('webshop reward (hand-computed)', () => {
+  it('all match = 1', () => {
+    expect(webshopReward(shoe, ['9', 'black'], goal)).toMatchObject({ r: 1, rType: 1, attributeMatches: 2, optionMatches: 2, priceOk: true });
+  });
+  it('one wrong option = (2 + 1 + 1) / 5', () => {
+    expect(webshopReward(shoe, ['8', 'black'], goal).r).toBeCloseTo(4 / 5);
+    expect(webshopReward(shoe, [], goal).r).toBeCloseTo(3 / 5);
+  });
+  it('over the price limit = (2 + 2 + 0) / 5', () => {
+    expect(webshopReward({ ...shoe, price: 75 }, ['9', 'black'], goal).r).toBeCloseTo(4 / 5);
+  });
+  it('missing attribute, matched by fuzzy token-set or verbatim text', () => {
+    const plain = { ...shoe, attributes: ['lightweight'], features: ['Lightweight'], description: 'Plain.' };
+    expect(webshopReward(plain, ['9', 'black'], goal).r).toBeCloseTo(4 / 5);
+    const inText = { ...plain, description: 'Totally non slip outsole.' };
+    expect(webshopReward(inText, ['9', 'black'], goal).r).toBeCloseTo(1);
+    expect(webshopReward({ ...plain, attributes: ['slip non'] }, ['9', 'black'], goal).r).toBeCloseTo(1);
+  });
+  it('wrong type: no shared noun gives r_type 0, partial overlap 0.5/1', () => {
+    const pan = { ...shoe, name: 'nonstick frying pan', title: 'Acme nonstick frying pan' };
+    expect(typeReward(pan.name, goal.name)).toBe(0);
+    expect(webshopReward(pan, ['9', 'black'], goal).r).toBe(0);
+    expect(typeReward('lightweight hiking boots', 'lightweight running shoes')).toBeLessThan(1);
+    expect(typeReward('trail running shoes', 'lightweight running shoes')).toBe(1);
+  });
+});
+
+describe('webshop catalog', () => {
+  it('builds >= 1,000 products over >= 10 categories fast and deterministically', () => {
+    const t0 = performance.now();
+    const c = getCatalog(7);
+    const ms = performance.now() - t0;
+    console.log(`[webshop] catalog build (seed 7): ${ms.toFixed(0)} ms, ${c.products.length} products`);
+    expect(ms).toBeLessThan(2000);
+    expect(c.products.length).toBeGreaterThanOrEqual(1000);
+    expect(new Set(c.products.map((p) => p.category)).size).toBeGreaterThanOrEqual(10);
+    expect(new Set(c.products.map((p) => p.asin)).size).toBe(c.products.length);
+    const again = getCatalog(0);
+    expect(getCatalog(0)).toBe(again);
+    expect(c.products[0].title).not.toBe(again.products[0].title);
+    for (const p of c.products) {
+      expect(p.price).toBeGreaterThan(0);
+      expect(Object.keys(p.options).length).toBeGreaterThan(0);
+      expect(p.features.length).toBeGreaterThan(0);
+      expect(p.reviews.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('attributes and option values of a category never fuzzy-match each other', () => {
+    for (const cat of CATEGORIES) {
+      const pairs = (xs: string[]) => xs.flatMap((a) => xs.filter((b) => b !== a).map((b) => [a, b] as const));
+      for (const [a, b] of pairs(cat.attributes)) {
+        expect(fuzz.token_set_ratio(a, b), `${cat.name}: ${a} ~ ${b}`).toBeLessThanOrEqual(85);
+        expect(a.includes(b), `${cat.name}: ${b} inside ${a}`).toBe(false);
+      }
+      for (const values of Object.values(cat.options)) {
+        for (const [a, b] of pairs(values)) expect(fuzz.token_set_ratio(a, b), `${cat.name}: ${a} ~ ${b}`).toBeLessThanOrEqual(85);
+      }
+      for (const g of GENERIC_FEATURES) for (const a of cat.attributes) expect(g.toLowerCase().includes(a)).toBe(false);
+    }
+  });
+
+  it('train and held-out goals come from disjoint products', () => {
+    const c = getCatalog(0);
+    for (let s = 0; s < 300; s++) expect(isHeldOutProduct(c.byAsin.get(makeGoal(c, s).asin.toLowerCase())!)).toBe(false);
+    for (const s of HELD_OUT.slice(0, 300)) expect(isHeldOutProduct(c.byAsin.get(makeGoal(c, s).asin.toLowerCase())!)).toBe(true);
+    expect(makeGoal(c, 70_001)).toEqual(makeGoal(c, 70_001));
+  });
+
+  it("the expert's query finds the goal product in the top 50 for 500 held-out goals", () => {
+    const c = getCatalog(0);
+    let found = 0;
+    for (const s of HELD_OUT) {
+      const g = makeGoal(c, s);
+      if (c.search(expertQuery(g, c), 50).some((p) => p.asin === g.asin)) found++;
+    }
+    console.log(`[webshop] expert query finds the target in the top 50: ${found}/${HELD_OUT.length}`);
+    expect(found).toBe(HELD_OUT.length);
+  });
+});
+
+function runEpisodes(policy: (env: WebShopEnv) => string): { success: number; score: number } {
+  const env = new WebShopEnv();
+  let wins = 0;
+  let score = 0;
+  for (const s of HELD_OUT) {
+    env.reset(s);
+    let r = env.step(policy(env));
+    while (!r.done) r = env.step(policy(env));
+    if (r.info.won) wins++;
+    score += r.info.score;
+  }
+  return { success: wins / HELD_OUT.length, score: score / HELD_OUT.length };
+}
+
+describe('webshop policies over 500 held-out goals', () => {
+  it('expert >= 95% success; random far below', () => {
+    const expert = runEpisodes((env) => env.expertAction());
+    const rng = createRng(42);
+    const random = runEpisodes((env) => rng.pick(env.admissibleActions()));
+    console.log(
+      `[webshop] expert success ${(100 * expert.success).toFixed(1)}% score ${expert.score.toFixed(1)}; ` +
+        `random success ${(100 * random.success).toFixed(1)}% score ${random.score.toFixed(1)}`,
+    );
+    expect(expert.success).toBeGreaterThanOrEqual(0.95);
+    expect(random.success).toBeLessThan(expert.success / 5);
+  });
+});
+
+describe('webshop pages and actions', () => {
+  it('parses search[...] and click[...] only', () => {
+    expect(parseWebShopAction('search[red shoes]')).toEqual({ kind: 'search', query: 'red shoes' });
+    expect(parseWebShopAction(' Click[Buy Now] ')).toEqual({ kind: 'click', element: 'buy now' });
+    for (const bad of ['search red shoes', 'click[]', 'search[[x]]', 'buy', 'click[a]b]']) expect(parseWebShopAction(bad)).toBeNull();
+  });
+
+  it('navigates results pages, item, sub-pages and options', () => {
+    const env = new WebShopEnv();
+    env.reset(5);
+    expect(env.step('click[buy now]').info.valid).toBe(false);
+    let r = env.step('search[cotton hoodie]');
+    expect(r.info.valid).toBe(true);
+    expect(r.observation).toContain('Page 1 (Total results: 50)');
+    expect(env.step('search[again]').info.valid).toBe(false);
+    expect(env.step('click[< prev]').info.valid).toBe(false);
+    r = env.step('click[next >]');
+    expect(r.observation).toContain('Page 2');
+    const asin = /\[(B\d+)\]/.exec(r.observation)![1];
+    r = env.step(`click[${asin}]`);
+    expect(r.observation).toContain('[Buy Now]');
+    const option = /: \[([^\]]+)\]/.exec(r.observation)![1];
+    r = env.step(`click[${option}]`);
+    expect(r.observation).toContain(`(selected: ${option})`);
+    r = env.step('click[features]');
+    expect(r.observation).toContain('- ');
+    r = env.step('click[< prev]');
+    expect(r.observation).toContain(`(selected: ${option})`);
+    r = env.step('click[buy now]');
+    expect(r.done).toBe(true);
+    expect(r.info.valid).toBe(true);
+    expect(r.info.score).toBeCloseTo(r.reward * 100);
+  });
+
+  it('ends after 10 steps with reward 0', () => {
+    const env = new WebShopEnv();
+    env.reset(9);
+    let r = env.step('click[nothing]');
+    for (let i = 1; i < 10; i++) r = env.step('click[nothing]');
+    expect(r.done).toBe(true);
+    expect(r.reward).toBe(0);
+  });
+
+  it('malformed actions are invalid steps with reward 0, never exceptions, on every page', () => {
+    const env = webshopSpec.create();
+    for (const prefix of [[], ['search[running shoes]'], ['search[running shoes]', 'click[__FIRST__]']]) {
+      for (const bad of MALFORMED_ACTIONS) {
+        env.reset(11);
+        for (const a of prefix) {
+          const first = /\[(B\d+)\]/.exec(env.anchor());
+          env.step(a === 'click[__FIRST__]' && first ? `click[${first[1]}]` : a);
+        }
+        const before = env.anchor();
+        const r = env.step(bad);
+        expect(r.info.valid).toBe(false);
+        expect(r.reward).toBe(0);
+        expect(env.anchor()).toBe(before);
+      }
+    }
+  });
+
+  it('vocabulary texts are deterministic', () => {
+    const a = webshopSpec.vocabularyTexts();
+    expect(a.length).toBeGreaterThan(1000);
+    expect(webshopSpec.vocabularyTexts()).toEqual(a);
+  });
+});
