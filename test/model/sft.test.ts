@@ -1,0 +1,44 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { actionAccuracy, type ContextAction, initBackend, sft, TransformerLM } from '../../src/model';
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+/**
+ * A tiny demonstration set with a rule to learn: context <bos> x y <sep>, action = the move token
+ * for x mod 4, then a copy of y, then <eos>. Held out: (x, y) pairs never seen in training.
+ */
+function demos(): { train: ContextAction[]; heldOut: ContextAction[] } {
+  const train: ContextAction[] = [];
+  const heldOut: ContextAction[] = [];
+  for (let x = 0; x < 6; x++) {
+    for (let y = 0; y < 6; y++) {
+      const item = { context: [1, 5 + x, 5 + y, 4], action: [11 + (x % 4), 5 + y, 2] };
+      ((x + 2 * y) % 6 === 1 ? heldOut : train).push(item);
+    }
+  }
+  return { train, heldOut };
+}
+
+describe('sft', () => {
+  it('drives a tiny demonstration set to >= 99% action accuracy', () => {
+    const { train, heldOut } = demos();
+    const model = TransformerLM.create({ vocabSize: 16, dModel: 32, nLayers: 2, nHeads: 2, dFF: 64, contextLength: 8 }, 0);
+    const before = actionAccuracy(model, train);
+    expect(before.action).toBeLessThan(0.5);
+    const history = sft(model, train, heldOut, { epochs: 60, batchSize: 10, lr: 3e-3, seed: 1, targetAccuracy: 1 });
+    const last = history[history.length - 1];
+    expect(history[0]['sft/loss']).toBeGreaterThan(last['sft/loss']);
+    expect(last['sft/train_token_accuracy']).toBeGreaterThanOrEqual(0.99);
+    expect(actionAccuracy(model, train).action).toBeGreaterThanOrEqual(0.99);
+    expect(last['sft/heldout_action_accuracy']).toBeGreaterThanOrEqual(0.99);
+    model.dispose();
+  });
+
+  it('rejects an empty training set', () => {
+    const model = TransformerLM.create({ vocabSize: 16, dModel: 8, nLayers: 1, nHeads: 1, dFF: 8, contextLength: 8 }, 0);
+    expect(() => sft(model, [], [])).toThrow(/no training demonstrations/);
+    model.dispose();
+  });
+});
