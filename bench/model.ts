@@ -1,0 +1,107 @@
+import * as tf from '@tensorflow/tfjs';
+import { fileURLToPath } from 'node:url';
+import { buildActionBatch, countParams, defaultModelConfig, initBackend, type ModelConfig, TransformerLM } from '../src/model';
+import { numPatches } from '../src/model/config';
+
+/**
+ * Model benchmark (issue 3): train and sampling tokens/s of the default Sokoban model on the default
+ * backend, achieved FLOP/s of a train step against the same backend's 512^3 matmul peak (MFU), and
+ * the peak memory of a train step. FLOPs are counted analytically (see trainStepFlops).
+ */
+
+const VOCAB = 64;
+const BATCH = 16;
+const SEQ = 192; // a Sokoban context (task + H=2 history + board) is ~150-190 tokens
+const ACTION = 2;
+
+function timeIt(f: () => void, reps: number): number {
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) f();
+  return (performance.now() - t0) / 1000 / reps;
+}
+
+/** Peak FLOP/s of one 512^3 float32 matmul on the active backend. */
+export function peakMatmulFlops(): number {
+  const a = tf.randomNormal([512, 512]);
+  const b = tf.randomNormal([512, 512]);
+  // Porting note: never return a typed array from tf.tidy; it walks every element looking for tensors.
+  const run = () => tf.tidy(() => void tf.matMul(a, b).dataSync());
+  run();
+  const s = timeIt(run, 20);
+  tf.dispose([a, b]);
+  return (2 * 512 ** 3) / s;
+}
+
+/**
+ * Matmul FLOPs of one train step (forward + backward = 3x forward) on `rows` sequences of `n` positions:
+ * per position and layer 2*(4 d^2 + 2 d dFF) for the projections and 2*2*n*d for QK^T and AV (the full
+ * square the per-sequence kernel computes), plus 2*d*V for the tied output projection. The one-hot input
+ * embedding is a gather in other frameworks and is not counted.
+ */
+export function trainStepFlops(c: ModelConfig, rows: number, n: number): number {
+  const d = c.dModel;
+  const perPos = c.nLayers * (2 * (4 * d * d + 2 * d * c.dFF) + 4 * (n + numPatches(c)) * d) + 2 * d * c.vocabSize;
+  return 3 * rows * n * perPos;
+}
+
+export async function benchModel(): Promise<Record<string, number | string>> {
+  const info = await initBackend();
+  const peak = peakMatmulFlops();
+  const config = defaultModelConfig(VOCAB);
+  const model = TransformerLM.create(config, 0);
+  let seed = 1;
+  const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const items = Array.from({ length: BATCH }, () => ({
+    context: [1, ...Array.from({ length: SEQ - ACTION - 1 }, () => 5 + Math.floor(rand() * (VOCAB - 5)))],
+    action: [5 + Math.floor(rand() * (VOCAB - 5)), 2],
+  }));
+  const batch = buildActionBatch(items);
+  const step = () => model.trainStep(() => model.actionNll(batch), { lr: 1e-4, weightDecay: 0.01, maxGradNorm: 1 });
+  step(); // warm-up: XNNPACK packing, kernel set-up
+  const rssBefore = process.memoryUsage().rss;
+  const stepSeconds = timeIt(step, 3);
+  const prof = await tf.profile(() => void step());
+  const rssAfter = process.memoryUsage().rss;
+  const positions = SEQ - 1; // the last token only ever appears as a target
+  const flops = trainStepFlops(config, BATCH, positions);
+  const achieved = flops / stepSeconds;
+  const peakAfter = peakMatmulFlops();
+
+  const contexts = items.map((it) => it.context.slice(0, 150));
+  const maxTokens = 8;
+  model.sample(contexts, { maxTokens: 2, seed: 0 });
+  const sampleSeconds = timeIt(() => model.sample(contexts, { maxTokens, seed: 0, temperature: 1 }), 1);
+  model.dispose();
+
+  return {
+    'model/backend': `${info.backend} (${info.device})`,
+    'model/params': countParams(config),
+    'model/config': `d=${config.dModel} L=${config.nLayers} H=${config.nHeads} ff=${config.dFF} ctx=${config.contextLength} V=${VOCAB}`,
+    'model/train_batch': `${BATCH} x ${SEQ} tokens`,
+    'model/train_step_s': round(stepSeconds),
+    'model/train_tokens_per_s': Math.round((BATCH * SEQ) / stepSeconds),
+    'model/sample_tokens_per_s': Math.round((contexts.length * maxTokens) / sampleSeconds),
+    'model/sample_setup': `${contexts.length} contexts x 150 tokens, ${maxTokens} new tokens each`,
+    'model/train_gflop_per_step': round(flops / 1e9),
+    'model/train_gflops': round(achieved / 1e9),
+    'model/peak_matmul_gflops_512': round(peak / 1e9),
+    'model/peak_matmul_gflops_512_after_train': round(peakAfter / 1e9),
+    'model/mfu': round(achieved / peak),
+    'model/train_peak_tensor_mb': round(prof.peakBytes / 2 ** 20),
+    'model/tensor_mb_at_rest': round(tf.memory().numBytes / 2 ** 20),
+    'model/rss_mb': Math.round(Math.max(rssBefore, rssAfter) / 2 ** 20),
+  };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  benchModel()
+    .then((r) => console.table(r))
+    .catch((err) => {
+      console.error(err);
+      process.exit(1);
+    });
+}
