@@ -10,7 +10,13 @@ import {
 } from './batch';
 import { check } from './errors';
 import { episodeEstimator, type EpisodeEstimator } from './episode';
-import { combineAdvantages, implicitStepReward, implicitTokenRewards, ISTAR_DEFAULTS, stepAdvantage } from './istar';
+import {
+  combineAdvantages,
+  implicitStepReward,
+  implicitTokenRewards,
+  ISTAR_DEFAULTS,
+  stepAdvantage,
+} from './istar';
 import { mean, std, sum } from './stats';
 
 /** What an algorithm's advantage function reads; optional fields are required by the algorithms that need them. */
@@ -82,7 +88,12 @@ export interface IstarOptions {
   variant: 'full' | 'process-only' | 'merged-rewards' | 'token-level';
 }
 
-export const ISTAR_OPTION_DEFAULTS: IstarOptions = { beta: ISTAR_DEFAULTS.beta, alpha: ISTAR_DEFAULTS.alpha, episodeEstimator: 'rloo', variant: 'full' };
+export const ISTAR_OPTION_DEFAULTS: IstarOptions = {
+  beta: ISTAR_DEFAULTS.beta,
+  alpha: ISTAR_DEFAULTS.alpha,
+  episodeEstimator: 'rloo',
+  variant: 'full',
+};
 
 /**
  * iStar advantages, eqs. (1), (3), (4), (5), and its ablations (see IstarOptions.variant).
@@ -92,24 +103,36 @@ export function istarAdvantages(input: AdvantageInput, options: Partial<IstarOpt
   const o = { ...ISTAR_OPTION_DEFAULTS, ...options };
   const { batch, prmLogProbs } = input;
   validateBatch(batch);
-  check(prmLogProbs !== undefined, () => 'istarAdvantages: prmLogProbs ([G][N][S][L] log pi_phi of every action token) is required');
+  check(
+    prmLogProbs !== undefined,
+    () => 'istarAdvantages: prmLogProbs ([G][N][S][L] log pi_phi of every action token) is required',
+  );
   checkTokenValues(batch, prmLogProbs, 'istarAdvantages: prmLogProbs');
   const estimator = episodeEstimator(o.episodeEstimator);
   // eq. (1): one implicit reward per step.
   const stepRewards: StepValues = batch.groups.map((g, gi) =>
-    g.trajectories.map((t, ti) => t.steps.map((s, si) => implicitStepReward(prmLogProbs[gi][ti][si], s.oldLogProbs, o.beta))),
+    g.trajectories.map((t, ti) =>
+      t.steps.map((s, si) => implicitStepReward(prmLogProbs[gi][ti][si], s.oldLogProbs, o.beta)),
+    ),
   );
   const flatR = stepRewards.flat(2);
-  const metrics: Record<string, number> = { 'istar/step_reward_mean': mean(flatR), 'istar/step_reward_std': std(flatR, false) };
+  const metrics: Record<string, number> = {
+    'istar/step_reward_mean': mean(flatR),
+    'istar/step_reward_std': std(flatR, false),
+  };
   const lengths = actionLengths(batch);
   let advantages: TokenValues;
   if (o.variant === 'merged-rewards') {
-    const merged = batch.groups.map((g, gi) => g.trajectories.map((t, ti) => t.outcomeReward + sum(stepRewards[gi][ti])));
+    const merged = batch.groups.map((g, gi) =>
+      g.trajectories.map((t, ti) => t.outcomeReward + sum(stepRewards[gi][ti])),
+    );
     advantages = broadcastEpisode(batch, estimator(merged));
   } else if (o.variant === 'token-level') {
     const episode = estimator(outcomeRewards(batch));
     advantages = batch.groups.map((g, gi) => {
-      const tokenRewards = g.trajectories.map((t, ti) => t.steps.map((s, si) => implicitTokenRewards(prmLogProbs[gi][ti][si], s.oldLogProbs, o.beta)));
+      const tokenRewards = g.trajectories.map((t, ti) =>
+        t.steps.map((s, si) => implicitTokenRewards(prmLogProbs[gi][ti][si], s.oldLogProbs, o.beta)),
+      );
       // eq. (4) over every token reward of the group: flatten steps, normalise, restore the shape.
       const normalised = stepAdvantage(tokenRewards.map((steps) => steps.flat()));
       return tokenRewards.map((steps, ti) => {
@@ -121,7 +144,8 @@ export function istarAdvantages(input: AdvantageInput, options: Partial<IstarOpt
     const episode = o.variant === 'process-only' ? null : estimator(outcomeRewards(batch));
     advantages = batch.groups.map((g, gi) => {
       const stepAdv = stepAdvantage(stepRewards[gi]); // eq. (4)
-      if (episode === null) return stepAdv.map((row, ti) => row.map((a, si) => new Array<number>(lengths[gi][ti][si]).fill(a)));
+      if (episode === null)
+        return stepAdv.map((row, ti) => row.map((a, si) => new Array<number>(lengths[gi][ti][si]).fill(a)));
       return combineAdvantages(episode[gi], stepAdv, lengths[gi], o.alpha); // eq. (5)
     });
   }

@@ -1,4 +1,12 @@
-import { broadcastToTokens, checkStepValues, checkTokenValues, outcomeRewards, validateBatch, type StepValues, type TokenValues } from './batch';
+import {
+  broadcastToTokens,
+  checkStepValues,
+  checkTokenValues,
+  outcomeRewards,
+  validateBatch,
+  type StepValues,
+  type TokenValues,
+} from './batch';
 import { check } from './errors';
 import { grpoAdvantage } from './episode';
 import { gae, PPO_DEFAULTS } from './gae';
@@ -17,7 +25,11 @@ export interface GigpoOptions {
   norm: 'mean' | 'std';
 }
 
-export const GIGPO_OPTION_DEFAULTS: GigpoOptions = { gamma: GIGPO_DEFAULTS.gamma, stepWeight: GIGPO_DEFAULTS.stepWeight, norm: 'mean' };
+export const GIGPO_OPTION_DEFAULTS: GigpoOptions = {
+  gamma: GIGPO_DEFAULTS.gamma,
+  stepWeight: GIGPO_DEFAULTS.stepWeight,
+  norm: 'mean',
+};
 
 /**
  * GiGPO (Feng et al. 2025): A = A_E(i) + w * A_S(t), A_E = GRPO over the group's outcome rewards,
@@ -36,7 +48,9 @@ export function gigpoAdvantages(input: AdvantageInput, options: Partial<GigpoOpt
       { gamma: o.gamma, norm: o.norm },
     ),
   );
-  const combined = stepAdv.map((g, gi) => g.map((row, ti) => row.map((a) => episode[gi][ti] + o.stepWeight * a)));
+  const combined = stepAdv.map((g, gi) =>
+    g.map((row, ti) => row.map((a) => episode[gi][ti] + o.stepWeight * a)),
+  );
   const advantages = broadcastToTokens(batch, combined);
   return { advantages, stepRewards: stepAdv, metrics: advantageMetrics(advantages) };
 }
@@ -58,15 +72,34 @@ export function primeAdvantages(input: AdvantageInput, options: Partial<PrimeOpt
   const o = { ...PRIME_OPTION_DEFAULTS, ...options };
   const { batch, prmLogProbs, refLogProbs } = input;
   validateBatch(batch);
-  check(prmLogProbs !== undefined && refLogProbs !== undefined, () => 'primeAdvantages: prmLogProbs and refLogProbs ([G][N][S][L] log-probs of every action token) are required');
+  check(
+    prmLogProbs !== undefined && refLogProbs !== undefined,
+    () =>
+      'primeAdvantages: prmLogProbs and refLogProbs ([G][N][S][L] log-probs of every action token) are required',
+  );
   checkTokenValues(batch, prmLogProbs, 'primeAdvantages: prmLogProbs');
   checkTokenValues(batch, refLogProbs, 'primeAdvantages: refLogProbs');
-  const tokenRewards: TokenValues = prmLogProbs.map((g, gi) => g.map((t, ti) => t.map((lp, si) => implicitTokenRewards(lp, refLogProbs[gi][ti][si], o.beta))));
-  let advantages = batch.groups.map((g, gi) => primeGroupAdvantage(tokenRewards[gi], g.trajectories.map((t) => t.outcomeReward)));
+  const tokenRewards: TokenValues = prmLogProbs.map((g, gi) =>
+    g.map((t, ti) => t.map((lp, si) => implicitTokenRewards(lp, refLogProbs[gi][ti][si], o.beta))),
+  );
+  let advantages = batch.groups.map((g, gi) =>
+    primeGroupAdvantage(
+      tokenRewards[gi],
+      g.trajectories.map((t) => t.outcomeReward),
+    ),
+  );
   if (o.whiten) advantages = reshapeLike(advantages, whiten(advantages.flat(3)));
   const stepRewards = tokenRewards.map((g) => g.map((t) => t.map((tok) => tok.reduce((a, b) => a + b, 0))));
   const flat = stepRewards.flat(2);
-  return { advantages, stepRewards, metrics: { 'prime/step_reward_mean': mean(flat), 'prime/step_reward_std': std(flat, false), ...advantageMetrics(advantages) } };
+  return {
+    advantages,
+    stepRewards,
+    metrics: {
+      'prime/step_reward_mean': mean(flat),
+      'prime/step_reward_std': std(flat, false),
+      ...advantageMetrics(advantages),
+    },
+  };
 }
 
 export interface PpoOptions {
@@ -78,7 +111,12 @@ export interface PpoOptions {
   whiten: boolean;
 }
 
-export const PPO_OPTION_DEFAULTS: PpoOptions = { gamma: PPO_DEFAULTS.gamma, gaeLambda: PPO_DEFAULTS.gaeLambda, reward: 'outcome', whiten: true };
+export const PPO_OPTION_DEFAULTS: PpoOptions = {
+  gamma: PPO_DEFAULTS.gamma,
+  gaeLambda: PPO_DEFAULTS.gaeLambda,
+  reward: 'outcome',
+  whiten: true,
+};
 
 /**
  * PPO with a value head: step-level GAE (one value per step, from the value head at the step's context)
@@ -89,11 +127,17 @@ export function ppoAdvantages(input: AdvantageInput, options: Partial<PpoOptions
   const o = { ...PPO_OPTION_DEFAULTS, ...options };
   const { batch, values } = input;
   validateBatch(batch);
-  check(values !== undefined, () => 'ppoAdvantages: values ([G][N][S] value-head estimate of every step) are required');
+  check(
+    values !== undefined,
+    () => 'ppoAdvantages: values ([G][N][S] value-head estimate of every step) are required',
+  );
   checkStepValues(batch, values, 'ppoAdvantages: values');
   const results = batch.groups.map((g, gi) =>
     g.trajectories.map((t, ti) => {
-      const rewards = o.reward === 'env' ? t.steps.map((s) => s.envReward) : t.steps.map((_, si) => (si === t.steps.length - 1 ? t.outcomeReward : 0));
+      const rewards =
+        o.reward === 'env'
+          ? t.steps.map((s) => s.envReward)
+          : t.steps.map((_, si) => (si === t.steps.length - 1 ? t.outcomeReward : 0));
       return gae(rewards, values[gi][ti], o.gamma, o.gaeLambda);
     }),
   );
@@ -101,7 +145,11 @@ export function ppoAdvantages(input: AdvantageInput, options: Partial<PpoOptions
   if (o.whiten) stepAdv = reshapeLike(stepAdv, whiten(stepAdv.flat(2)));
   const returns = results.map((g) => g.map((r) => r.returns));
   const advantages = broadcastToTokens(batch, stepAdv);
-  return { advantages, returns, metrics: { 'ppo/returns_mean': mean(returns.flat(2)), ...advantageMetrics(advantages) } };
+  return {
+    advantages,
+    returns,
+    metrics: { 'ppo/returns_mean': mean(returns.flat(2)), ...advantageMetrics(advantages) },
+  };
 }
 
 /** Refills a nested array with `flat` values in order (shape kept). */

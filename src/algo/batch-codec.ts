@@ -29,7 +29,13 @@ interface Header {
   groups: {
     groupId: string;
     taskSeed: number;
-    trajectories: { outcomeReward: number; success: boolean; score: number; length: number; steps: StepHeader[] }[];
+    trajectories: {
+      outcomeReward: number;
+      success: boolean;
+      score: number;
+      length: number;
+      steps: StepHeader[];
+    }[];
   }[];
 }
 
@@ -49,7 +55,13 @@ export function encodeBatch(batch: RolloutBatch): Buffer {
         steps: t.steps.map((s) => {
           nCtx += s.context.length;
           nAct += s.action.length;
-          const h: StepHeader = { c: s.context.length, a: s.action.length, r: s.envReward, v: s.valid, k: s.anchor };
+          const h: StepHeader = {
+            c: s.context.length,
+            a: s.action.length,
+            r: s.envReward,
+            v: s.valid,
+            k: s.anchor,
+          };
           if (s.observationText !== undefined) h.o = s.observationText;
           if (s.actionText !== undefined) h.t = s.actionText;
           return h;
@@ -86,9 +98,13 @@ export function encodeBatch(batch: RolloutBatch): Buffer {
 
 export function decodeBatch(buf: Uint8Array): RolloutBatch {
   const bytes = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (bytes.length < 8 || bytes.toString('ascii', 0, 4) !== MAGIC) throw new BatchCorruptError('not a rollout batch: missing ISRB magic');
+  if (bytes.length < 8 || bytes.toString('ascii', 0, 4) !== MAGIC)
+    throw new BatchCorruptError('not a rollout batch: missing ISRB magic');
   const version = bytes.readUInt32LE(4);
-  if (version !== VERSION) throw new BatchCorruptError(`rollout batch format version ${version} is not supported (this code reads ${VERSION})`);
+  if (version !== VERSION)
+    throw new BatchCorruptError(
+      `rollout batch format version ${version} is not supported (this code reads ${VERSION})`,
+    );
   let raw: Buffer;
   try {
     raw = gunzipSync(bytes.subarray(8));
@@ -100,14 +116,16 @@ export function decodeBatch(buf: Uint8Array): RolloutBatch {
   payload.set(raw);
   const view = new DataView(payload.buffer);
   const headerLength = view.getUint32(0, true);
-  if (4 + headerLength > payload.length) throw new BatchCorruptError('rollout batch header runs past the end of the payload');
+  if (4 + headerLength > payload.length)
+    throw new BatchCorruptError('rollout batch header runs past the end of the payload');
   let header: Header;
   try {
     header = JSON.parse(Buffer.from(payload.buffer, 4, headerLength).toString('utf8')) as Header;
   } catch (err) {
     throw new BatchCorruptError(`rollout batch header is not JSON: ${(err as Error).message}`);
   }
-  if (!header || !Array.isArray(header.groups)) throw new BatchCorruptError('rollout batch header has no groups array');
+  if (!header || !Array.isArray(header.groups))
+    throw new BatchCorruptError('rollout batch header has no groups array');
   let nCtx = 0;
   let nAct = 0;
   for (const g of header.groups)
@@ -118,7 +136,9 @@ export function decodeBatch(buf: Uint8Array): RolloutBatch {
       }
   const floatsAt = align8(4 + headerLength);
   if (floatsAt + nAct * 8 + nCtx * 4 + nAct * 4 !== payload.length)
-    throw new BatchCorruptError(`rollout batch payload is ${payload.length} bytes; its header describes ${floatsAt + nAct * 12 + nCtx * 4}`);
+    throw new BatchCorruptError(
+      `rollout batch payload is ${payload.length} bytes; its header describes ${floatsAt + nAct * 12 + nCtx * 4}`,
+    );
   const lp = new Float64Array(payload.buffer, floatsAt, nAct);
   const ctx = new Int32Array(payload.buffer, floatsAt + nAct * 8, nCtx);
   const act = new Int32Array(payload.buffer, floatsAt + nAct * 8 + nCtx * 4, nAct);

@@ -77,34 +77,47 @@ export function batchProblems(batch: RolloutBatch): string[] {
   batch.groups.forEach((g, gi) => {
     const gp = `groups[${gi}]`;
     if (typeof g.groupId !== 'string') problems.push(`${gp}.groupId is not a string`);
-    if (!isFiniteNumber(g.taskSeed)) problems.push(`${gp}.taskSeed is ${String(g.taskSeed)}; expected a number`);
+    if (!isFiniteNumber(g.taskSeed))
+      problems.push(`${gp}.taskSeed is ${String(g.taskSeed)}; expected a number`);
     if (!Array.isArray(g.trajectories) || g.trajectories.length === 0) {
       problems.push(`${gp} (groupId ${String(g.groupId)}) is empty: a group needs at least one trajectory`);
       return;
     }
     g.trajectories.forEach((tr, ti) => {
       const tp = `${gp}.trajectories[${ti}]`;
-      if (!isFiniteNumber(tr.outcomeReward)) problems.push(`${tp}.outcomeReward is ${String(tr.outcomeReward)}; expected a finite number`);
-      if (!isFiniteNumber(tr.score)) problems.push(`${tp}.score is ${String(tr.score)}; expected a finite number`);
+      if (!isFiniteNumber(tr.outcomeReward))
+        problems.push(`${tp}.outcomeReward is ${String(tr.outcomeReward)}; expected a finite number`);
+      if (!isFiniteNumber(tr.score))
+        problems.push(`${tp}.score is ${String(tr.score)}; expected a finite number`);
       if (typeof tr.success !== 'boolean') problems.push(`${tp}.success is not a boolean`);
       if (!Array.isArray(tr.steps) || tr.steps.length === 0) {
         problems.push(`${tp} has no steps`);
         return;
       }
-      if (tr.length !== tr.steps.length) problems.push(`${tp}.length is ${String(tr.length)} but it has ${tr.steps.length} steps`);
+      if (tr.length !== tr.steps.length)
+        problems.push(`${tp}.length is ${String(tr.length)} but it has ${tr.steps.length} steps`);
       tr.steps.forEach((s, si) => {
         const sp = `${tp}.steps[${si}]`;
-        if (!Array.isArray(s.context) || !s.context.every(isTokenId)) problems.push(`${sp}.context must be an array of non-negative integer token ids`);
-        if (!Array.isArray(s.action) || s.action.length === 0) problems.push(`${sp}.action is empty: it must hold at least the end token`);
-        else if (!s.action.every(isTokenId)) problems.push(`${sp}.action must be an array of non-negative integer token ids`);
+        if (!Array.isArray(s.context) || !s.context.every(isTokenId))
+          problems.push(`${sp}.context must be an array of non-negative integer token ids`);
+        if (!Array.isArray(s.action) || s.action.length === 0)
+          problems.push(`${sp}.action is empty: it must hold at least the end token`);
+        else if (!s.action.every(isTokenId))
+          problems.push(`${sp}.action must be an array of non-negative integer token ids`);
         if (!Array.isArray(s.oldLogProbs)) problems.push(`${sp}.oldLogProbs is not an array`);
         else {
           if (Array.isArray(s.action) && s.oldLogProbs.length !== s.action.length)
-            problems.push(`${sp}.oldLogProbs has ${s.oldLogProbs.length} entries but action has ${s.action.length} tokens; they must match`);
+            problems.push(
+              `${sp}.oldLogProbs has ${s.oldLogProbs.length} entries but action has ${s.action.length} tokens; they must match`,
+            );
           const bad = s.oldLogProbs.findIndex((x) => !isFiniteNumber(x) || x > LOG_PROB_MAX);
-          if (bad >= 0) problems.push(`${sp}.oldLogProbs[${bad}] is ${String(s.oldLogProbs[bad])}; expected a finite log-probability <= 0`);
+          if (bad >= 0)
+            problems.push(
+              `${sp}.oldLogProbs[${bad}] is ${String(s.oldLogProbs[bad])}; expected a finite log-probability <= 0`,
+            );
         }
-        if (!isFiniteNumber(s.envReward)) problems.push(`${sp}.envReward is ${String(s.envReward)}; expected a finite number`);
+        if (!isFiniteNumber(s.envReward))
+          problems.push(`${sp}.envReward is ${String(s.envReward)}; expected a finite number`);
         if (typeof s.valid !== 'boolean') problems.push(`${sp}.valid is not a boolean`);
         if (typeof s.anchor !== 'string') problems.push(`${sp}.anchor is not a string`);
       });
@@ -172,15 +185,20 @@ export function checkStepValues(batch: RolloutBatch, values: StepValues, what: s
   const fail = (msg: string) => {
     throw new AlgoInputError(`${what}: ${msg}`);
   };
-  if (!Array.isArray(values) || values.length !== batch.groups.length) fail(`expected ${batch.groups.length} groups, got ${Array.isArray(values) ? values.length : typeof values}`);
+  if (!Array.isArray(values) || values.length !== batch.groups.length)
+    fail(
+      `expected ${batch.groups.length} groups, got ${Array.isArray(values) ? values.length : typeof values}`,
+    );
   batch.groups.forEach((g, gi) => {
     if (!Array.isArray(values[gi]) || values[gi].length !== g.trajectories.length)
       fail(`group ${gi} should have ${g.trajectories.length} trajectories, got ${values[gi]?.length}`);
     g.trajectories.forEach((t, ti) => {
       const v = values[gi][ti];
-      if (!Array.isArray(v) || v.length !== t.steps.length) fail(`group ${gi} trajectory ${ti} should have ${t.steps.length} steps, got ${v?.length}`);
+      if (!Array.isArray(v) || v.length !== t.steps.length)
+        fail(`group ${gi} trajectory ${ti} should have ${t.steps.length} steps, got ${v?.length}`);
       const bad = v.findIndex((x) => !isFiniteNumber(x));
-      if (bad >= 0) fail(`group ${gi} trajectory ${ti} step ${bad} is ${String(v[bad])}; expected a finite number`);
+      if (bad >= 0)
+        fail(`group ${gi} trajectory ${ti} step ${bad} is ${String(v[bad])}; expected a finite number`);
     });
   });
 }
@@ -190,19 +208,28 @@ export function checkTokenValues(batch: RolloutBatch, values: TokenValues, what:
   const fail = (msg: string) => {
     throw new AlgoInputError(`${what}: ${msg}`);
   };
-  if (!Array.isArray(values) || values.length !== batch.groups.length) fail(`expected ${batch.groups.length} groups, got ${Array.isArray(values) ? values.length : typeof values}`);
+  if (!Array.isArray(values) || values.length !== batch.groups.length)
+    fail(
+      `expected ${batch.groups.length} groups, got ${Array.isArray(values) ? values.length : typeof values}`,
+    );
   batch.groups.forEach((g, gi) => {
     if (!Array.isArray(values[gi]) || values[gi].length !== g.trajectories.length)
       fail(`group ${gi} should have ${g.trajectories.length} trajectories, got ${values[gi]?.length}`);
     g.trajectories.forEach((t, ti) => {
       const v = values[gi][ti];
-      if (!Array.isArray(v) || v.length !== t.steps.length) fail(`group ${gi} trajectory ${ti} should have ${t.steps.length} steps, got ${v?.length}`);
+      if (!Array.isArray(v) || v.length !== t.steps.length)
+        fail(`group ${gi} trajectory ${ti} should have ${t.steps.length} steps, got ${v?.length}`);
       t.steps.forEach((s, si) => {
         const tok = v[si];
         if (!Array.isArray(tok) || tok.length !== s.action.length)
-          fail(`group ${gi} trajectory ${ti} step ${si} should have ${s.action.length} action-token values, got ${tok?.length}`);
+          fail(
+            `group ${gi} trajectory ${ti} step ${si} should have ${s.action.length} action-token values, got ${tok?.length}`,
+          );
         const bad = tok.findIndex((x) => !isFiniteNumber(x));
-        if (bad >= 0) fail(`group ${gi} trajectory ${ti} step ${si} token ${bad} is ${String(tok[bad])}; expected a finite number`);
+        if (bad >= 0)
+          fail(
+            `group ${gi} trajectory ${ti} step ${si} token ${bad} is ${String(tok[bad])}; expected a finite number`,
+          );
       });
     });
   });
@@ -211,6 +238,8 @@ export function checkTokenValues(batch: RolloutBatch, values: TokenValues, what:
 /** Broadcasts one value per step to every action token of that step: [G][N][S] -> [G][N][S][L]. */
 export function broadcastToTokens(batch: RolloutBatch, stepValues: StepValues): TokenValues {
   return batch.groups.map((g, gi) =>
-    g.trajectories.map((t, ti) => t.steps.map((s, si) => new Array<number>(s.action.length).fill(stepValues[gi][ti][si]))),
+    g.trajectories.map((t, ti) =>
+      t.steps.map((s, si) => new Array<number>(s.action.length).fill(stepValues[gi][ti][si])),
+    ),
   );
 }

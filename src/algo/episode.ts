@@ -9,9 +9,15 @@ import { mean, std, whiten } from './stats';
 export type EpisodeAdvantageFn = (rewards: number[][]) => number[][];
 
 function checkGroups(rewards: number[][], fn: string): void {
-  check(Array.isArray(rewards) && rewards.length > 0, () => `${fn}: expected rewards grouped [G][N], got no groups`);
+  check(
+    Array.isArray(rewards) && rewards.length > 0,
+    () => `${fn}: expected rewards grouped [G][N], got no groups`,
+  );
   rewards.forEach((g, gi) => {
-    check(Array.isArray(g) && g.length > 0, () => `${fn}: group ${gi} is empty; every group needs at least one trajectory`);
+    check(
+      Array.isArray(g) && g.length > 0,
+      () => `${fn}: group ${gi} is empty; every group needs at least one trajectory`,
+    );
     checkFinite(g, `${fn}: rewards[${gi}]`);
   });
 }
@@ -83,6 +89,9 @@ export type EpisodeEstimator = keyof typeof EPISODE_ESTIMATORS;
 /** The episode estimator called `name`; unknown names throw listing the valid ones. */
 export function episodeEstimator(name: string): EpisodeAdvantageFn {
   const fn = (EPISODE_ESTIMATORS as Record<string, EpisodeAdvantageFn>)[name];
-  check(fn !== undefined, () => `unknown episode estimator '${name}'; valid: ${Object.keys(EPISODE_ESTIMATORS).join(', ')}`);
+  check(
+    fn !== undefined,
+    () => `unknown episode estimator '${name}'; valid: ${Object.keys(EPISODE_ESTIMATORS).join(', ')}`,
+  );
   return fn;
 }

@@ -16,7 +16,10 @@ export function gae(
   gaeLambda: number = PPO_DEFAULTS.gaeLambda,
   lastValue = 0,
 ): { advantages: number[]; returns: number[] } {
-  check(rewards.length === values.length, () => `gae: ${rewards.length} rewards but ${values.length} values; one value per step`);
+  check(
+    rewards.length === values.length,
+    () => `gae: ${rewards.length} rewards but ${values.length} values; one value per step`,
+  );
   checkFinite(rewards as number[], 'gae: rewards');
   checkFinite(values as number[], 'gae: values');
   const S = rewards.length;

@@ -13,7 +13,10 @@ export const GIGPO_DEFAULTS = {
  * Discounted step returns of one trajectory: R_t = sum_{k >= t} gamma^(k - t) r_k.
  * rewards [S] -> returns [S].
  */
-export function discountedReturns(rewards: readonly number[], gamma: number = GIGPO_DEFAULTS.gamma): number[] {
+export function discountedReturns(
+  rewards: readonly number[],
+  gamma: number = GIGPO_DEFAULTS.gamma,
+): number[] {
   checkFinite(rewards as number[], 'discountedReturns: rewards');
   const out = new Array<number>(rewards.length);
   let acc = 0;
@@ -42,9 +45,15 @@ export function gigpoStepAdvantage(
   options: GigpoStepOptions = {},
 ): number[][] {
   const { gamma = GIGPO_DEFAULTS.gamma, norm = 'mean' } = options;
-  check(envRewards.length === anchors.length, () => `gigpoStepAdvantage: ${envRewards.length} reward rows but ${anchors.length} anchor rows`);
+  check(
+    envRewards.length === anchors.length,
+    () => `gigpoStepAdvantage: ${envRewards.length} reward rows but ${anchors.length} anchor rows`,
+  );
   const returns = envRewards.map((r, i) => {
-    check(r.length === anchors[i].length, () => `gigpoStepAdvantage: trajectory ${i} has ${r.length} rewards but ${anchors[i].length} anchors`);
+    check(
+      r.length === anchors[i].length,
+      () => `gigpoStepAdvantage: trajectory ${i} has ${r.length} rewards but ${anchors[i].length} anchors`,
+    );
     return discountedReturns(r, gamma);
   });
   const byAnchor = new Map<string, number[]>();

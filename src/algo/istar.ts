@@ -17,8 +17,16 @@ export const ISTAR_DEFAULTS = {
  * pi_phi(a_t|c_t) <= 1, r_t <= beta * log(1 / pi_old(a_t|c_t)); symmetrically r_t >= -beta * log(1 / pi_phi(a_t|c_t)),
  * so |r_t| <= beta * log(1 / min(pi_phi, pi_old)) (the paper's boundedness remark).
  */
-export function implicitStepReward(prmLogProbs: readonly number[], oldLogProbs: readonly number[], beta: number = ISTAR_DEFAULTS.beta): number {
-  check(prmLogProbs.length === oldLogProbs.length, () => `implicitStepReward: ${prmLogProbs.length} PRM log-probs but ${oldLogProbs.length} pi_old log-probs; one per action token each`);
+export function implicitStepReward(
+  prmLogProbs: readonly number[],
+  oldLogProbs: readonly number[],
+  beta: number = ISTAR_DEFAULTS.beta,
+): number {
+  check(
+    prmLogProbs.length === oldLogProbs.length,
+    () =>
+      `implicitStepReward: ${prmLogProbs.length} PRM log-probs but ${oldLogProbs.length} pi_old log-probs; one per action token each`,
+  );
   checkFinite(prmLogProbs as number[], 'implicitStepReward: prmLogProbs');
   checkFinite(oldLogProbs as number[], 'implicitStepReward: oldLogProbs');
   let s = 0;
@@ -31,8 +39,16 @@ export function implicitStepReward(prmLogProbs: readonly number[], oldLogProbs: 
  * `baseLogProbs` = pi_ref; the token-level-PRM ablation with pi_old):
  * r_k = beta * (log pi_phi(a^k) - log pi_base(a^k)). [L] x [L] -> [L].
  */
-export function implicitTokenRewards(prmLogProbs: readonly number[], baseLogProbs: readonly number[], beta: number = ISTAR_DEFAULTS.beta): number[] {
-  check(prmLogProbs.length === baseLogProbs.length, () => `implicitTokenRewards: ${prmLogProbs.length} PRM log-probs but ${baseLogProbs.length} base log-probs; one per action token each`);
+export function implicitTokenRewards(
+  prmLogProbs: readonly number[],
+  baseLogProbs: readonly number[],
+  beta: number = ISTAR_DEFAULTS.beta,
+): number[] {
+  check(
+    prmLogProbs.length === baseLogProbs.length,
+    () =>
+      `implicitTokenRewards: ${prmLogProbs.length} PRM log-probs but ${baseLogProbs.length} base log-probs; one per action token each`,
+  );
   checkFinite(prmLogProbs as number[], 'implicitTokenRewards: prmLogProbs');
   checkFinite(baseLogProbs as number[], 'implicitTokenRewards: baseLogProbs');
   return prmLogProbs.map((lp, k) => beta * (lp - baseLogProbs[k]));
@@ -51,7 +67,10 @@ export interface StepAdvantageOptions {
  * stepRewards: one group, [N][S_i] -> advantages [N][S_i]. A group with a single step reward, or
  * with all step rewards equal, gives 0.
  */
-export function stepAdvantage(stepRewards: readonly (readonly number[])[], options: StepAdvantageOptions = {}): number[][] {
+export function stepAdvantage(
+  stepRewards: readonly (readonly number[])[],
+  options: StepAdvantageOptions = {},
+): number[][] {
   const { epsilon = 1e-6, unbiased = true } = options;
   check(stepRewards.length > 0, () => 'stepAdvantage: the group has no trajectories');
   stepRewards.forEach((r, i) => checkFinite(r as number[], `stepAdvantage: stepRewards[${i}]`));
@@ -73,11 +92,17 @@ export function combineAdvantages(
   actionLengths: readonly (readonly number[])[],
   alpha: number = ISTAR_DEFAULTS.alpha,
 ): number[][][] {
-  check(episodeAdv.length === stepAdv.length && stepAdv.length === actionLengths.length, () =>
-    `combineAdvantages: ${episodeAdv.length} episode advantages, ${stepAdv.length} step-advantage rows and ${actionLengths.length} action-length rows; all must be N`,
+  check(
+    episodeAdv.length === stepAdv.length && stepAdv.length === actionLengths.length,
+    () =>
+      `combineAdvantages: ${episodeAdv.length} episode advantages, ${stepAdv.length} step-advantage rows and ${actionLengths.length} action-length rows; all must be N`,
   );
   return stepAdv.map((row, i) => {
-    check(row.length === actionLengths[i].length, () => `combineAdvantages: trajectory ${i} has ${row.length} step advantages but ${actionLengths[i].length} steps`);
+    check(
+      row.length === actionLengths[i].length,
+      () =>
+        `combineAdvantages: trajectory ${i} has ${row.length} step advantages but ${actionLengths[i].length} steps`,
+    );
     return row.map((a, t) => new Array<number>(actionLengths[i][t]).fill(episodeAdv[i] + alpha * a));
   });
 }

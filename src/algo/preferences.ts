@@ -41,11 +41,20 @@ export interface PreferenceCounts {
  * positive trajectory paired with every negative one. Groups without both give no pairs.
  * Input: a batch of G groups of N_g trajectories. Output: P pairs (group, posIdx, negIdx) + counts.
  */
-export function labelPreferences(batch: RolloutBatch, options: PreferenceOptions): { pairs: PreferencePair[]; counts: PreferenceCounts } {
+export function labelPreferences(
+  batch: RolloutBatch,
+  options: PreferenceOptions,
+): { pairs: PreferencePair[]; counts: PreferenceCounts } {
   validateBatch(batch);
   const { mode, threshold, by = 'score' } = options;
-  check(['success', 'threshold', 'ranking'].includes(mode), () => `labelPreferences: unknown mode '${String(mode)}'; valid modes: success, threshold, ranking`);
-  check(mode !== 'threshold' || (typeof threshold === 'number' && Number.isFinite(threshold)), () => `labelPreferences: mode 'threshold' needs a finite threshold (got ${String(threshold)})`);
+  check(
+    ['success', 'threshold', 'ranking'].includes(mode),
+    () => `labelPreferences: unknown mode '${String(mode)}'; valid modes: success, threshold, ranking`,
+  );
+  check(
+    mode !== 'threshold' || (typeof threshold === 'number' && Number.isFinite(threshold)),
+    () => `labelPreferences: mode 'threshold' needs a finite threshold (got ${String(threshold)})`,
+  );
   const value = (t: Trajectory) => (by === 'outcomeReward' ? t.outcomeReward : t.score);
   const pairs: PreferencePair[] = [];
   let groupsWithPairs = 0;
@@ -76,5 +85,8 @@ export function labelPreferences(batch: RolloutBatch, options: PreferenceOptions
     positives += posSet.size;
     negatives += negSet.size;
   });
-  return { pairs, counts: { groups: batch.groups.length, groupsWithPairs, pairs: pairs.length, positives, negatives } };
+  return {
+    pairs,
+    counts: { groups: batch.groups.length, groupsWithPairs, pairs: pairs.length, positives, negatives },
+  };
 }

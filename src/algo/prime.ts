@@ -11,9 +11,15 @@ import { mean } from './stats';
  * sequence reward); with the mean, long and short trajectories share one baseline scale.
  * tokenRewards [N][S_i][L_it], outcome [N] -> advantages [N][S_i][L_it]; N = 1 gives 0.
  */
-export function primeGroupAdvantage(tokenRewards: readonly (readonly (readonly number[])[])[], outcome: readonly number[]): number[][][] {
+export function primeGroupAdvantage(
+  tokenRewards: readonly (readonly (readonly number[])[])[],
+  outcome: readonly number[],
+): number[][][] {
   const N = tokenRewards.length;
-  check(N === outcome.length, () => `primeGroupAdvantage: ${N} token-reward rows but ${outcome.length} outcome rewards`);
+  check(
+    N === outcome.length,
+    () => `primeGroupAdvantage: ${N} token-reward rows but ${outcome.length} outcome rewards`,
+  );
   checkFinite(outcome as number[], 'primeGroupAdvantage: outcome');
   if (N < 2) return tokenRewards.map((steps) => steps.map((tok) => tok.map(() => 0)));
   const flat = tokenRewards.map((steps, i) => {

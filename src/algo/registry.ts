@@ -1,7 +1,20 @@
 import { z } from 'zod';
 import { AlgoInputError } from './errors';
-import { episodeAdvantages, istarAdvantages, ISTAR_OPTION_DEFAULTS, type AdvantageInput, type AdvantageOutput } from './advantages';
-import { GIGPO_OPTION_DEFAULTS, gigpoAdvantages, PPO_OPTION_DEFAULTS, ppoAdvantages, PRIME_OPTION_DEFAULTS, primeAdvantages } from './baselines';
+import {
+  episodeAdvantages,
+  istarAdvantages,
+  ISTAR_OPTION_DEFAULTS,
+  type AdvantageInput,
+  type AdvantageOutput,
+} from './advantages';
+import {
+  GIGPO_OPTION_DEFAULTS,
+  gigpoAdvantages,
+  PPO_OPTION_DEFAULTS,
+  ppoAdvantages,
+  PRIME_OPTION_DEFAULTS,
+  primeAdvantages,
+} from './baselines';
 import { EPISODE_ESTIMATORS, type EpisodeEstimator } from './episode';
 
 /** The stages of an iteration (DESIGN.md section 3) an algorithm needs beyond rollouts and the policy update. */
@@ -34,13 +47,15 @@ export class AlgorithmRegistry {
   private readonly specs = new Map<string, AlgorithmSpec>();
 
   register<O extends Record<string, unknown>>(spec: AlgorithmSpec<O>): void {
-    if (this.specs.has(spec.name)) throw new AlgoInputError(`algorithm '${spec.name}' is already registered; names must be unique`);
+    if (this.specs.has(spec.name))
+      throw new AlgoInputError(`algorithm '${spec.name}' is already registered; names must be unique`);
     this.specs.set(spec.name, spec as unknown as AlgorithmSpec);
   }
 
   get(name: string): AlgorithmSpec {
     const spec = this.specs.get(name);
-    if (!spec) throw new AlgoInputError(`unknown algorithm '${name}'; valid algorithms: ${this.names().join(', ')}`);
+    if (!spec)
+      throw new AlgoInputError(`unknown algorithm '${name}'; valid algorithms: ${this.names().join(', ')}`);
     return spec;
   }
 
@@ -60,7 +75,9 @@ export class AlgorithmRegistry {
     const spec = this.get(name);
     const parsed = spec.options.safeParse(options ?? {});
     if (!parsed.success) {
-      const fields = parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ');
+      const fields = parsed.error.issues
+        .map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`)
+        .join('; ');
       throw new AlgoInputError(`invalid options for algorithm '${name}': ${fields}`);
     }
     const opts = parsed.data;
@@ -75,7 +92,13 @@ export interface ResolvedAlgorithm {
   advantages(input: AdvantageInput): AdvantageOutput;
 }
 
-const NO_EXTRA_STAGES: AlgorithmStages = { needsPrm: false, prmLoss: null, needsPreferences: false, needsValueHead: false, needsReference: false };
+const NO_EXTRA_STAGES: AlgorithmStages = {
+  needsPrm: false,
+  prmLoss: null,
+  needsPreferences: false,
+  needsValueHead: false,
+  needsReference: false,
+};
 const estimatorNames = Object.keys(EPISODE_ESTIMATORS) as [EpisodeEstimator, ...EpisodeEstimator[]];
 
 const istarOptions = z
@@ -83,7 +106,9 @@ const istarOptions = z
     beta: z.number().positive().default(ISTAR_OPTION_DEFAULTS.beta),
     alpha: z.number().nonnegative().default(ISTAR_OPTION_DEFAULTS.alpha),
     episodeEstimator: z.enum(estimatorNames).default(ISTAR_OPTION_DEFAULTS.episodeEstimator),
-    variant: z.enum(['full', 'process-only', 'merged-rewards', 'token-level']).default(ISTAR_OPTION_DEFAULTS.variant),
+    variant: z
+      .enum(['full', 'process-only', 'merged-rewards', 'token-level'])
+      .default(ISTAR_OPTION_DEFAULTS.variant),
     /** PRM aggregation of eq. (2): 'sum' (paper) or 'mean' (released code). Read by the PRM stage. */
     prmAggregation: z.enum(['sum', 'mean']).default('sum'),
     /** Score steps with the PRM after its update (paper) or before it ('previous', released code). Read by the pipeline. */
@@ -105,7 +130,13 @@ export function builtinAlgorithms(): AlgorithmSpec[] {
     {
       name: 'istar',
       description: 'iStar: implicit step rewards from a trajectory-DPO PRM; A = A_E + alpha * A_S (eqs. 1-5)',
-      stages: { needsPrm: true, prmLoss: 'dpo', needsPreferences: true, needsValueHead: false, needsReference: false },
+      stages: {
+        needsPrm: true,
+        prmLoss: 'dpo',
+        needsPreferences: true,
+        needsValueHead: false,
+        needsReference: false,
+      },
       options: istarOptions as unknown as z.ZodType<Record<string, unknown>>,
       advantages: (input, o) => istarAdvantages(input, o as z.infer<typeof istarOptions>),
     },
@@ -114,10 +145,15 @@ export function builtinAlgorithms(): AlgorithmSpec[] {
       name: 'grpo',
       description: 'GRPO: group-normalised episode advantage (eq. 3); meanOnly drops the std',
       stages: NO_EXTRA_STAGES,
-      options: z.object({ meanOnly: z.boolean().default(false) }).strict() as unknown as z.ZodType<Record<string, unknown>>,
+      options: z.object({ meanOnly: z.boolean().default(false) }).strict() as unknown as z.ZodType<
+        Record<string, unknown>
+      >,
       advantages: (input, o) => episodeAdvantages(input, o.meanOnly ? 'grpo-mean' : 'grpo'),
     },
-    episodeOnly('reinforce++', 'REINFORCE++-baseline: group-mean baseline, whitened over the batch (eq. 3)') as unknown as AlgorithmSpec,
+    episodeOnly(
+      'reinforce++',
+      'REINFORCE++-baseline: group-mean baseline, whitened over the batch (eq. 3)',
+    ) as unknown as AlgorithmSpec,
     {
       name: 'gigpo',
       description: 'GiGPO: episode GRPO + anchor-state step groups of discounted returns',
@@ -134,9 +170,18 @@ export function builtinAlgorithms(): AlgorithmSpec[] {
     {
       name: 'prime',
       description: 'PRIME: token-level implicit rewards vs a reference, PRM by outcome cross-entropy, RLOO',
-      stages: { needsPrm: true, prmLoss: 'prime-ce', needsPreferences: false, needsValueHead: false, needsReference: true },
+      stages: {
+        needsPrm: true,
+        prmLoss: 'prime-ce',
+        needsPreferences: false,
+        needsValueHead: false,
+        needsReference: true,
+      },
       options: z
-        .object({ beta: z.number().positive().default(PRIME_OPTION_DEFAULTS.beta), whiten: z.boolean().default(PRIME_OPTION_DEFAULTS.whiten) })
+        .object({
+          beta: z.number().positive().default(PRIME_OPTION_DEFAULTS.beta),
+          whiten: z.boolean().default(PRIME_OPTION_DEFAULTS.whiten),
+        })
         .strict() as unknown as z.ZodType<Record<string, unknown>>,
       advantages: (input, o) => primeAdvantages(input, o),
     },

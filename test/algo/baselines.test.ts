@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { anchorGroups, discountedReturns, gae, gigpoAdvantages, gigpoStepAdvantage, ppoAdvantages, primeAdvantages, primeGroupAdvantage } from '../../src/algo';
+import {
+  anchorGroups,
+  discountedReturns,
+  gae,
+  gigpoAdvantages,
+  gigpoStepAdvantage,
+  ppoAdvantages,
+  primeAdvantages,
+  primeGroupAdvantage,
+} from '../../src/algo';
 import { batchOf, step, traj } from './helpers';
 
 const s = (anchor: string, envReward: number) => step([-1], { anchor, envReward });
@@ -23,10 +32,24 @@ describe('GiGPO', () => {
       [traj([s('A', 2)], 2), traj([s('D', 0)], 0)],
     );
     const step0 = gigpoStepAdvantage([[0, 1], [-0.1, 0], [0.5]], [['A', 'B'], ['A', 'C'], ['B']]);
-    [[0.525, 0.25], [-0.525, 0], [-0.25]].forEach((row, i) => row.forEach((v, t) => expect(step0[i][t]).toBeCloseTo(v, 12)));
+    [[0.525, 0.25], [-0.525, 0], [-0.25]].forEach((row, i) =>
+      row.forEach((v, t) => expect(step0[i][t]).toBeCloseTo(v, 12)),
+    );
     expect([...anchorGroups([['A', 'B'], ['A', 'C'], ['B']]).entries()]).toEqual([
-      ['A', [[0, 0], [1, 0]]],
-      ['B', [[0, 1], [2, 0]]],
+      [
+        'A',
+        [
+          [0, 0],
+          [1, 0],
+        ],
+      ],
+      [
+        'B',
+        [
+          [0, 1],
+          [2, 0],
+        ],
+      ],
       ['C', [[1, 1]]],
     ]);
     const out = gigpoAdvantages({ batch });
@@ -43,7 +66,9 @@ describe('GiGPO', () => {
   it('w scales the step term; std norm divides by std + 1e-6', () => {
     const batch = batchOf([traj([s('A', 1)], 1), traj([s('A', 0)], 0)]);
     // returns [1, 0]; anchor A mean 0.5 -> [0.5, -0.5]; A_E mean-only [0.5, -0.5]; w = 2 -> [1.5, -1.5]
-    expect(gigpoAdvantages({ batch }, { stepWeight: 2 }).advantages[0].map((t) => t[0][0])).toEqual([1.5, -1.5]);
+    expect(gigpoAdvantages({ batch }, { stepWeight: 2 }).advantages[0].map((t) => t[0][0])).toEqual([
+      1.5, -1.5,
+    ]);
     // std: both terms / (std([1, 0]) = 0.7071 + 1e-6)
     const z = 0.5 / (Math.SQRT1_2 + 1e-6);
     const out = gigpoAdvantages({ batch }, { norm: 'std' }).advantages[0].map((t) => t[0][0]);
@@ -92,7 +117,10 @@ describe('PPO with GAE', () => {
 
   it('ppoAdvantages: step-level GAE from the value head, outcome on the last step', () => {
     // gamma = lambda = 1: A_t = (sum of later rewards) - V_t. T0 rewards [0, 1], V [0.2, 0.4] -> [0.8, 0.6]; T1 [0], V [0.1] -> [-0.1]
-    const batch = batchOf([traj([step([-1, -1], { envReward: 0.3 }), step([-1], { envReward: 0.7 })], 1), traj([step([-1])], 0)]);
+    const batch = batchOf([
+      traj([step([-1, -1], { envReward: 0.3 }), step([-1], { envReward: 0.7 })], 1),
+      traj([step([-1])], 0),
+    ]);
     const values = [[[0.2, 0.4], [0.1]]];
     const out = ppoAdvantages({ batch, values }, { whiten: false });
     expect(out.advantages[0][0][0][0]).toBeCloseTo(0.8, 12);
@@ -103,6 +131,8 @@ describe('PPO with GAE', () => {
     // env rewards: T0 [0.3, 0.7] -> [1 - 0.2, 0.7 - 0.4] = [0.8, 0.3]
     const env = ppoAdvantages({ batch, values }, { whiten: false, reward: 'env' });
     expect(env.advantages[0][0][1][0]).toBeCloseTo(0.3, 12);
-    expect(() => ppoAdvantages({ batch, values: [[[0.2], [0.1]]] })).toThrow('ppoAdvantages: values: group 0 trajectory 0 should have 2 steps, got 1');
+    expect(() => ppoAdvantages({ batch, values: [[[0.2], [0.1]]] })).toThrow(
+      'ppoAdvantages: values: group 0 trajectory 0 should have 2 steps, got 1',
+    );
   });
 });

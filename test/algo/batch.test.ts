@@ -23,7 +23,9 @@ describe('validateBatch', () => {
   it('names mismatched action / log-prob lengths', () => {
     const b = batchOf([traj([step([-0.1, -0.2], { action: [5] })], 1)]);
     expect(() => validateBatch(b)).toThrow(BatchValidationError);
-    expect(() => validateBatch(b)).toThrow(/groups\[0\]\.trajectories\[0\]\.steps\[0\]\.oldLogProbs has 2 entries but action has 1 tokens/);
+    expect(() => validateBatch(b)).toThrow(
+      /groups\[0\]\.trajectories\[0\]\.steps\[0\]\.oldLogProbs has 2 entries but action has 1 tokens/,
+    );
   });
 
   it('names NaN rewards and NaN log-probs', () => {
@@ -46,15 +48,34 @@ describe('validateBatch', () => {
 
   it('names empty groups, empty batches, empty actions and wrong lengths', () => {
     expect(() => validateBatch({ groups: [] })).toThrow(/batch has no groups/);
-    expect(() => validateBatch({ groups: [{ groupId: 'x', taskSeed: 1, trajectories: [] }] })).toThrow(/groups\[0\] \(groupId x\) is empty/);
+    expect(() => validateBatch({ groups: [{ groupId: 'x', taskSeed: 1, trajectories: [] }] })).toThrow(
+      /groups\[0\] \(groupId x\) is empty/,
+    );
     expect(() => validateBatch(batchOf([traj([step([])], 1)]))).toThrow(/action is empty/);
-    expect(() => validateBatch(batchOf([traj([step([-1])], 1, { length: 3 })]))).toThrow(/length is 3 but it has 1 steps/);
-    expect(() => validateBatch(batchOf([traj([step([0.5])], 1)]))).toThrow(/oldLogProbs\[0\] is 0.5; expected a finite log-probability <= 0/);
+    expect(() => validateBatch(batchOf([traj([step([-1])], 1, { length: 3 })]))).toThrow(
+      /length is 3 but it has 1 steps/,
+    );
+    expect(() => validateBatch(batchOf([traj([step([0.5])], 1)]))).toThrow(
+      /oldLogProbs\[0\] is 0.5; expected a finite log-probability <= 0/,
+    );
   });
 
   it('checkTokenValues names the step whose token count is wrong', () => {
     const b = batchOf([traj([step([-1, -1]), step([-1])], 1)]);
-    expect(() => checkTokenValues(b, [[[[0, 0], [0, 0]]]], 'prm')).toThrow('prm: group 0 trajectory 0 step 1 should have 1 action-token values, got 2');
+    expect(() =>
+      checkTokenValues(
+        b,
+        [
+          [
+            [
+              [0, 0],
+              [0, 0],
+            ],
+          ],
+        ],
+        'prm',
+      ),
+    ).toThrow('prm: group 0 trajectory 0 step 1 should have 1 action-token values, got 2');
   });
 });
 

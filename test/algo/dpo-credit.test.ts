@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { flattenSteps, implicitStepReward, labelPreferences, prmDpoLoss, trajectoryIndices, type RolloutBatch } from '../../src/algo';
+import {
+  flattenSteps,
+  implicitStepReward,
+  labelPreferences,
+  prmDpoLoss,
+  trajectoryIndices,
+  type RolloutBatch,
+} from '../../src/algo';
 import { batchOf, rng, step, traj } from './helpers';
 
 beforeAll(async () => {
@@ -44,18 +51,23 @@ describe('trajectory DPO assigns credit to the step that matters', () => {
     const steps = rows.map((r) => batch.groups[r.group].trajectories[r.trajectory].steps[r.step]);
     const B = rows.length;
     // one-hot state and action per row: the PRM's log-prob of the row's action = sum(onehotS @ logSoftmax(W) * onehotA)
-    const onehotS = tf.oneHot(
-      steps.map((s) => s.context[0]),
-      STATES,
-    ).toFloat();
-    const onehotA = tf.oneHot(
-      steps.map((s) => s.action[0]),
-      ACTIONS,
-    ).toFloat();
+    const onehotS = tf
+      .oneHot(
+        steps.map((s) => s.context[0]),
+        STATES,
+      )
+      .toFloat();
+    const onehotA = tf
+      .oneHot(
+        steps.map((s) => s.action[0]),
+        ACTIONS,
+      )
+      .toFloat();
     const oldLogProbs = tf.fill([B, 1], logUniform) as tf.Tensor2D;
     const actionMask = tf.ones([B, 1]) as tf.Tensor2D;
     const W = tf.variable(tf.zeros([STATES, ACTIONS])); // PRM initialised to pi_old (uniform)
-    const prmLogProbs = () => tf.sum(tf.mul(tf.matMul(onehotS, tf.logSoftmax(W)), onehotA), 1, true) as tf.Tensor2D;
+    const prmLogProbs = () =>
+      tf.sum(tf.mul(tf.matMul(onehotS, tf.logSoftmax(W)), onehotA), 1, true) as tf.Tensor2D;
 
     const { pairs } = labelPreferences(batch, { mode: 'success' });
     const idx = trajectoryIndices(batch);
@@ -68,7 +80,15 @@ describe('trajectory DPO assigns credit to the step that matters', () => {
     const losses: number[] = [];
     for (let i = 0; i < 30; i++) {
       const loss = optimizer.minimize(
-        () => prmDpoLoss({ prmLogProbs: prmLogProbs(), oldLogProbs, actionMask, stepToTrajectory, pairs: { pos, neg }, beta }).loss,
+        () =>
+          prmDpoLoss({
+            prmLogProbs: prmLogProbs(),
+            oldLogProbs,
+            actionMask,
+            stepToTrajectory,
+            pairs: { pos, neg },
+            beta,
+          }).loss,
         true,
       )!;
       losses.push(loss.dataSync()[0]);

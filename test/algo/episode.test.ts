@@ -6,7 +6,15 @@ describe('RLOO, iStar eq. (3)', () => {
   it('matches hand values: N/(N-1) (R_i - mean) = R_i - mean of the others', () => {
     // [3, 1, 2]: mean 2, N/(N-1) = 1.5 -> [1.5, -1.5, 0]; check: 3 - (1+2)/2 = 1.5, 1 - (3+2)/2 = -1.5.
     // [1, 0]: mean 0.5, 2 * (±0.5) -> [1, -1].
-    expect(rlooAdvantage([[3, 1, 2], [1, 0]])).toEqual([[1.5, -1.5, 0], [1, -1]]);
+    expect(
+      rlooAdvantage([
+        [3, 1, 2],
+        [1, 0],
+      ]),
+    ).toEqual([
+      [1.5, -1.5, 0],
+      [1, -1],
+    ]);
   });
 });
 
@@ -36,7 +44,10 @@ describe('REINFORCE++-baseline, iStar eq. (3)', () => {
   it('group-mean baseline, then whitened over the batch', () => {
     // centred: [3,1,2] -> [1,-1,0]; [1,0] -> [0.5,-0.5]. Flat mean 0; unbiased var = (1+1+0+0.25+0.25)/4 = 0.625.
     // A = x / sqrt(0.625 + 1e-8): [1.2649111, -1.2649111, 0, 0.6324555, -0.6324555].
-    const a = reinforcePlusPlusAdvantage([[3, 1, 2], [1, 0]]);
+    const a = reinforcePlusPlusAdvantage([
+      [3, 1, 2],
+      [1, 0],
+    ]);
     const s = Math.sqrt(0.625 + 1e-8);
     expect(a[0][0]).toBeCloseTo(1 / s, 10);
     expect(a[0][0]).toBeCloseTo(1.2649111, 6);
@@ -48,30 +59,45 @@ describe('REINFORCE++-baseline, iStar eq. (3)', () => {
 });
 
 describe('episode estimator properties', () => {
-  const all = { rloo: rlooAdvantage, grpo: (r: number[][]) => grpoAdvantage(r), 'grpo-mean': (r: number[][]) => grpoAdvantage(r, { normalizeByStd: false }), 'reinforce++': reinforcePlusPlusAdvantage };
+  const all = {
+    rloo: rlooAdvantage,
+    grpo: (r: number[][]) => grpoAdvantage(r),
+    'grpo-mean': (r: number[][]) => grpoAdvantage(r, { normalizeByStd: false }),
+    'reinforce++': reinforcePlusPlusAdvantage,
+  };
 
   it('RLOO and GRPO advantages of a group sum to 0 (random groups)', () => {
     const r = rng(1);
     for (let trial = 0; trial < 50; trial++) {
-      const groups = Array.from({ length: 3 }, () => Array.from({ length: 2 + Math.floor(r() * 7) }, () => (r() < 0.3 ? 1 : r() * 10 - 5)));
-      for (const fn of [all.rloo, all.grpo, all['grpo-mean']]) for (const g of fn(groups)) expect(Math.abs(g.reduce((a, b) => a + b, 0))).toBeLessThan(1e-9);
+      const groups = Array.from({ length: 3 }, () =>
+        Array.from({ length: 2 + Math.floor(r() * 7) }, () => (r() < 0.3 ? 1 : r() * 10 - 5)),
+      );
+      for (const fn of [all.rloo, all.grpo, all['grpo-mean']])
+        for (const g of fn(groups)) expect(Math.abs(g.reduce((a, b) => a + b, 0))).toBeLessThan(1e-9);
     }
   });
 
   it.each(Object.keys(all))('%s: all-equal rewards give 0, not NaN; a group of one gives 0', (name) => {
     const fn = all[name as keyof typeof all];
     const out = fn([[0.1, 0.1, 0.1], [5], [1, 1]]);
-    for (const g of out) for (const a of g) {
-      expect(Number.isNaN(a)).toBe(false);
-      expect(Math.abs(a)).toBeLessThan(1e-9);
-    }
+    for (const g of out)
+      for (const a of g) {
+        expect(Number.isNaN(a)).toBe(false);
+        expect(Math.abs(a)).toBeLessThan(1e-9);
+      }
     expect(out.map((g) => g.length)).toEqual([3, 1, 2]);
   });
 
   it('bad inputs give clear errors', () => {
-    expect(() => rlooAdvantage([[1, NaN]])).toThrow('rlooAdvantage: rewards[0][1] is NaN; expected a finite number');
-    expect(() => grpoAdvantage([[1], []])).toThrow('grpoAdvantage: group 1 is empty; every group needs at least one trajectory');
+    expect(() => rlooAdvantage([[1, NaN]])).toThrow(
+      'rlooAdvantage: rewards[0][1] is NaN; expected a finite number',
+    );
+    expect(() => grpoAdvantage([[1], []])).toThrow(
+      'grpoAdvantage: group 1 is empty; every group needs at least one trajectory',
+    );
     expect(() => reinforcePlusPlusAdvantage([])).toThrow(/no groups/);
-    expect(() => episodeEstimator('ppo')).toThrow("unknown episode estimator 'ppo'; valid: rloo, grpo, grpo-mean, reinforce++");
+    expect(() => episodeEstimator('ppo')).toThrow(
+      "unknown episode estimator 'ppo'; valid: rloo, grpo, grpo-mean, reinforce++",
+    );
   });
 });

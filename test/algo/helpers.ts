@@ -14,7 +14,14 @@ export function step(oldLogProbs: number[], extra: Partial<Step> = {}): Step {
 }
 
 export function traj(steps: Step[], outcomeReward: number, extra: Partial<Trajectory> = {}): Trajectory {
-  return { steps, outcomeReward, success: outcomeReward > 0, score: outcomeReward, length: steps.length, ...extra };
+  return {
+    steps,
+    outcomeReward,
+    success: outcomeReward > 0,
+    score: outcomeReward,
+    length: steps.length,
+    ...extra,
+  };
 }
 
 export function batchOf(...groups: Trajectory[][]): RolloutBatch {

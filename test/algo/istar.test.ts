@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { combineAdvantages, implicitStepReward, implicitTokenRewards, istarAdvantages, stepAdvantage, type TokenValues } from '../../src/algo';
+import {
+  combineAdvantages,
+  implicitStepReward,
+  implicitTokenRewards,
+  istarAdvantages,
+  stepAdvantage,
+  type TokenValues,
+} from '../../src/algo';
 import { batchOf, rng, step, traj } from './helpers';
 
 describe('implicit step reward, iStar eq. (1)', () => {
@@ -23,7 +30,9 @@ describe('implicit step reward, iStar eq. (1)', () => {
       const logOld = old.reduce((a, b) => a + b, 0); // log pi_old(a_t | c_t)
       const logPrm = prm.reduce((a, b) => a + b, 0);
       expect(rt).toBeLessThanOrEqual(beta * -logOld + 1e-12);
-      expect(Math.abs(rt)).toBeLessThanOrEqual(beta * Math.log(1 / Math.exp(Math.min(logOld, logPrm))) + 1e-9);
+      expect(Math.abs(rt)).toBeLessThanOrEqual(
+        beta * Math.log(1 / Math.exp(Math.min(logOld, logPrm))) + 1e-9,
+      );
     }
   });
 
@@ -36,8 +45,12 @@ describe('implicit step reward, iStar eq. (1)', () => {
   });
 
   it('names mismatched lengths and NaN', () => {
-    expect(() => implicitStepReward([-1], [-1, -2])).toThrow('implicitStepReward: 1 PRM log-probs but 2 pi_old log-probs; one per action token each');
-    expect(() => implicitStepReward([NaN], [-1])).toThrow('implicitStepReward: prmLogProbs[0] is NaN; expected a finite number');
+    expect(() => implicitStepReward([-1], [-1, -2])).toThrow(
+      'implicitStepReward: 1 PRM log-probs but 2 pi_old log-probs; one per action token each',
+    );
+    expect(() => implicitStepReward([NaN], [-1])).toThrow(
+      'implicitStepReward: prmLogProbs[0] is NaN; expected a finite number',
+    );
   });
 });
 
@@ -59,7 +72,9 @@ describe('step advantage, iStar eq. (4)', () => {
   });
 
   it('rejects NaN step rewards and empty groups', () => {
-    expect(() => stepAdvantage([[0.1], [NaN]])).toThrow('stepAdvantage: stepRewards[1][0] is NaN; expected a finite number');
+    expect(() => stepAdvantage([[0.1], [NaN]])).toThrow(
+      'stepAdvantage: stepRewards[1][0] is NaN; expected a finite number',
+    );
     expect(() => stepAdvantage([])).toThrow(/no trajectories/);
   });
 });
@@ -67,10 +82,15 @@ describe('step advantage, iStar eq. (4)', () => {
 describe('combined advantage, iStar eq. (5)', () => {
   it('A_t = A_E(i) + alpha * A_S(t), the same for every token of the step', () => {
     // A_E = [0.5, -0.5], A_S = [[1, 0], [-1]], alpha = 1, tokens per step [[2, 1], [3]]
-    expect(combineAdvantages([0.5, -0.5], [[1, 0], [-1]], [[2, 1], [3]], 1)).toEqual([[[1.5, 1.5], [0.5]], [[-1.5, -1.5, -1.5]]]);
+    expect(combineAdvantages([0.5, -0.5], [[1, 0], [-1]], [[2, 1], [3]], 1)).toEqual([
+      [[1.5, 1.5], [0.5]],
+      [[-1.5, -1.5, -1.5]],
+    ]);
     // alpha = 0.5: 0.5 + 0.5 * 1 = 1.0
     expect(combineAdvantages([0.5], [[1]], [[1]], 0.5)).toEqual([[[1]]]);
-    expect(() => combineAdvantages([0.5], [[1, 2]], [[1]])).toThrow('combineAdvantages: trajectory 0 has 2 step advantages but 1 steps');
+    expect(() => combineAdvantages([0.5], [[1, 2]], [[1]])).toThrow(
+      'combineAdvantages: trajectory 0 has 2 step advantages but 1 steps',
+    );
   });
 });
 

@@ -34,7 +34,10 @@ describe('labelPreferences', () => {
   });
 
   it("'ranking': every strictly better trajectory over every worse one; ties give none", () => {
-    const { pairs } = labelPreferences(batchOf([t(false, 3), t(false, 2), t(false, 1)], [t(false, 5), t(false, 5)]), { mode: 'ranking' });
+    const { pairs } = labelPreferences(
+      batchOf([t(false, 3), t(false, 2), t(false, 1)], [t(false, 5), t(false, 5)]),
+      { mode: 'ranking' },
+    );
     expect(pairs.map((p) => [p.group, p.pos, p.neg])).toEqual([
       [0, 0, 1],
       [0, 0, 2],
@@ -44,13 +47,19 @@ describe('labelPreferences', () => {
 
   it("'ranking' by outcomeReward", () => {
     const b = batchOf([traj([step([-1])], 0.2, { score: 9 }), traj([step([-1])], 0.9, { score: 1 })]);
-    expect(labelPreferences(b, { mode: 'ranking', by: 'outcomeReward' }).pairs.map((p) => [p.pos, p.neg])).toEqual([[1, 0]]);
+    expect(
+      labelPreferences(b, { mode: 'ranking', by: 'outcomeReward' }).pairs.map((p) => [p.pos, p.neg]),
+    ).toEqual([[1, 0]]);
   });
 
   it('bad options and bad batches give clear errors', () => {
     const b = batchOf([t(true), t(false)]);
     expect(() => labelPreferences(b, { mode: 'threshold' })).toThrow(/needs a finite threshold/);
-    expect(() => labelPreferences(b, { mode: 'best' as 'success' })).toThrow(/unknown mode 'best'; valid modes: success, threshold, ranking/);
-    expect(() => labelPreferences({ groups: [{ groupId: 'a', taskSeed: 0, trajectories: [] }] }, { mode: 'success' })).toThrow(/is empty/);
+    expect(() => labelPreferences(b, { mode: 'best' as 'success' })).toThrow(
+      /unknown mode 'best'; valid modes: success, threshold, ranking/,
+    );
+    expect(() =>
+      labelPreferences({ groups: [{ groupId: 'a', taskSeed: 0, trajectories: [] }] }, { mode: 'success' }),
+    ).toThrow(/is empty/);
   });
 });

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ALGORITHM_NAMES, AlgorithmRegistry, algorithms, builtinAlgorithms, createAlgorithmRegistry, resolveAlgorithm } from '../../src/algo';
+import {
+  ALGORITHM_NAMES,
+  AlgorithmRegistry,
+  algorithms,
+  builtinAlgorithms,
+  createAlgorithmRegistry,
+  resolveAlgorithm,
+} from '../../src/algo';
 import { z } from 'zod';
 import { batchOf, outcomeGroup, step, traj } from './helpers';
 
@@ -11,28 +18,69 @@ describe('algorithm registry', () => {
 
   it('refuses duplicates', () => {
     const r = createAlgorithmRegistry();
-    expect(() => r.register(builtinAlgorithms()[1])).toThrow("algorithm 'rloo' is already registered; names must be unique");
+    expect(() => r.register(builtinAlgorithms()[1])).toThrow(
+      "algorithm 'rloo' is already registered; names must be unique",
+    );
     const fresh = new AlgorithmRegistry();
-    fresh.register({ name: 'mine', description: '', stages: builtinAlgorithms()[1].stages, options: z.object({}), advantages: () => ({ advantages: [], metrics: {} }) });
+    fresh.register({
+      name: 'mine',
+      description: '',
+      stages: builtinAlgorithms()[1].stages,
+      options: z.object({}),
+      advantages: () => ({ advantages: [], metrics: {} }),
+    });
     expect(() => fresh.register({ ...fresh.get('mine') })).toThrow(/already registered/);
   });
 
   it('unknown names throw listing the valid names', () => {
-    expect(() => algorithms.get('dqn')).toThrow("unknown algorithm 'dqn'; valid algorithms: istar, rloo, grpo, reinforce++, gigpo, prime, ppo");
+    expect(() => algorithms.get('dqn')).toThrow(
+      "unknown algorithm 'dqn'; valid algorithms: istar, rloo, grpo, reinforce++, gigpo, prime, ppo",
+    );
   });
 
   it('maps each algorithm to the stages it needs', () => {
     const stages = Object.fromEntries(algorithms.names().map((n) => [n, algorithms.get(n).stages]));
-    expect(stages.istar).toEqual({ needsPrm: true, prmLoss: 'dpo', needsPreferences: true, needsValueHead: false, needsReference: false });
-    expect(stages.prime).toEqual({ needsPrm: true, prmLoss: 'prime-ce', needsPreferences: false, needsValueHead: false, needsReference: true });
+    expect(stages.istar).toEqual({
+      needsPrm: true,
+      prmLoss: 'dpo',
+      needsPreferences: true,
+      needsValueHead: false,
+      needsReference: false,
+    });
+    expect(stages.prime).toEqual({
+      needsPrm: true,
+      prmLoss: 'prime-ce',
+      needsPreferences: false,
+      needsValueHead: false,
+      needsReference: true,
+    });
     expect(stages.ppo.needsValueHead).toBe(true);
-    for (const n of ['rloo', 'grpo', 'reinforce++', 'gigpo']) expect(stages[n]).toEqual({ needsPrm: false, prmLoss: null, needsPreferences: false, needsValueHead: false, needsReference: false });
+    for (const n of ['rloo', 'grpo', 'reinforce++', 'gigpo'])
+      expect(stages[n]).toEqual({
+        needsPrm: false,
+        prmLoss: null,
+        needsPreferences: false,
+        needsValueHead: false,
+        needsReference: false,
+      });
   });
 
   it('fills option defaults and rejects bad options naming the field', () => {
-    expect(resolveAlgorithm('istar').options).toEqual({ beta: 0.05, alpha: 1, episodeEstimator: 'rloo', variant: 'full', prmAggregation: 'sum', prmScoring: 'updated' });
-    expect(resolveAlgorithm('istar', { episodeEstimator: 'reinforce++', variant: 'process-only' }).options.episodeEstimator).toBe('reinforce++');
-    expect(() => resolveAlgorithm('istar', { episodeEstimator: 'ppo' })).toThrow(/invalid options for algorithm 'istar': episodeEstimator/);
+    expect(resolveAlgorithm('istar').options).toEqual({
+      beta: 0.05,
+      alpha: 1,
+      episodeEstimator: 'rloo',
+      variant: 'full',
+      prmAggregation: 'sum',
+      prmScoring: 'updated',
+    });
+    expect(
+      resolveAlgorithm('istar', { episodeEstimator: 'reinforce++', variant: 'process-only' }).options
+        .episodeEstimator,
+    ).toBe('reinforce++');
+    expect(() => resolveAlgorithm('istar', { episodeEstimator: 'ppo' })).toThrow(
+      /invalid options for algorithm 'istar': episodeEstimator/,
+    );
     expect(() => resolveAlgorithm('istar', { alhpa: 1 })).toThrow(/invalid options for algorithm 'istar'/);
     expect(() => resolveAlgorithm('rloo', { beta: 1 })).toThrow(/invalid options for algorithm 'rloo'/);
     expect(resolveAlgorithm('gigpo').options).toEqual({ gamma: 0.95, stepWeight: 1, norm: 'mean' });
@@ -41,10 +89,14 @@ describe('algorithm registry', () => {
   it('advantage functions run through the registry', () => {
     const batch = batchOf(outcomeGroup(3, 1, 2));
     expect(resolveAlgorithm('rloo').advantages({ batch }).advantages).toEqual([[[[1.5]], [[-1.5]], [[0]]]]);
-    expect(resolveAlgorithm('grpo', { meanOnly: true }).advantages({ batch }).advantages).toEqual([[[[1]], [[-1]], [[0]]]]);
+    expect(resolveAlgorithm('grpo', { meanOnly: true }).advantages({ batch }).advantages).toEqual([
+      [[[1]], [[-1]], [[0]]],
+    ]);
     const two = batchOf([traj([step([-1])], 1), traj([step([-1])], 0)]);
     // iStar with equal PRM and pi_old: every r_t = 0 so A_S = 0 and A = RLOO [1, -1]
-    expect(resolveAlgorithm('istar').advantages({ batch: two, prmLogProbs: [[[[-1]], [[-1]]]] }).advantages).toEqual([[[[1]], [[-1]]]]);
+    expect(
+      resolveAlgorithm('istar').advantages({ batch: two, prmLogProbs: [[[[-1]], [[-1]]]] }).advantages,
+    ).toEqual([[[[1]], [[-1]]]]);
     expect(() => resolveAlgorithm('ppo').advantages({ batch: two })).toThrow(/values .* are required/);
   });
 });

@@ -7,10 +7,17 @@ import { check } from '../errors';
  */
 
 /** Checks that every tensor in `named` has exactly `shape`; the message names the offender. */
-export function checkShapes(fn: string, shape: readonly number[], named: Record<string, tf.Tensor | undefined>): void {
+export function checkShapes(
+  fn: string,
+  shape: readonly number[],
+  named: Record<string, tf.Tensor | undefined>,
+): void {
   for (const [name, t] of Object.entries(named)) {
     if (t === undefined) continue;
-    check(t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]), () => `${fn}: ${name} has shape [${t.shape.join(',')}], expected [${shape.join(',')}]`);
+    check(
+      t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]),
+      () => `${fn}: ${name} has shape [${t.shape.join(',')}], expected [${shape.join(',')}]`,
+    );
   }
 }
 
@@ -23,16 +30,26 @@ export function maskedMean(x: tf.Tensor, mask: tf.Tensor): tf.Scalar {
  * The [M, B] matrix S with S[m, b] = 1 when row b belongs to segment m (or 1 / count of segment m
  * when `average`), so that S @ x sums (averages) a per-row vector x [B] into segments [M].
  */
-export function segmentMatrix(fn: string, index: readonly number[], numSegments: number, average = false): tf.Tensor2D {
+export function segmentMatrix(
+  fn: string,
+  index: readonly number[],
+  numSegments: number,
+  average = false,
+): tf.Tensor2D {
   const B = index.length;
   const data = new Float32Array(numSegments * B);
   const counts = new Array<number>(numSegments).fill(0);
   index.forEach((m, b) => {
-    check(Number.isInteger(m) && m >= 0 && m < numSegments, () => `${fn}: row ${b} maps to segment ${m}, outside [0, ${numSegments})`);
+    check(
+      Number.isInteger(m) && m >= 0 && m < numSegments,
+      () => `${fn}: row ${b} maps to segment ${m}, outside [0, ${numSegments})`,
+    );
     data[m * B + b] = 1;
     counts[m]++;
   });
-  if (average) for (let m = 0; m < numSegments; m++) for (let b = 0; b < B; b++) if (counts[m] > 0) data[m * B + b] /= counts[m];
+  if (average)
+    for (let m = 0; m < numSegments; m++)
+      for (let b = 0; b < B; b++) if (counts[m] > 0) data[m * B + b] /= counts[m];
   return tf.tensor2d(data, [numSegments, B]);
 }
 

@@ -70,15 +70,33 @@ export function ppoClipLoss(args: PpoClipArgs): LossResult {
   } = args;
   const [B, T] = logProbs.shape;
   checkShapes('ppoClipLoss', [B, T], { oldLogProbs, advantages, actionMask, entropy, refLogProbs });
-  check(['step', 'step-mean', 'token'].includes(ratioLevel), () => `ppoClipLoss: unknown ratioLevel '${ratioLevel}'; valid: step, step-mean, token`);
-  check(entCoef === 0 || entropy !== undefined, () => 'ppoClipLoss: entCoef > 0 needs `entropy` [B,T] (entropyFromLogits), or set entCoef 0');
-  check(klCoef === 0 || refLogProbs !== undefined, () => 'ppoClipLoss: klCoef > 0 needs `refLogProbs` [B,T], or set klCoef 0');
-  check(dualClip === null || dualClip > 1, () => `ppoClipLoss: dualClip must be > 1 (paper 3), got ${dualClip}`);
-  check(invalidSteps === undefined || invalidSteps.length === B, () => `ppoClipLoss: invalidSteps has ${invalidSteps?.length} entries for ${B} rows`);
+  check(
+    ['step', 'step-mean', 'token'].includes(ratioLevel),
+    () => `ppoClipLoss: unknown ratioLevel '${ratioLevel}'; valid: step, step-mean, token`,
+  );
+  check(
+    entCoef === 0 || entropy !== undefined,
+    () => 'ppoClipLoss: entCoef > 0 needs `entropy` [B,T] (entropyFromLogits), or set entCoef 0',
+  );
+  check(
+    klCoef === 0 || refLogProbs !== undefined,
+    () => 'ppoClipLoss: klCoef > 0 needs `refLogProbs` [B,T], or set klCoef 0',
+  );
+  check(
+    dualClip === null || dualClip > 1,
+    () => `ppoClipLoss: dualClip must be > 1 (paper 3), got ${dualClip}`,
+  );
+  check(
+    invalidSteps === undefined || invalidSteps.length === B,
+    () => `ppoClipLoss: invalidSteps has ${invalidSteps?.length} entries for ${B} rows`,
+  );
   return tf.tidy(() => {
     let A: tf.Tensor = advantages;
     if (invalidSteps && invalidActionPenalty !== 0) {
-      const pen = tf.tensor2d(Float32Array.from(invalidSteps, (x) => (x ? invalidActionPenalty : 0)), [B, 1]);
+      const pen = tf.tensor2d(
+        Float32Array.from(invalidSteps, (x) => (x ? invalidActionPenalty : 0)),
+        [B, 1],
+      );
       A = tf.sub(A, pen);
     }
     const logRatio = tf.mul(tf.sub(logProbs, oldLogProbs), actionMask); // [B,T]
@@ -86,7 +104,8 @@ export function ppoClipLoss(args: PpoClipArgs): LossResult {
     if (ratioLevel === 'token') logRho = logRatio;
     else {
       let stepLogRatio: tf.Tensor = tf.reshape(rowSum(logRatio, actionMask), [B, 1]);
-      if (ratioLevel === 'step-mean') stepLogRatio = tf.div(stepLogRatio, tf.maximum(tf.sum(actionMask, 1, true), 1));
+      if (ratioLevel === 'step-mean')
+        stepLogRatio = tf.div(stepLogRatio, tf.maximum(tf.sum(actionMask, 1, true), 1));
       logRho = tf.mul(tf.onesLike(logRatio), stepLogRatio); // the step's ratio on each of its tokens
     }
     const rho = tf.exp(logRho);
@@ -100,7 +119,9 @@ export function ppoClipLoss(args: PpoClipArgs): LossResult {
     const pgLoss = maskedMean(pgLosses, actionMask);
     let loss: tf.Tensor = pgLoss;
     const metrics: Record<string, number> = {
-      'policy/clip_fraction': scalarValue(maskedMean(tf.cast(tf.greater(pgLoss2, pgLoss1), 'float32'), actionMask)),
+      'policy/clip_fraction': scalarValue(
+        maskedMean(tf.cast(tf.greater(pgLoss2, pgLoss1), 'float32'), actionMask),
+      ),
       // CleanRL's approx_kl: E[(rho - 1) - log rho], token level.
       'policy/approx_kl': scalarValue(maskedMean(tf.sub(tf.sub(tf.exp(logRatio), 1), logRatio), actionMask)),
       'policy/ratio_mean': scalarValue(maskedMean(rho, actionMask)),

@@ -44,20 +44,42 @@ export interface LossResult {
  * (beta * trajectory log-ratio).
  */
 export function prmDpoLoss(args: PrmDpoArgs): LossResult {
-  const { prmLogProbs, oldLogProbs, actionMask, stepToTrajectory, pairs, beta = ISTAR_DEFAULTS.beta, aggregation = 'sum' } = args;
+  const {
+    prmLogProbs,
+    oldLogProbs,
+    actionMask,
+    stepToTrajectory,
+    pairs,
+    beta = ISTAR_DEFAULTS.beta,
+    aggregation = 'sum',
+  } = args;
   const [B, T] = prmLogProbs.shape;
   checkShapes('prmDpoLoss', [B, T], { oldLogProbs, actionMask });
   check(B > 0, () => 'prmDpoLoss: no step rows');
-  check(stepToTrajectory.length === B, () => `prmDpoLoss: stepToTrajectory has ${stepToTrajectory.length} entries for ${B} rows`);
-  check(pairs.pos.length === pairs.neg.length, () => `prmDpoLoss: ${pairs.pos.length} positives but ${pairs.neg.length} negatives; pairs need one of each`);
-  check(pairs.pos.length > 0, () => 'prmDpoLoss: no preference pairs (no group had both a positive and a negative); skip PRM training this iteration');
+  check(
+    stepToTrajectory.length === B,
+    () => `prmDpoLoss: stepToTrajectory has ${stepToTrajectory.length} entries for ${B} rows`,
+  );
+  check(
+    pairs.pos.length === pairs.neg.length,
+    () =>
+      `prmDpoLoss: ${pairs.pos.length} positives but ${pairs.neg.length} negatives; pairs need one of each`,
+  );
+  check(
+    pairs.pos.length > 0,
+    () =>
+      'prmDpoLoss: no preference pairs (no group had both a positive and a negative); skip PRM training this iteration',
+  );
   const M = args.numTrajectories ?? Math.max(...stepToTrajectory) + 1;
   const P = pairs.pos.length;
   const pairData = new Float32Array(P * M);
   for (let p = 0; p < P; p++) {
     const i = pairs.pos[p];
     const j = pairs.neg[p];
-    check(Number.isInteger(i) && i >= 0 && i < M && Number.isInteger(j) && j >= 0 && j < M, () => `prmDpoLoss: pair ${p} (${i}, ${j}) indexes outside the ${M} trajectories`);
+    check(
+      Number.isInteger(i) && i >= 0 && i < M && Number.isInteger(j) && j >= 0 && j < M,
+      () => `prmDpoLoss: pair ${p} (${i}, ${j}) indexes outside the ${M} trajectories`,
+    );
     pairData[p * M + i] += 1;
     pairData[p * M + j] -= 1;
   }
@@ -103,13 +125,28 @@ export interface PrimePrmArgs extends PrmRows {
  * trajectory's action tokens of the log-ratio. Shapes: [B,T] rows, stepToTrajectory [B], outcomes [M].
  */
 export function primePrmLoss(args: PrimePrmArgs): LossResult {
-  const { prmLogProbs, refLogProbs, actionMask, stepToTrajectory, outcomes, beta = ISTAR_DEFAULTS.beta } = args;
+  const {
+    prmLogProbs,
+    refLogProbs,
+    actionMask,
+    stepToTrajectory,
+    outcomes,
+    beta = ISTAR_DEFAULTS.beta,
+  } = args;
   const [B, T] = prmLogProbs.shape;
   checkShapes('primePrmLoss', [B, T], { refLogProbs, actionMask });
-  check(stepToTrajectory.length === B, () => `primePrmLoss: stepToTrajectory has ${stepToTrajectory.length} entries for ${B} rows`);
+  check(
+    stepToTrajectory.length === B,
+    () => `primePrmLoss: stepToTrajectory has ${stepToTrajectory.length} entries for ${B} rows`,
+  );
   const M = args.numTrajectories ?? outcomes.length;
   check(outcomes.length === M, () => `primePrmLoss: ${outcomes.length} outcomes for ${M} trajectories`);
-  outcomes.forEach((y, i) => check(y === 0 || y === 1, () => `primePrmLoss: outcomes[${i}] is ${y}; PRIME's cross-entropy needs binary outcomes 0 or 1`));
+  outcomes.forEach((y, i) =>
+    check(
+      y === 0 || y === 1,
+      () => `primePrmLoss: outcomes[${i}] is ${y}; PRIME's cross-entropy needs binary outcomes 0 or 1`,
+    ),
+  );
   return tf.tidy(() => {
     const stepLogRatio = rowSum(tf.sub(prmLogProbs, refLogProbs), actionMask);
     const S = segmentMatrix('primePrmLoss', stepToTrajectory, M);
@@ -119,7 +156,9 @@ export function primePrmLoss(args: PrimePrmArgs): LossResult {
     const loss = tf.mean(tf.sub(tf.softplus(z), tf.mul(y, z))) as tf.Scalar;
     const metrics = {
       'prm/loss': scalarValue(loss),
-      'prm/accuracy': scalarValue(tf.mean(tf.cast(tf.equal(tf.cast(tf.greater(z, 0), 'float32'), y), 'float32'))),
+      'prm/accuracy': scalarValue(
+        tf.mean(tf.cast(tf.equal(tf.cast(tf.greater(z, 0), 'float32'), y), 'float32')),
+      ),
     };
     return { loss, metrics };
   });
