@@ -1,0 +1,4 @@
+export * from './prompt';
+export * from './rollout';
+export * from './setup';
+export * from './types';

@@ -1,0 +1,56 @@
+import type { Tokenizer } from '../model';
+
+/**
+ * How an agent's context c_t is written (DESIGN.md section 3): the task instruction, the last H
+ * observations and actions, then the current observation, as an LLM agent's prompt would be. One place
+ * for it, so that SFT, rollouts, PRM scoring and evaluation see identical contexts.
+ */
+
+export interface Turn {
+  observation: string;
+  action: string;
+}
+
+export interface ContextParts {
+  instruction: string;
+  /** Earlier turns, oldest first; only the last `historyLength` are kept. */
+  history: readonly Turn[];
+  observation: string;
+}
+
+/** Words of the prompt template, so that the tokenizer has them as single tokens. */
+export const PROMPT_WORDS = ['Task:', 'Observation:', 'Action:', 'Previous'];
+
+export function contextText(parts: ContextParts, historyLength: number): string {
+  const lines = [`Task: ${parts.instruction}`];
+  const recent = historyLength > 0 ? parts.history.slice(-historyLength) : [];
+  for (const turn of recent) lines.push(`Previous observation:\n${turn.observation}`, `Previous action: ${turn.action}`);
+  lines.push(`Observation:\n${parts.observation}`, 'Action:');
+  return lines.join('\n');
+}
+
+/**
+ * Token ids of the context: <bos> then the text. When it does not fit in `maxTokens`, the oldest history
+ * turns are dropped first; if even the context without history is too long, it is cut from the left (the
+ * current observation always stays).
+ */
+export function encodeContext(tokenizer: Tokenizer, parts: ContextParts, historyLength: number, maxTokens: number): number[] {
+  for (let h = Math.min(historyLength, parts.history.length); h >= 0; h--) {
+    const ids = tokenizer.encode(contextText(parts, h), { bos: true });
+    if (ids.length <= maxTokens) return ids;
+    if (h === 0) return [ids[0], ...ids.slice(ids.length - (maxTokens - 1))];
+  }
+  throw new Error('unreachable');
+}
+
+/** Token ids of an action: its text then <eos>. */
+export function encodeAction(tokenizer: Tokenizer, action: string): number[] {
+  return tokenizer.encode(action, { eos: true });
+}
+
+/** Action text of generated tokens (the <eos> and anything after it dropped). */
+export function decodeAction(tokenizer: Tokenizer, tokens: readonly number[]): string {
+  const eos = tokenizer.id('<eos>');
+  const end = tokens.indexOf(eos ?? -1);
+  return tokenizer.decode(end >= 0 ? tokens.slice(0, end) : tokens).trim();
+}

@@ -1,0 +1,49 @@
+import type { ModelSizeOverrides } from './types';
+import { collectDemonstrations, type EnvSpec } from '../envs';
+import { defaultModelConfig, Tokenizer, type ContextAction, type ModelConfig } from '../model';
+import { encodeAction, encodeContext, PROMPT_WORDS, type Turn } from './prompt';
+
+/** The tokenizer of an env: its vocabulary texts plus the prompt template's words. Deterministic. */
+export function tokenizerFor(spec: EnvSpec): Tokenizer {
+  return Tokenizer.fromTexts([...spec.vocabularyTexts(), PROMPT_WORDS.join(' ')]);
+}
+
+/** The policy's model config for an env: the default size with the run's overrides. */
+export function modelConfigFor(spec: EnvSpec, tokenizer: Tokenizer, overrides: ModelSizeOverrides = {}, valueHead = false): ModelConfig {
+  const base = defaultModelConfig(tokenizer.vocab.length);
+  const config: ModelConfig = { ...base, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
+  if (spec.name === 'sokoban-visual') config.image = { height: 96, width: 96, channels: 3, patchSize: 16 };
+  if (valueHead) config.valueHead = true;
+  return config;
+}
+
+export interface DemonstrationSet {
+  train: ContextAction[];
+  heldOut: ContextAction[];
+  /** Success rate of the (noisy) demonstrator itself. */
+  demonstratorSuccess: number;
+}
+
+/** SFT pairs (context, action) from noisy expert episodes, split 90/10 by episode. */
+export function demonstrationPairs(
+  spec: EnvSpec,
+  tokenizer: Tokenizer,
+  options: { episodes: number; randomActionFraction: number; seed: number; historyLength: number; maxContextTokens: number },
+): DemonstrationSet {
+  const demos = collectDemonstrations(spec, { episodes: options.episodes, randomActionFraction: options.randomActionFraction, seed: options.seed });
+  const train: ContextAction[] = [];
+  const heldOut: ContextAction[] = [];
+  demos.forEach((demo, i) => {
+    const history: Turn[] = [];
+    const target = i % 10 === 9 ? heldOut : train;
+    demo.actions.forEach((action, t) => {
+      const observation = demo.observations[t];
+      target.push({
+        context: encodeContext(tokenizer, { instruction: demo.instruction, history, observation }, options.historyLength, options.maxContextTokens),
+        action: encodeAction(tokenizer, action),
+      });
+      history.push({ observation, action });
+    });
+  });
+  return { train, heldOut: heldOut.length > 0 ? heldOut : train.slice(0, 1), demonstratorSuccess: demos.filter((d) => d.won).length / Math.max(1, demos.length) };
+}

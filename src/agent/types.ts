@@ -1,0 +1,8 @@
+/** Partial model size from the run config (undefined fields keep the default). */
+export interface ModelSizeOverrides {
+  dModel?: number;
+  nLayers?: number;
+  nHeads?: number;
+  dFF?: number;
+  contextLength?: number;
+}

@@ -1,0 +1,197 @@
+import { z } from 'zod';
+
+/**
+ * The one input of a training run (workflow `istarTraining`, `istar train`). Every field is optional with a
+ * default, so `{}` typed into the Temporal UI's Start Workflow form starts a sensible iStar run on Sokoban.
+ * Validated once at the boundary; unknown fields are errors (a typo must not be silently ignored).
+ * Pure (zod only): imported by workflow code.
+ */
+
+export const ENV_NAMES = ['sokoban', 'sokoban-visual', 'webshop', 'social'] as const;
+export const ALGORITHM_NAMES = ['istar', 'rloo', 'grpo', 'reinforce++', 'gigpo', 'prime', 'ppo'] as const;
+export const EPISODE_ESTIMATORS = ['rloo', 'grpo', 'grpo-mean', 'reinforce++'] as const;
+export const ISTAR_VARIANTS = ['istar', 'process-only', 'merged-rewards', 'token-level'] as const;
+
+const EXPERIMENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+export const experimentIdSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(128, 'must be at most 128 characters')
+  .refine((s) => !s.includes('..'), 'must not contain ".." (path traversal)')
+  .regex(EXPERIMENT_ID, 'use letters, digits, "-", "_", "." and start with a letter or digit');
+
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+const prob = z.number().min(0).max(1);
+const positive = z.number().positive().finite();
+
+export const modelSizeSchema = z
+  .object({
+    /** Width of the residual stream. */
+    dModel: int(8, 1024).optional(),
+    /** Number of transformer blocks. */
+    nLayers: int(1, 24).optional(),
+    /** Attention heads; must divide dModel. */
+    nHeads: int(1, 32).optional(),
+    /** Hidden width of the MLP. */
+    dFF: int(8, 8192).optional(),
+    /** Context window in tokens. */
+    contextLength: int(16, 4096).optional(),
+  })
+  .strict()
+  .refine((m) => m.dModel === undefined || m.nHeads === undefined || m.dModel % m.nHeads === 0, {
+    message: 'nHeads must divide dModel',
+    path: ['nHeads'],
+  });
+
+export const sftSchema = z
+  .object({
+    /** Expert demonstration episodes for the base policy. */
+    episodes: int(1, 100_000).default(200),
+    /** Fraction of random actions mixed into the demonstrations (a weak base: paper bases start at 14-21%). */
+    randomActionFraction: prob.default(0.5),
+    /** Epochs of teacher-forced training. */
+    epochs: int(1, 1000).default(4),
+    /** SFT learning rate. */
+    lr: positive.default(3e-3),
+    /** SFT minibatch size. */
+    batchSize: int(1, 4096).default(32),
+  })
+  .strict();
+
+export const runConfigSchema = z
+  .object({
+    /** Storage id of the run (letters, digits, -, _, .); default: derived from the workflow id. */
+    experimentId: experimentIdSchema.optional(),
+    /** Environment (DESIGN.md section 4). */
+    env: z.enum(ENV_NAMES).default('sokoban'),
+    /** Training algorithm; `istar` is RLOO/GRPO/REINFORCE++ + implicit step rewards. */
+    algorithm: z.enum(ALGORITHM_NAMES).default('istar'),
+    /** iStar's episode-level estimator, eq. (3). */
+    episodeEstimator: z.enum(EPISODE_ESTIMATORS).default('rloo'),
+    /** iStar ablations: process-only (A = A_S), merged rewards, token-level PRM rewards. */
+    variant: z.enum(ISTAR_VARIANTS).default('istar'),
+    /** RL iterations after the SFT warm start. */
+    iterations: int(1, 100_000).default(20),
+    /** G: groups (tasks/levels) per iteration. */
+    groups: int(1, 4096).default(8),
+    /** N: rollouts per group (paper 8). */
+    groupSize: int(2, 256).default(8),
+    /** Max env steps per episode; default: the env's own (Sokoban 15, WebShop 10). */
+    maxSteps: int(1, 200).optional(),
+    /** Max action tokens the policy may generate per step. */
+    maxActionTokens: int(1, 64).default(8),
+    /** H: previous observations/actions kept in the context (paper 2). */
+    historyLength: int(0, 16).default(2),
+    /** Sampling temperature of rollouts. */
+    temperature: positive.max(10).default(1),
+    /** Policy model size (defaults sized for the env, < 1M parameters). */
+    model: modelSizeSchema.default({}),
+    /** Base policy by SFT on noisy expert demonstrations. */
+    sft: sftSchema.default(sftSchema.parse({})),
+    /** alpha of eq. (5): weight of the step advantage. */
+    alpha: z.number().finite().min(0).max(100).default(1),
+    /** beta of eqs. (1)-(2): implicit reward scale. */
+    beta: positive.max(100).default(0.05),
+    /** Policy (AdamW) learning rate. */
+    policyLr: positive.max(1).default(1e-3),
+    /** PRM learning rate (paper 1e-6 for 7B models; scaled up for small ones). */
+    prmLr: positive.max(1).default(1e-3),
+    /** PRM updates (passes over the pairs) per iteration. */
+    prmEpochs: int(1, 100).default(1),
+    /** Trajectory log-ratio of eq. (2): sum over steps (paper) or mean (released code). */
+    prmLogRatio: z.enum(['sum', 'mean']).default('sum'),
+    /** Which PRM scores eq. (1): the updated one (paper) or the previous one (released code). */
+    prmScoring: z.enum(['updated', 'previous']).default('updated'),
+    /** epsilon of the PPO clip, eq. (6). */
+    clipEps: positive.max(1).default(0.2),
+    /** Dual-clip constant c for A < 0 (0 disables). */
+    dualClip: z.number().min(0).max(100).default(3),
+    /** Importance ratio per step (paper) or per token. */
+    ratioLevel: z.enum(['step', 'token']).default('step'),
+    /** Entropy bonus coefficient. */
+    entropyCoef: z.number().min(0).max(1).default(0.001),
+    /** k3 KL to the reference (SFT) policy; 0 disables (paper default). */
+    klCoef: z.number().min(0).max(10).default(0),
+    /** Penalty on the advantage of an invalid-action step. */
+    invalidPenalty: z.number().min(0).max(10).default(0.1),
+    /** Policy epochs over the batch per iteration. */
+    ppoEpochs: int(1, 50).default(1),
+    /** Steps per policy minibatch. */
+    miniBatchSteps: int(1, 65_536).default(256),
+    /** Global gradient-norm clip. */
+    maxGradNorm: positive.default(1),
+    /** GiGPO: discount of step returns and weight of the step-group advantage. */
+    gamma: prob.default(0.95),
+    gigpoWeight: z.number().min(0).max(100).default(1),
+    /** PPO: GAE lambda. */
+    gaeLambda: prob.default(0.95),
+    /** Evaluate on held-out levels every K iterations (and after the last). */
+    evalEvery: int(1, 100_000).default(5),
+    /** Held-out episodes per evaluation. */
+    evalEpisodes: int(1, 100_000).default(64),
+    /** Sampling temperature of evaluation (paper 0.4). */
+    evalTemperature: positive.max(10).default(0.4),
+    /** Parallel collectRollouts activities per iteration. */
+    rolloutShards: int(1, 256).default(2),
+    /** Master seed of the run (levels, sampling, initialisation). */
+    seed: int(0, 2 ** 31 - 1).default(0),
+    /** Start from another run's stored checkpoint instead of SFT. */
+    resumeFrom: z
+      .object({ experimentId: experimentIdSchema, iteration: int(0, 999_999) })
+      .strict()
+      .optional(),
+    /** Continue-as-new every K iterations (also when the server suggests it). */
+    continueAsNewEvery: int(1, 10_000).default(25),
+  })
+  .strict();
+
+export type RunConfigInput = z.input<typeof runConfigSchema>;
+export type RunConfig = z.output<typeof runConfigSchema>;
+
+/** Hyper-parameters that may change during a run (signal/update `setHyperparameters`). */
+export const hyperparametersSchema = z
+  .object({
+    alpha: runConfigSchema.shape.alpha.removeDefault().optional(),
+    beta: runConfigSchema.shape.beta.removeDefault().optional(),
+    policyLr: runConfigSchema.shape.policyLr.removeDefault().optional(),
+    prmLr: runConfigSchema.shape.prmLr.removeDefault().optional(),
+  })
+  .strict()
+  .refine((h) => Object.keys(h).length > 0, 'give at least one of alpha, beta, policyLr, prmLr');
+export type Hyperparameters = z.output<typeof hyperparametersSchema>;
+
+export class RunConfigError extends Error {
+  override name = 'RunConfigError';
+  constructor(readonly issues: string[]) {
+    super(`invalid run config: ${issues.join('; ')}`);
+  }
+}
+
+function describeIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.length > 0 ? issue.path.join('.') : '(input)';
+    if (issue.code === 'unrecognized_keys') {
+      return `${path === '(input)' ? '' : `${path}: `}unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+    }
+    return `${path}: ${issue.message}`;
+  });
+}
+
+/** Validate and fill defaults; throws a RunConfigError naming every bad field. `null`/`undefined` mean `{}`. */
+export function parseRunConfig(input: unknown): RunConfig {
+  const result = runConfigSchema.safeParse(input ?? {});
+  if (!result.success) throw new RunConfigError(describeIssues(result.error));
+  return result.data;
+}
+
+export function parseHyperparameters(input: unknown): Hyperparameters {
+  const result = hyperparametersSchema.safeParse(input ?? {});
+  if (!result.success) throw new RunConfigError(describeIssues(result.error));
+  return result.data;
+}
+
+/** A valid experiment id derived from any string (e.g. a workflow id). */
+export function experimentIdFrom(raw: string): string {
+  const cleaned = raw.replace(/[^A-Za-z0-9._-]/g, '-').replace(/\.{2,}/g, '.').replace(/^[^A-Za-z0-9]+/, '');
+  return (cleaned || 'run').slice(0, 128);
+}

@@ -1,0 +1,4 @@
+export * from './setup';
+export * from './rows';
+export * from './stages';
+export * from './train';

@@ -1,0 +1,79 @@
+import { algorithms, type ResolvedAlgorithm } from '../algo';
+import { modelConfigFor, tokenizerFor } from '../agent';
+import type { RunConfig } from '../config/run-config';
+import { getEnvSpec, type EnvSpec } from '../envs';
+import type { ModelConfig, Tokenizer } from '../model';
+
+/** Everything a stage derives from the run config; deterministic, so every worker derives the same. */
+export interface RunSetup {
+  config: RunConfig;
+  spec: EnvSpec;
+  tokenizer: Tokenizer;
+  modelConfig: ModelConfig;
+  algorithm: ResolvedAlgorithm;
+}
+
+/** The algorithm registry's options for a run config (the paper's names map one to one). */
+export function algorithmOptions(config: RunConfig): Record<string, unknown> {
+  switch (config.algorithm) {
+    case 'istar':
+      return {
+        alpha: config.alpha,
+        beta: config.beta,
+        episodeEstimator: config.episodeEstimator,
+        variant: config.variant === 'istar' ? 'full' : config.variant,
+        prmAggregation: config.prmLogRatio,
+        prmScoring: config.prmScoring,
+      };
+    case 'gigpo':
+      return { gamma: config.gamma, stepWeight: config.gigpoWeight };
+    case 'prime':
+      return { beta: config.beta };
+    case 'ppo':
+      return { gamma: config.gamma, gaeLambda: config.gaeLambda };
+    default:
+      return {};
+  }
+}
+
+export function runSetup(config: RunConfig): RunSetup {
+  const spec = getEnvSpec(config.env);
+  const tokenizer = tokenizerFor(spec);
+  const algorithm = algorithms.resolve(config.algorithm, algorithmOptions(config));
+  const modelConfig = modelConfigFor(spec, tokenizer, config.model, algorithm.stages.needsValueHead);
+  return { config, spec, tokenizer, modelConfig, algorithm };
+}
+
+/** Deterministic 32-bit mix of integers (seeds of levels and sampling per run/iteration/shard). */
+export function mixSeed(...parts: number[]): number {
+  let h = 0x811c9dc5;
+  for (const p of parts) {
+    h = Math.imul(h ^ (p >>> 0), 0x01000193) >>> 0;
+    h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 0;
+  }
+  return h >>> 0;
+}
+
+/** Train-level seeds of iteration `iteration`'s groups: G distinct draws from the env's train range. */
+export function iterationLevelSeeds(setup: RunSetup, iteration: number): number[] {
+  const { start, end } = setup.spec.trainSeeds;
+  const span = end - start;
+  const seeds: number[] = [];
+  for (let g = 0; seeds.length < setup.config.groups; g++) {
+    const s = start + (mixSeed(setup.config.seed, iteration, g) % span);
+    if (!seeds.includes(s) || g > 10 * setup.config.groups) seeds.push(s);
+  }
+  return seeds;
+}
+
+/** The fixed held-out levels of evaluation: the first `evalEpisodes` seeds of the held-out range. */
+export function evaluationSeeds(setup: RunSetup): number[] {
+  const { start, end } = setup.spec.heldOutSeeds;
+  const n = Math.min(setup.config.evalEpisodes, end - start);
+  return Array.from({ length: n }, (_, i) => start + i);
+}
+
+/** Groups of shard `shard` of `shards`: round robin, so shards stay balanced. */
+export function shardGroups(groups: number, shard: number, shards: number): number[] {
+  return Array.from({ length: groups }, (_, g) => g).filter((g) => g % shards === shard);
+}

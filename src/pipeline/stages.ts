@@ -1,0 +1,125 @@
+import type { AdvantageOutput, RolloutBatch, StepValues } from '../algo';
+import { collectRollouts, contextBudget, demonstrationPairs, summarizeBatch, type EpisodeSummary } from '../agent';
+import { sft, TransformerLM, type SftEpochMetrics } from '../model';
+import { stepValuesOf, tokenLogProbsOf } from './rows';
+import { evaluationSeeds, iterationLevelSeeds, mixSeed, shardGroups, type RunSetup } from './setup';
+
+/**
+ * The non-looping stages of an iteration (DESIGN.md section 3) as plain functions of the run setup and
+ * models; activities load their inputs from S3, call these and store the outputs.
+ */
+
+/** A fresh policy of the run's size (seeded by the run seed). */
+export function initialPolicy(setup: RunSetup): TransformerLM {
+  return TransformerLM.create(setup.modelConfig, setup.config.seed, setup.tokenizer);
+}
+
+/**
+ * The base policy: SFT on noisy expert demonstrations (DESIGN.md section 5), epochs from `startEpoch`
+ * (a resumed attempt restores the model saved after the previous epoch).
+ */
+export async function sftBasePolicy(
+  setup: RunSetup,
+  model: TransformerLM,
+  options: { startEpoch?: number; onEpoch?: (epoch: number, metrics: SftEpochMetrics) => Promise<void> | void } = {},
+): Promise<{ metrics: Record<string, number> }> {
+  const { config } = setup;
+  const demos = demonstrationPairs(setup.spec, setup.tokenizer, {
+    episodes: config.sft.episodes,
+    randomActionFraction: config.sft.randomActionFraction,
+    seed: mixSeed(config.seed, 101),
+    historyLength: config.historyLength,
+    maxContextTokens: contextBudget(model, config.maxActionTokens),
+  });
+  let last: SftEpochMetrics | undefined;
+  for (let epoch = options.startEpoch ?? 0; epoch < config.sft.epochs; epoch++) {
+    [last] = sft(model, demos.train, demos.heldOut, {
+      epochs: 1,
+      batchSize: config.sft.batchSize,
+      lr: config.sft.lr,
+      maxGradNorm: config.maxGradNorm,
+      seed: mixSeed(config.seed, 103, epoch),
+    });
+    await options.onEpoch?.(epoch + 1, last);
+  }
+  const metrics: Record<string, number> = {
+    'sft/demonstrations': demos.train.length,
+    'sft/demonstrator_success': demos.demonstratorSuccess,
+  };
+  if (last) for (const [k, v] of Object.entries(last)) if (k !== 'epoch') metrics[k] = v;
+  return { metrics };
+}
+
+/** collectRollouts of one shard (a round-robin subset of the iteration's groups). */
+export function collectShard(
+  setup: RunSetup,
+  policy: TransformerLM,
+  iteration: number,
+  shard: number,
+  shards: number,
+  onStep?: (step: number, active: number) => void,
+): { batch: RolloutBatch; summary: EpisodeSummary } {
+  const { config } = setup;
+  const allSeeds = iterationLevelSeeds(setup, iteration);
+  const mine = shardGroups(allSeeds.length, shard, shards);
+  const batch = collectRollouts(policy, setup.tokenizer, {
+    spec: setup.spec,
+    seeds: mine.map((g) => allSeeds[g]),
+    groupIds: mine.map((g) => `it${iteration}-g${g}`),
+    groupSize: config.groupSize,
+    maxSteps: config.maxSteps,
+    temperature: config.temperature,
+    maxActionTokens: config.maxActionTokens,
+    historyLength: config.historyLength,
+    samplingSeed: mixSeed(config.seed, iteration, shard, 7),
+    onStep,
+  });
+  return { batch, summary: summarizeBatch(batch) };
+}
+
+/** The shards' batches as one, groups in shard order. */
+export function mergeBatches(batches: readonly RolloutBatch[]): RolloutBatch {
+  return { groups: batches.flatMap((b) => b.groups) };
+}
+
+export interface AdvantageResult extends AdvantageOutput {
+  oldValues?: StepValues;
+}
+
+/**
+ * computeStepAdvantages: the models' per-token log-probs the algorithm needs (PRM for iStar/PRIME,
+ * reference for PRIME, value head of pi_old for PPO), then the registry's advantage function.
+ */
+export function computeAdvantages(
+  setup: RunSetup,
+  batch: RolloutBatch,
+  models: { prm?: TransformerLM; reference?: TransformerLM; policy?: TransformerLM },
+  onProgress?: (done: number, total: number) => void,
+): AdvantageResult {
+  const { stages } = setup.algorithm;
+  const need = (m: TransformerLM | undefined, what: string): TransformerLM => {
+    if (!m) throw new Error(`computeAdvantages: algorithm ${setup.config.algorithm} needs the ${what} model`);
+    return m;
+  };
+  const prmLogProbs = stages.needsPrm ? tokenLogProbsOf(setup, need(models.prm, 'PRM'), batch, 32, onProgress) : undefined;
+  const refLogProbs = stages.needsReference ? tokenLogProbsOf(setup, need(models.reference, 'reference'), batch) : undefined;
+  const values = stages.needsValueHead ? stepValuesOf(setup, need(models.policy, 'policy'), batch) : undefined;
+  const out = setup.algorithm.advantages({ batch, prmLogProbs, refLogProbs, values });
+  return { ...out, oldValues: values };
+}
+
+/** Held-out evaluation at the evaluation temperature (paper 0.4), one episode per fixed held-out level. */
+export function evaluatePolicy(setup: RunSetup, policy: TransformerLM, iteration: number): { summary: EpisodeSummary; batch: RolloutBatch } {
+  const { config } = setup;
+  const batch = collectRollouts(policy, setup.tokenizer, {
+    spec: setup.spec,
+    seeds: evaluationSeeds(setup),
+    groupSize: 1,
+    maxSteps: config.maxSteps,
+    temperature: config.evalTemperature,
+    maxActionTokens: config.maxActionTokens,
+    historyLength: config.historyLength,
+    samplingSeed: mixSeed(config.seed, iteration, 991),
+  });
+  return { summary: summarizeBatch(batch), batch };
+}
