@@ -70,7 +70,9 @@ export async function benchModel(): Promise<Record<string, number | string>> {
   const contexts = items.map((it) => it.context.slice(0, 150));
   const maxTokens = 8;
   model.sample(contexts, { maxTokens: 2, seed: 0 });
-  const sampleSeconds = timeIt(() => model.sample(contexts, { maxTokens, seed: 0, temperature: 1 }), 1);
+  const sampleSeconds = timeIt(() => model.sample(contexts, { maxTokens, seed: 0, temperature: 1 }), 2);
+  // Prefill (one forward over each context into the KV cache) vs decode (one token per step).
+  const prefillSeconds = timeIt(() => model.sample(contexts, { maxTokens: 1, seed: 0, temperature: 1 }), 2);
   model.dispose();
 
   return {
@@ -81,6 +83,8 @@ export async function benchModel(): Promise<Record<string, number | string>> {
     'model/train_step_s': round(stepSeconds),
     'model/train_tokens_per_s': Math.round((BATCH * SEQ) / stepSeconds),
     'model/sample_tokens_per_s': Math.round((contexts.length * maxTokens) / sampleSeconds),
+    'model/sample_decode_tokens_per_s': Math.round((contexts.length * (maxTokens - 1)) / (sampleSeconds - prefillSeconds)),
+    'model/sample_prefill_s': round(prefillSeconds),
     'model/sample_setup': `${contexts.length} contexts x 150 tokens, ${maxTokens} new tokens each`,
     'model/train_gflop_per_step': round(flops / 1e9),
     'model/train_gflops': round(achieved / 1e9),

@@ -24,11 +24,15 @@ export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor, eps
   return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), gamma), beta);
 }
 
-/** Additive causal mask [n, n]: 0 on and below the diagonal, -1e9 above (a later token is never seen). */
-export function causalMask(n: number): tf.Tensor2D {
-  const m = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) m[i * n + j] = -1e9;
-  return tf.tensor2d(m, [n, n]);
+/**
+ * Additive causal mask [n, offset + n] for n new positions after `offset` cached ones: 0 where query
+ * i may see key j (j <= offset + i), -1e9 elsewhere (a later token is never seen).
+ */
+export function causalMask(n: number, offset = 0): tf.Tensor2D {
+  const cols = offset + n;
+  const m = new Float32Array(n * cols);
+  for (let i = 0; i < n; i++) for (let j = offset + i + 1; j < cols; j++) m[i * cols + j] = -1e9;
+  return tf.tensor2d(m, [n, cols]);
 }
 
 /** One-hot rows [ids.length, depth] built in JS (float32, no gather: wasm has no gather gradient). */

@@ -46,14 +46,15 @@ export function validateContexts(config: ModelConfig, contexts: number[][], opti
 }
 
 /**
- * Autoregressive sampling of all contexts at once. `nextLogits(seqs, images)` returns [n, V] logits
- * after each sequence. Rows stop at stopTokenId, after maxTokens, or when the window is full.
+ * Autoregressive sampling of all contexts at once. `nextLogits(rows, pending)` feeds each listed row
+ * the tokens it has not seen yet (first its context, then its last sampled token) and returns [rows, V]
+ * logits. Rows stop at stopTokenId, after maxTokens, or when the window is full.
  */
 export function sampleTokens(
   config: ModelConfig,
   contexts: number[][],
   options: SampleOptions,
-  nextLogits: (seqs: number[][], images?: Float32Array[]) => Float32Array,
+  nextLogits: (rows: number[], pending: number[][]) => Float32Array,
 ): SampleResult {
   validateContexts(config, contexts, options);
   const temperature = options.temperature ?? 1;
@@ -68,8 +69,8 @@ export function sampleTokens(
     const active = seqs.map((_, b) => b).filter((b) => !done[b] && seqs[b].length < config.contextLength);
     if (active.length === 0) break;
     const logits = nextLogits(
-      active.map((b) => seqs[b]),
-      options.images && active.map((b) => options.images![b]),
+      active,
+      active.map((b) => (step === 0 ? seqs[b] : seqs[b].slice(-1))),
     );
     active.forEach((b, i) => {
       const row = logits.subarray(i * V, (i + 1) * V);

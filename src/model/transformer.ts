@@ -25,8 +25,16 @@ interface Prepared {
     w2: tf.Tensor2D;
     b2: tf.Tensor;
   }[];
-  masks: Map<number, tf.Tensor2D>;
-  pos: Map<number, tf.Tensor2D>;
+  masks: Map<string, tf.Tensor2D>;
+  pos: Map<string, tf.Tensor2D>;
+}
+
+/** Per-sequence keys (transposed, [dh, n]) and values ([n, dh]) by layer and head, for sampling. */
+interface KvCache {
+  kT: tf.Tensor2D[][];
+  v: tf.Tensor2D[][];
+  /** Positions (patches + tokens) already in the cache. */
+  n: number;
 }
 
 /**
@@ -181,10 +189,15 @@ export class TransformerLM {
     });
   }
 
-  /** Batched sampling for all contexts at once; see SampleOptions. */
+  /** Batched sampling for all contexts at once, with a per-sequence KV cache; see SampleOptions. */
   sample(contexts: number[][], options: SampleOptions): SampleResult {
     this.assertLive();
-    return sampleTokens(this.config, contexts, options, (seqs, images) => this.lastLogits(seqs, images));
+    const caches: KvCache[] = contexts.map(() => ({ kT: [], v: [], n: 0 }));
+    try {
+      return sampleTokens(this.config, contexts, options, (rows, pending) => this.cachedLogits(rows.map((b) => caches[b]), pending, rows.map((b) => options.images?.[b])));
+    } finally {
+      for (const cache of caches) tf.dispose([...cache.kT.flat(), ...cache.v.flat()]);
+    }
   }
 
   /**
@@ -212,16 +225,18 @@ export class TransformerLM {
     }
   }
 
-  /** Next-token logits after each sequence: [B, V] as a flat Float32Array (sampling). */
-  private lastLogits(seqs: number[][], images?: Float32Array[]): Float32Array {
+  /** Feed each cached sequence its pending tokens; next-token logits [rows, V] as a flat Float32Array. */
+  private cachedLogits(caches: KvCache[], pending: number[][], images: (Float32Array | undefined)[]): Float32Array {
+    const stale: tf.Tensor[] = [];
     const logits = tf.tidy(() => {
       const prep = this.prepare();
-      const rows = seqs.map((s, b) => {
-        const h = this.hidden(prep, s, images?.[b]);
-        return matMul2d(tf.slice(h, [s.length - 1, 0], [1, this.config.dModel]), prep.embT);
+      const rows = caches.map((cache, b) => {
+        const h = this.hidden(prep, pending[b], images[b], cache, stale);
+        return matMul2d(tf.slice(h, [pending[b].length - 1, 0], [1, this.config.dModel]), prep.embT);
       });
       return tf.concat(rows, 0);
     });
+    tf.dispose(stale);
     const data = logits.dataSync() as Float32Array;
     logits.dispose();
     return data;
@@ -270,32 +285,49 @@ export class TransformerLM {
     };
   }
 
-  /** Final-LayerNorm hidden states of the text positions of one sequence: [tokens.length, d]. */
-  private hidden(prep: Prepared, tokens: number[], image?: Float32Array): tf.Tensor2D {
+  /**
+   * Final-LayerNorm hidden states of the new text positions of one sequence: [tokens.length, d].
+   * With a KV cache, `tokens` continue the cached sequence and their keys/values are appended to it
+   * (tensors kept; the replaced ones are pushed to `stale` for the caller to dispose).
+   */
+  private hidden(prep: Prepared, tokens: number[], image?: Float32Array, cache?: KvCache, stale?: tf.Tensor[]): tf.Tensor2D {
     const c = this.config;
-    const P = numPatches(c);
+    const start = cache?.n ?? 0;
+    const P = start === 0 ? numPatches(c) : 0;
     const n = P + tokens.length;
     let x = matMul2d(oneHotRows(tokens, c.vocabSize), this.params.get('tok_emb')! as tf.Tensor2D);
     if (P > 0) x = tf.concat([matMul2d(imagePatches(c, image!), this.params.get('patch_proj')! as tf.Tensor2D), x], 0);
-    let pos = prep.pos.get(n);
-    if (!pos) prep.pos.set(n, (pos = tf.slice(this.params.get('pos_emb')!, [0, 0], [n, c.dModel]) as tf.Tensor2D));
-    let mask = prep.masks.get(n);
-    if (!mask) prep.masks.set(n, (mask = causalMask(n)));
+    const key = `${start}:${n}`;
+    let pos = prep.pos.get(key);
+    if (!pos) prep.pos.set(key, (pos = tf.slice(this.params.get('pos_emb')!, [start, 0], [n, c.dModel]) as tf.Tensor2D));
+    let mask = prep.masks.get(key);
+    if (!mask && n > 1) prep.masks.set(key, (mask = causalMask(n, start)));
     x = tf.add(x, pos);
-    for (const L of prep.layers) {
+    prep.layers.forEach((L, l) => {
       const h = layerNorm(x, L.ln1[0], L.ln1[1]);
       const hT = tf.transpose(h) as tf.Tensor2D;
       const heads = L.wq.map((wq, i) => {
         const q = matMul2d(h, wq);
-        const kT = matMul2d(L.wkT[i], hT);
-        const v = matMul2d(h, L.wv[i]);
-        const att = tf.softmax(tf.add(matMul2d(q, kT), mask!)) as tf.Tensor2D;
+        let kT = matMul2d(L.wkT[i], hT);
+        let v = matMul2d(h, L.wv[i]);
+        if (cache) {
+          if (start > 0) {
+            stale!.push(cache.kT[l][i], cache.v[l][i]);
+            kT = tf.concat([cache.kT[l][i], kT], 1);
+            v = tf.concat([cache.v[l][i], v], 0);
+          }
+          (cache.kT[l] ??= [])[i] = tf.keep(kT);
+          (cache.v[l] ??= [])[i] = tf.keep(v);
+        }
+        const scores = matMul2d(q, kT);
+        const att = tf.softmax(mask ? tf.add(scores, mask) : scores) as tf.Tensor2D;
         return matMul2d(matMul2d(att, v), L.wo[i]);
       });
       x = tf.add(x, tf.addN(heads));
       const h2 = layerNorm(x, L.ln2[0], L.ln2[1]);
       x = tf.add(x, tf.add(matMul2d(tf.relu(tf.add(matMul2d(h2, L.w1), L.b1)) as tf.Tensor2D, L.w2), L.b2));
-    }
+    });
+    if (cache) cache.n = start + n;
     x = layerNorm(x, this.params.get('ln_f/gamma')!, this.params.get('ln_f/beta')!);
     return P > 0 ? (tf.slice(x, [P, 0], [tokens.length, c.dModel]) as tf.Tensor2D) : x;
   }
