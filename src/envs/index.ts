@@ -6,3 +6,5 @@ export * as sokoban from './sokoban';
 export { SokobanEnv, sokobanSpec, sokobanVisualSpec } from './sokoban/env';
 export * as webshop from './webshop';
 export { WebShopEnv, webshopSpec } from './webshop/env';
+export * as social from './social';
+export { SocialEnv, socialSpec } from './social/env';

@@ -1,5 +1,6 @@
 import type { EnvSpec } from './types';
 import { sokobanSpec, sokobanVisualSpec } from './sokoban/env';
+import { socialSpec } from './social/env';
 import { webshopSpec } from './webshop/env';
 
 /**
@@ -39,7 +40,7 @@ export class EnvRegistry {
 
 /** The built-in environments: sokoban, sokoban-visual, webshop, social. */
 export const envRegistry = new EnvRegistry();
-for (const spec of [sokobanSpec, sokobanVisualSpec, webshopSpec]) envRegistry.register(spec);
+for (const spec of [sokobanSpec, sokobanVisualSpec, webshopSpec, socialSpec]) envRegistry.register(spec);
 
 /** Shorthand for envRegistry.get(name); unknown names list the valid ones. */
 export function getEnvSpec(name: string): EnvSpec {
