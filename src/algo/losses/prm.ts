@@ -89,7 +89,9 @@ export function prmDpoLoss(args: PrmDpoArgs): LossResult {
     const trajLogRatio = tf.matMul(S, tf.reshape(stepLogRatio, [B, 1])); // [M,1]
     const Dm = tf.tensor2d(pairData, [P, M]);
     const margin = tf.mul(tf.reshape(tf.matMul(Dm, trajLogRatio), [P]), beta); // [P]
-    const loss = tf.neg(tf.mean(tf.logSigmoid(margin))) as tf.Scalar;
+    // -log sigmoid(m) = softplus(-m). Porting note: tf.logSigmoid's custom gradient fails on the wasm backend
+    // (it reads a disposed tensor in tfjs 4.22), so the loss is written with softplus.
+    const loss = tf.mean(tf.softplus(tf.neg(margin))) as tf.Scalar;
     const traj = tf.mul(tf.reshape(trajLogRatio, [M]), beta);
     const onehot = (idx: readonly number[]) => {
       const d = new Float32Array(P * M);
