@@ -11,5 +11,6 @@ export * from './prime';
 export * from './gae';
 export * from './advantages';
 export * from './baselines';
+export * from './rows';
 export * from './losses/index';
 export * from './registry';
