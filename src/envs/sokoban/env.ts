@@ -47,9 +47,12 @@ export class SokobanEnv implements Env {
   private steps = 0;
   private totalReward = 0;
   private done = false;
+  /** Present on the visual variant only (the Env contract's optional image()). */
+  readonly image?: () => EnvImage;
 
   constructor(options: SokobanOptions = {}) {
     this.visual = options.visual ?? false;
+    if (this.visual) this.image = () => renderImage(this.requireRoom());
     this.name = this.visual ? 'sokoban-visual' : 'sokoban';
     this.maxSteps = options.maxSteps ?? 15;
     this.generateOptions = options.generate ?? {};
@@ -108,9 +111,6 @@ export class SokobanEnv implements Env {
     return renderText(this.requireRoom());
   }
 
-  image(): EnvImage {
-    return renderImage(this.requireRoom());
-  }
 
   /** First action of a shortest solution (BFS); `up` when the room can no longer be solved. */
   expertAction(): string {

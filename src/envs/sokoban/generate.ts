@@ -116,7 +116,8 @@ function reversePlay(room: Room, opts: GenerateOptions): { state: ReverseState; 
     let displacement = 0;
     for (let k = 0; k < origins.length; k++) displacement += manhattan(room.width, origins[k], state.boxes[k]);
     let score = pulls * displacement;
-    if (state.boxes.some(isTarget)) score = 0;
+    // Original: score 0 unless every target cell is empty (a box or the player on one hides it).
+    if (state.boxes.some(isTarget) || isTarget(state.player)) score = 0;
     if (score > best.score) best = { state, score };
     explored.add(key);
     // gym-sokoban iterates pull actions (0-3) then move-only actions.

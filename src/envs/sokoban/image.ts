@@ -27,21 +27,32 @@ export function renderImage(room: Room): EnvImage {
   const width = room.width * TILE;
   const data = new Float32Array(height * width * 3);
   for (let cell = 0; cell < room.structure.length; cell++) {
-    const colour = tileColour(room, cell);
+    const tile = tileRows(tileColour(room, cell));
     const r0 = Math.floor(cell / room.width) * TILE;
     const c0 = (cell % room.width) * TILE;
-    for (let y = 0; y < TILE; y++) {
-      for (let x = 0; x < TILE; x++) {
-        const edge = y === 0 || x === 0 || y === TILE - 1 || x === TILE - 1;
-        const o = ((r0 + y) * width + c0 + x) * 3;
-        const shade = edge ? 0.8 : 1;
-        data[o] = colour[0] * shade;
-        data[o + 1] = colour[1] * shade;
-        data[o + 2] = colour[2] * shade;
-      }
-    }
+    for (let y = 0; y < TILE; y++) data.set(tile[y], ((r0 + y) * width + c0) * 3);
   }
   return { height, width, channels: 3, data };
+}
+
+const tileCache = new Map<Rgb, Float32Array[]>();
+
+/** The 16 pixel rows (16 x 3 floats each) of a tile of one colour, with its darker outline. */
+function tileRows(colour: Rgb): Float32Array[] {
+  let rows = tileCache.get(colour);
+  if (!rows) {
+    rows = [];
+    for (let y = 0; y < TILE; y++) {
+      const row = new Float32Array(TILE * 3);
+      for (let x = 0; x < TILE; x++) {
+        const shade = y === 0 || x === 0 || y === TILE - 1 || x === TILE - 1 ? 0.8 : 1;
+        for (let ch = 0; ch < 3; ch++) row[x * 3 + ch] = colour[ch] * shade;
+      }
+      rows.push(row);
+    }
+    tileCache.set(colour, rows);
+  }
+  return rows;
 }
 
 function tileColour(room: Room, cell: number): Rgb {
