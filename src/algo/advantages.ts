@@ -17,7 +17,7 @@ import {
   ISTAR_DEFAULTS,
   stepAdvantage,
 } from './istar';
-import { mean, std, sum } from './stats';
+import { maxOf, mean, minOf, std, sum } from './stats';
 
 /** What an algorithm's advantage function reads; optional fields are required by the algorithms that need them. */
 export interface AdvantageInput {
@@ -56,8 +56,8 @@ export function advantageMetrics(advantages: TokenValues): Record<string, number
   return {
     'advantages/mean': mean(flat),
     'advantages/std': std(flat, false),
-    'advantages/max': flat.length ? Math.max(...flat) : 0,
-    'advantages/min': flat.length ? Math.min(...flat) : 0,
+    'advantages/max': flat.length ? maxOf(flat) : 0,
+    'advantages/min': flat.length ? minOf(flat) : 0,
   };
 }
 

@@ -1,3 +1,5 @@
+// Workflow code imports this module (to read an algorithm's stages), so its import graph must stay
+// deterministic-sandbox safe: no @tensorflow, no Node built-ins (test/algo/registry.test.ts checks).
 import { z } from 'zod';
 import { AlgoInputError } from './errors';
 import {

@@ -8,6 +8,7 @@ import {
   type TokenValues,
 } from './batch';
 import type { PreferencePair } from './preferences';
+import { maxOf } from './stats';
 
 /**
  * Between the nested batch ([G][N][S][L]) and the tensor losses ([B,T] step rows). Row b is step
@@ -31,7 +32,7 @@ export function stepRowLayout(batch: RolloutBatch): StepRowLayout {
   const steps = rows.map((r) => batch.groups[r.group].trajectories[r.trajectory].steps[r.step]);
   return {
     rows,
-    T: Math.max(0, ...steps.map((s) => s.context.length + s.action.length)),
+    T: Math.max(0, maxOf(steps.map((s) => s.context.length + s.action.length))),
     actionStart: steps.map((s) => s.context.length),
     stepToTrajectory: rows.map((r) => r.trajectoryIndex),
     numTrajectories: batch.groups.reduce((n, g) => n + g.trajectories.length, 0),

@@ -37,3 +37,17 @@ export function whiten(xs: readonly number[], eps = 1e-8): number[] {
 export function isNearlyZero(x: number, tol = 1e-12): boolean {
   return Math.abs(x) <= tol;
 }
+
+/** Largest value (-Infinity for none); a loop, since Math.max(...xs) overflows the stack on large arrays. */
+export function maxOf(xs: ArrayLike<number>): number {
+  let m = -Infinity;
+  for (let i = 0; i < xs.length; i++) if (xs[i] > m) m = xs[i];
+  return m;
+}
+
+/** Smallest value (Infinity for none). */
+export function minOf(xs: ArrayLike<number>): number {
+  let m = Infinity;
+  for (let i = 0; i < xs.length; i++) if (xs[i] < m) m = xs[i];
+  return m;
+}

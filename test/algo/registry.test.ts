@@ -100,3 +100,33 @@ describe('algorithm registry', () => {
     expect(() => resolveAlgorithm('ppo').advantages({ batch: two })).toThrow(/values .* are required/);
   });
 });
+
+describe('registry import graph', () => {
+  it('stays free of tfjs and Node built-ins, so workflow code may import it', async () => {
+    const { readFileSync, existsSync } = await import('node:fs');
+    const { dirname, resolve } = await import('node:path');
+    const seen = new Set<string>();
+    const bad: string[] = [];
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const src = readFileSync(file, 'utf8');
+      for (const m of src.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'/gm)) {
+        const spec = m[1];
+        if (spec.startsWith('.')) {
+          const base = resolve(dirname(file), spec);
+          visit(existsSync(`${base}.ts`) ? `${base}.ts` : `${base}/index.ts`);
+        } else if (
+          spec.startsWith('node:') ||
+          spec.startsWith('@tensorflow') ||
+          ['fs', 'path', 'zlib', 'crypto'].includes(spec)
+        ) {
+          bad.push(`${file} imports ${spec}`);
+        }
+      }
+    };
+    visit(resolve(__dirname, '../../src/algo/registry.ts'));
+    expect(seen.size).toBeGreaterThan(5);
+    expect(bad).toEqual([]);
+  });
+});

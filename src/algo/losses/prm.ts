@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { check } from '../errors';
 import { ISTAR_DEFAULTS } from '../istar';
+import { maxOf } from '../stats';
 import { checkShapes, rowSum, scalarValue, segmentMatrix } from './common';
 
 /**
@@ -70,7 +71,7 @@ export function prmDpoLoss(args: PrmDpoArgs): LossResult {
     () =>
       'prmDpoLoss: no preference pairs (no group had both a positive and a negative); skip PRM training this iteration',
   );
-  const M = args.numTrajectories ?? Math.max(...stepToTrajectory) + 1;
+  const M = args.numTrajectories ?? maxOf(stepToTrajectory) + 1;
   const P = pairs.pos.length;
   const pairData = new Float32Array(P * M);
   for (let p = 0; p < P; p++) {
