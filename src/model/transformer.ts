@@ -201,27 +201,41 @@ export class TransformerLM {
   }
 
   /**
-   * One AdamW step on `lossFn` with global-norm gradient clipping. Throws NonFiniteLossError (and
-   * leaves the weights untouched) when the loss or the gradient norm is NaN/Inf.
+   * One AdamW step with global-norm gradient clipping on the gradient of `lossFn`, or of the sum of
+   * several micro-batch losses (gradient accumulation: peak memory is that of one micro-batch; scale
+   * each micro-batch loss by its share). Throws NonFiniteLossError and leaves the weights untouched
+   * when a loss or the gradient norm is NaN/Inf. Returns the summed loss and the pre-clip norm.
    */
-  trainStep(lossFn: () => tf.Scalar, options: AdamWOptions): { loss: number; gradNorm: number } {
+  trainStep(lossFn: (() => tf.Scalar) | (() => tf.Scalar)[], options: AdamWOptions): { loss: number; gradNorm: number } {
     this.assertLive();
+    const fns = Array.isArray(lossFn) ? lossFn : [lossFn];
+    if (fns.length === 0) throw new Error('trainStep: no loss functions');
     const vars = [...this.params.values()];
-    const { value, grads } = tf.variableGrads(lossFn, vars);
-    const loss = value.dataSync()[0];
-    value.dispose();
-    if (!Number.isFinite(loss)) {
-      tf.dispose(grads);
-      throw new NonFiniteLossError(`loss is ${loss} at step ${this.step}; weights left unchanged`);
-    }
-    const byName = new Map<string, tf.Tensor>();
-    for (const [name, v] of this.params) if (grads[v.name]) byName.set(name, grads[v.name]);
+    const acc = new Map<string, tf.Tensor>();
+    let loss = 0;
     try {
-      const gradNorm = adamWStep(this.params, this.opt, byName, this.step + 1, options);
+      for (const fn of fns) {
+        const { value, grads } = tf.variableGrads(fn, vars);
+        const part = value.dataSync()[0];
+        value.dispose();
+        loss += part;
+        for (const [name, v] of this.params) {
+          const g = grads[v.name];
+          if (!g) continue;
+          const prev = acc.get(name);
+          acc.set(name, prev ? tf.tidy(() => tf.add(prev, g)) : g);
+          if (prev) {
+            prev.dispose();
+            g.dispose();
+          }
+        }
+        if (!Number.isFinite(part)) throw new NonFiniteLossError(`loss is ${part} at step ${this.step}; weights left unchanged`);
+      }
+      const gradNorm = adamWStep(this.params, this.opt, acc, this.step + 1, options);
       this.step++;
       return { loss, gradNorm };
     } finally {
-      tf.dispose(grads);
+      tf.dispose([...acc.values()]);
     }
   }
 

@@ -218,3 +218,30 @@ describe('malformed input gives clear errors', () => {
     expect(() => TransformerLM.create({ ...TINY, nHeads: 3 })).toThrow(/dModel \(16\) must be a multiple of nHeads \(3\)/);
   });
 });
+
+describe('gradient accumulation', () => {
+  it('micro-batch losses give the same step as one batch of their sum', () => {
+    const a = tinyModel();
+    const b = a.clone();
+    const items = [
+      { context: [1, 4, 5], action: [6, 2] },
+      { context: [1, 7], action: [8, 9, 2] },
+    ];
+    const whole = buildActionBatch(items);
+    const sumLoss = (m: TransformerLM, batch: typeof whole) => () => tf.tidy(() => tf.neg(tf.sum(m.tokenLogProbs(batch))) as tf.Scalar);
+    const ra = a.trainStep(sumLoss(a, whole), { lr: 1e-2, maxGradNorm: 1 });
+    const start = tf.memory().numTensors;
+    const rb = b.trainStep(items.map((it) => sumLoss(b, buildActionBatch([it]))), { lr: 1e-2, maxGradNorm: 1 });
+    expect(tf.memory().numTensors).toBe(start);
+    expect(rb.loss).toBeCloseTo(ra.loss, 4);
+    expect(rb.gradNorm).toBeCloseTo(ra.gradNorm, 4);
+    const la = a.actionLogProbs(whole).flat();
+    const lb = b.actionLogProbs(whole).flat();
+    expect(maxAbsDiff(la, lb)).toBeLessThan(1e-5);
+    const nll = () => b.actionNll(whole);
+    expect(() => b.trainStep([nll, () => tf.mul(nll(), NaN) as tf.Scalar], { lr: 1 })).toThrow(NonFiniteLossError);
+    expect(tf.memory().numTensors).toBe(start);
+    a.dispose();
+    b.dispose();
+  });
+});
