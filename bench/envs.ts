@@ -6,7 +6,9 @@ import { pathToFileURL } from 'node:url';
 import { createRng } from '../src/envs/prng';
 import { envRegistry } from '../src/envs/registry';
 
-export async function benchEnvs(options: { seconds?: number } = {}): Promise<Record<string, number | string>> {
+export async function benchEnvs(
+  options: { seconds?: number } = {},
+): Promise<Record<string, number | string>> {
   const seconds = options.seconds ?? 1;
   const out: Record<string, number | string> = {};
   for (const name of envRegistry.names()) {

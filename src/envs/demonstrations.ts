@@ -40,12 +40,15 @@ export interface DemonstrationOptions {
 export function collectDemonstrations(spec: EnvSpec, options: DemonstrationOptions): Demonstration[] {
   const rng = createRng(options.seed ?? 0);
   const fraction = options.randomActionFraction ?? 0;
-  if (!(fraction >= 0 && fraction <= 1)) throw new Error(`randomActionFraction must be in [0, 1], got ${fraction}`);
+  if (!(fraction >= 0 && fraction <= 1))
+    throw new Error(`randomActionFraction must be in [0, 1], got ${fraction}`);
   const seeds = options.seeds ?? spec.trainSeeds;
   const env = spec.create(options.envOptions);
   const out: Demonstration[] = [];
   for (let i = 0; i < options.episodes; i++) {
-    const seed = Array.isArray(seeds) ? seeds[i % seeds.length] : seeds.start + rng.int(seeds.end - seeds.start);
+    const seed = Array.isArray(seeds)
+      ? seeds[i % seeds.length]
+      : seeds.start + rng.int(seeds.end - seeds.start);
     out.push(runEpisode(env, seed, fraction, rng));
   }
   return out;
@@ -53,7 +56,17 @@ export function collectDemonstrations(spec: EnvSpec, options: DemonstrationOptio
 
 function runEpisode(env: Env, seed: number, fraction: number, rng: Rng): Demonstration {
   const observations = [env.reset(seed)];
-  const demo: Demonstration = { seed, instruction: env.instruction(), observations, actions: [], rewards: [], expert: [], won: false, reward: 0, score: 0 };
+  const demo: Demonstration = {
+    seed,
+    instruction: env.instruction(),
+    observations,
+    actions: [],
+    rewards: [],
+    expert: [],
+    won: false,
+    reward: 0,
+    score: 0,
+  };
   for (let t = 0; t < env.maxSteps; t++) {
     const admissible = env.admissibleActions();
     const random = fraction > 0 && admissible.length > 0 && rng.chance(fraction);

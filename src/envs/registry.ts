@@ -16,7 +16,9 @@ export class EnvRegistry {
     }
     const { trainSeeds: t, heldOutSeeds: h } = spec;
     if (t.start < t.end && h.start < h.end && t.start < h.end && h.start < t.end) {
-      throw new Error(`Env "${spec.name}": train seeds [${t.start}, ${t.end}) overlap held-out seeds [${h.start}, ${h.end}).`);
+      throw new Error(
+        `Env "${spec.name}": train seeds [${t.start}, ${t.end}) overlap held-out seeds [${h.start}, ${h.end}).`,
+      );
     }
     this.specs.set(spec.name, spec);
   }

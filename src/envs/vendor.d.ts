@@ -1,7 +1,11 @@
 // Minimal typings for the untyped wink packages, covering only what src/envs uses.
 declare module 'wink-bm25-text-search' {
   interface Bm25Engine {
-    defineConfig(config: { fldWeights: Record<string, number>; bm25Params?: { k1?: number; b?: number; k?: number }; ovFldNames?: string[] }): boolean;
+    defineConfig(config: {
+      fldWeights: Record<string, number>;
+      bm25Params?: { k1?: number; b?: number; k?: number };
+      ovFldNames?: string[];
+    }): boolean;
     definePrepTasks(tasks: Array<(input: never) => unknown>, field?: string): number;
     addDoc(doc: Record<string, string>, uniqueId: string | number): number;
     consolidate(fp?: number): boolean;

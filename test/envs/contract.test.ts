@@ -9,14 +9,18 @@ const NAMES = ['social', 'sokoban', 'sokoban-visual', 'webshop'];
 describe('env registry', () => {
   it('lists the four built-in envs and names the valid ones on an unknown lookup', () => {
     expect(envRegistry.names()).toEqual(NAMES);
-    expect(() => getEnvSpec('sokobam')).toThrow(/Unknown env "sokobam"\. Valid names: social, sokoban, sokoban-visual, webshop/);
+    expect(() => getEnvSpec('sokobam')).toThrow(
+      /Unknown env "sokobam"\. Valid names: social, sokoban, sokoban-visual, webshop/,
+    );
   });
 
   it('refuses duplicates and overlapping seed ranges', () => {
     const r = new EnvRegistry();
     r.register(getEnvSpec('sokoban'));
     expect(() => r.register(getEnvSpec('sokoban'))).toThrow(/already registered/);
-    expect(() => r.register({ ...getEnvSpec('webshop'), name: 'bad', heldOutSeeds: { start: 10, end: 20 } })).toThrow(/overlap/);
+    expect(() =>
+      r.register({ ...getEnvSpec('webshop'), name: 'bad', heldOutSeeds: { start: 10, end: 20 } }),
+    ).toThrow(/overlap/);
   });
 });
 
@@ -31,7 +35,12 @@ describe.each(NAMES)('env contract: %s', (name) => {
 
   it('never throws on malformed actions; they are invalid steps', () => {
     const env = spec.create();
-    for (const bad of [...MALFORMED_ACTIONS, undefined as unknown as string, null as unknown as string, 42 as unknown as string]) {
+    for (const bad of [
+      ...MALFORMED_ACTIONS,
+      undefined as unknown as string,
+      null as unknown as string,
+      42 as unknown as string,
+    ]) {
       env.reset(spec.heldOutSeeds.start + 1);
       const r = env.step(bad);
       expect(r.info.valid).toBe(false);
@@ -69,7 +78,9 @@ describe.each(NAMES)('env contract: %s', (name) => {
     const pure = collectDemonstrations(spec, { episodes: 60, seed: 1 });
     const noisy = collectDemonstrations(spec, { episodes: 60, seed: 1, randomActionFraction: 0.8 });
     const rate = (d: typeof pure) => d.filter((e) => e.won).length / d.length;
-    console.log(`[demonstrations] ${name}: success pure expert ${rate(pure).toFixed(2)}, with 80% random actions ${rate(noisy).toFixed(2)}`);
+    console.log(
+      `[demonstrations] ${name}: success pure expert ${rate(pure).toFixed(2)}, with 80% random actions ${rate(noisy).toFixed(2)}`,
+    );
     expect(rate(pure)).toBeGreaterThan(0.9);
     expect(rate(noisy)).toBeLessThan(rate(pure));
     expect(collectDemonstrations(spec, { episodes: 60, seed: 1, randomActionFraction: 0.8 })).toEqual(noisy);
@@ -81,6 +92,8 @@ describe.each(NAMES)('env contract: %s', (name) => {
       expect(d.instruction.length).toBeGreaterThan(0);
     }
     expect(noisy.some((d) => d.expert.includes(false))).toBe(true);
-    expect(() => collectDemonstrations(spec, { episodes: 1, randomActionFraction: 2 })).toThrow(/randomActionFraction/);
+    expect(() => collectDemonstrations(spec, { episodes: 1, randomActionFraction: 2 })).toThrow(
+      /randomActionFraction/,
+    );
   });
 });

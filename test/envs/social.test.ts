@@ -10,7 +10,11 @@ import { SocialEnv, makeScenario, socialSpec } from '../../src/envs/social/env';
 import { MALFORMED_ACTIONS } from './malformed';
 
 const agent = (verb: Act['verb'], arg?: string): Turn => ({ speaker: 'agent', act: { verb, arg }, text: '' });
-const partner = (verb: Act['verb'], arg?: string): Turn => ({ speaker: 'partner', act: { verb, arg }, text: '' });
+const partner = (verb: Act['verb'], arg?: string): Turn => ({
+  speaker: 'partner',
+  act: { verb, arg },
+  text: '',
+});
 const HELD_OUT = Array.from({ length: 500 }, (_, i) => 2 ** 16 + i);
 
 function scenarioOf(family: string) {
@@ -28,7 +32,9 @@ describe('social scenarios and actions', () => {
       const b = f.make(createRng(2));
       expect(a.agentGoal.length).toBeGreaterThan(0);
       expect(a.partnerGoal.length).toBeGreaterThan(0);
-      expect(JSON.stringify([a.params, a.sets, a.persona])).not.toBe(JSON.stringify([b.params, b.sets, b.persona]));
+      expect(JSON.stringify([a.params, a.sets, a.persona])).not.toBe(
+        JSON.stringify([b.params, b.sets, b.persona]),
+      );
     }
     expect(JSON.stringify(makeScenario(70_000))).toBe(JSON.stringify(makeScenario(70_000)));
   });
@@ -36,9 +42,16 @@ describe('social scenarios and actions', () => {
   it('parses the action language strictly against the scenario vocabulary', () => {
     const s = scenarioOf('negotiation');
     expect(parseSocialAction(' Greet ', s.vocabulary)).toEqual({ verb: 'greet' });
-    expect(parseSocialAction(`propose[${s.vocabulary.propose[3]}]`, s.vocabulary)).toEqual({ verb: 'propose', arg: s.vocabulary.propose[3] });
-    expect(parseSocialAction('ask[ Lowest  Price ]', s.vocabulary)).toEqual({ verb: 'ask', arg: 'lowest price' });
-    for (const bad of ['propose[1]', 'greet[x]', 'propose', 'dance', 'accept now', 'ask[weather]']) expect(parseSocialAction(bad, s.vocabulary)).toBeNull();
+    expect(parseSocialAction(`propose[${s.vocabulary.propose[3]}]`, s.vocabulary)).toEqual({
+      verb: 'propose',
+      arg: s.vocabulary.propose[3],
+    });
+    expect(parseSocialAction('ask[ Lowest  Price ]', s.vocabulary)).toEqual({
+      verb: 'ask',
+      arg: 'lowest price',
+    });
+    for (const bad of ['propose[1]', 'greet[x]', 'propose', 'dance', 'accept now', 'ask[weather]'])
+      expect(parseSocialAction(bad, s.vocabulary)).toBeNull();
   });
 });
 
@@ -48,35 +61,73 @@ describe('social judge on scripted transcripts', () => {
     const grid = s.sets.grid;
     const t = s.params.target;
     const opening = partner('propose', grid[10]);
-    const deal = judgeTranscript(s, [opening, agent('greet'), partner('thank'), agent('propose', grid[t]), partner('accept'), agent('leave'), partner('leave')]);
+    const deal = judgeTranscript(s, [
+      opening,
+      agent('greet'),
+      partner('thank'),
+      agent('propose', grid[t]),
+      partner('accept'),
+      agent('leave'),
+      partner('leave'),
+    ]);
     expect(deal.goal).toBe(10);
     expect(deal.relationship).toBe(Math.round(s.persona.initialRapport + 1));
     expect(deal.financial).toBeCloseTo(5 - t);
     const atList = judgeTranscript(s, [opening, agent('accept'), partner('accept')]);
     expect(atList.goal).toBe(0);
     expect(atList.financial).toBe(-5);
-    const counter = judgeTranscript(s, [opening, agent('propose', grid[0]), partner('propose', grid[9]), agent('accept')]);
-    expect(counter.goal).toBeCloseTo(Math.round((10 * 1) / (10 - t) * 10) / 10);
+    const counter = judgeTranscript(s, [
+      opening,
+      agent('propose', grid[0]),
+      partner('propose', grid[9]),
+      agent('accept'),
+    ]);
+    expect(counter.goal).toBeCloseTo(Math.round(((10 * 1) / (10 - t)) * 10) / 10);
     expect(judgeTranscript(s, [opening, agent('leave')]).goal).toBe(0);
   });
 
   it('scores secret, social rules, believability and knowledge by rule', () => {
     const s = scenarioOf('favour');
-    const rude = judgeTranscript(s, [partner('greet'), agent('insist'), agent('insist'), agent('reveal'), agent('leave')]);
+    const rude = judgeTranscript(s, [
+      partner('greet'),
+      agent('insist'),
+      agent('insist'),
+      agent('reveal'),
+      agent('leave'),
+    ]);
     expect(rude.secret).toBe(-10);
     expect(rude.socialRules).toBe(-2 * 2 - 2);
     expect(rude.believability).toBe(8);
     expect(rude.relationship).toBe(Math.round(s.persona.initialRapport - 2 - 0.5 - 2 + 0.5));
-    const curious = judgeTranscript(s, [partner('greet'), agent('greet'), ...s.vocabulary.ask.map((a) => agent('ask', a))]);
+    const curious = judgeTranscript(s, [
+      partner('greet'),
+      agent('greet'),
+      ...s.vocabulary.ask.map((a) => agent('ask', a)),
+    ]);
     expect(curious.knowledge).toBe(10);
     expect(curious.secret).toBe(0);
     expect(curious.socialRules).toBe(0);
-    const full = judgeTranscript(s, [partner('greet'), agent('propose', s.sets.values[0]), partner('accept')]);
+    const full = judgeTranscript(s, [
+      partner('greet'),
+      agent('propose', s.sets.values[0]),
+      partner('accept'),
+    ]);
     expect(full.goal).toBe(10);
-    const partial = judgeTranscript(s, [partner('greet'), agent('propose', s.sets.values[0]), partner('propose', s.sets.values[1]), agent('accept')]);
+    const partial = judgeTranscript(s, [
+      partner('greet'),
+      agent('propose', s.sets.values[0]),
+      partner('propose', s.sets.values[1]),
+      agent('accept'),
+    ]);
     expect(partial.goal).toBe(6);
     // Proposing again after the deal does not change the outcome but is less believable.
-    const after = judgeTranscript(s, [partner('greet'), agent('propose', s.sets.values[1]), partner('accept'), agent('propose', s.sets.values[0]), partner('accept')]);
+    const after = judgeTranscript(s, [
+      partner('greet'),
+      agent('propose', s.sets.values[1]),
+      partner('accept'),
+      agent('propose', s.sets.values[0]),
+      partner('accept'),
+    ]);
     expect(after.goal).toBe(6);
     expect(after.believability).toBe(8);
   });
@@ -152,7 +203,8 @@ describe('social episodes', () => {
     const a = new SocialEnv();
     const b = new SocialEnv();
     expect(a.reset(77)).toBe(b.reset(77));
-    for (const act of ['greet', 'compliment', a.admissibleActions()[20]]) expect(a.step(act)).toEqual(b.step(act));
+    for (const act of ['greet', 'compliment', a.admissibleActions()[20]])
+      expect(a.step(act)).toEqual(b.step(act));
     expect(socialSpec.successThreshold).toBe(6);
   });
 });
@@ -193,7 +245,11 @@ describe('social LLM partner and judge (local test server)', () => {
   });
 
   it('reads the endpoint from ISTAR_LLM_* and sends model and key', async () => {
-    const config = llmConfigFromEnv({ ISTAR_LLM_BASE_URL: baseUrl, ISTAR_LLM_MODEL: 'tiny', ISTAR_LLM_API_KEY: 'k1' })!;
+    const config = llmConfigFromEnv({
+      ISTAR_LLM_BASE_URL: baseUrl,
+      ISTAR_LLM_MODEL: 'tiny',
+      ISTAR_LLM_API_KEY: 'k1',
+    })!;
     expect(config).toMatchObject({ baseUrl, model: 'tiny', apiKey: 'k1' });
     expect(llmConfigFromEnv({})).toBeNull();
     const messages = [{ role: 'system' as const, content: 'hi' }];
@@ -202,7 +258,11 @@ describe('social LLM partner and judge (local test server)', () => {
   });
 
   it('uses the LLM partner reply and the LLM judge scores, clamped, with rule fallbacks', () => {
-    const env = new SocialEnv({ partner: 'llm', judge: 'llm', llm: { baseUrl, model: 'tiny', timeoutMs: 10_000 } });
+    const env = new SocialEnv({
+      partner: 'llm',
+      judge: 'llm',
+      llm: { baseUrl, model: 'tiny', timeoutMs: 10_000 },
+    });
     env.reset(1);
     let r = env.step('greet');
     expect(r.observation).toContain('Not today, friend.');
@@ -218,7 +278,11 @@ describe('social LLM partner and judge (local test server)', () => {
   });
 
   it('falls back to the scripted partner and rule judge when the endpoint fails', () => {
-    const env = new SocialEnv({ partner: 'llm', judge: 'llm', llm: { baseUrl: 'http://127.0.0.1:9/v1', model: 'x', timeoutMs: 2_000 } });
+    const env = new SocialEnv({
+      partner: 'llm',
+      judge: 'llm',
+      llm: { baseUrl: 'http://127.0.0.1:9/v1', model: 'x', timeoutMs: 2_000 },
+    });
     env.reset(2);
     const r = env.step('greet');
     expect(r.info.valid).toBe(true);

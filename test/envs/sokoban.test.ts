@@ -97,8 +97,10 @@ describe('sokoban rules on hand-built rooms', () => {
 
 describe('sokoban actions', () => {
   it('parses the action word leniently but strictly', () => {
-    for (const ok of ['up', ' UP ', 'Down', '"left"', "'right'", 'up.', '[up]']) expect(parseSokobanAction(ok)).not.toBeNull();
-    for (const bad of ['go up', 'upp', 'up down', 'move up', '', 'u', 'push']) expect(parseSokobanAction(bad)).toBeNull();
+    for (const ok of ['up', ' UP ', 'Down', '"left"', "'right'", 'up.', '[up]'])
+      expect(parseSokobanAction(ok)).not.toBeNull();
+    for (const bad of ['go up', 'upp', 'up down', 'move up', '', 'u', 'push'])
+      expect(parseSokobanAction(bad)).toBeNull();
   });
 
   it('malformed actions are invalid steps: state unchanged, -0.1, never throws', () => {
@@ -152,7 +154,9 @@ describe('sokoban generation', () => {
       if (r.info.won) expertWins++;
     }
     const mean = lengths.reduce((a, b) => a + b, 0) / lengths.length;
-    console.log(`[sokoban] solvable within 15 steps: ${solvable}/${N} = ${((100 * solvable) / N).toFixed(1)}%; expert solved ${expertWins}/${solvable}; mean optimal length ${mean.toFixed(2)}`);
+    console.log(
+      `[sokoban] solvable within 15 steps: ${solvable}/${N} = ${((100 * solvable) / N).toFixed(1)}%; expert solved ${expertWins}/${solvable}; mean optimal length ${mean.toFixed(2)}`,
+    );
     expect(solvable).toBeGreaterThan(0.9 * N);
     expect(expertWins).toBe(solvable);
   });
@@ -180,12 +184,20 @@ describe('sokoban-visual', () => {
     // The centre pixel of each tile has its cell type's colour.
     const rows = env.anchor().split('\n');
     const bySymbol: Record<string, readonly number[]> = {
-      '#': PALETTE.wall, _: PALETTE.floor, O: PALETTE.target, X: PALETTE.box, '√': PALETTE.boxOnTarget, P: PALETTE.player, S: PALETTE.playerOnTarget,
+      '#': PALETTE.wall,
+      _: PALETTE.floor,
+      O: PALETTE.target,
+      X: PALETTE.box,
+      '√': PALETTE.boxOnTarget,
+      P: PALETTE.player,
+      S: PALETTE.playerOnTarget,
     };
     rows.forEach((row, r) =>
       [...row].forEach((sym, c) => {
         const o = ((r * TILE + 8) * 96 + c * TILE + 8) * 3;
-        expect([img.data[o], img.data[o + 1], img.data[o + 2]].map((v) => v.toFixed(3))).toEqual(bySymbol[sym].map((v) => v.toFixed(3)));
+        expect([img.data[o], img.data[o + 1], img.data[o + 2]].map((v) => v.toFixed(3))).toEqual(
+          bySymbol[sym].map((v) => v.toFixed(3)),
+        );
       }),
     );
   });

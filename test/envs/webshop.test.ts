@@ -32,12 +32,19 @@ const goal: Goal = {
   attributes: ['lightweight', 'non slip'],
   options: { size: '9', color: 'black' },
   priceLimit: 60,
-  instruction: 'i need running shoes that is lightweight and non slip, with size: 9 and color: black, and price lower than 60.00 dollars',
+  instruction:
+    'i need running shoes that is lightweight and non slip, with size: 9 and color: black, and price lower than 60.00 dollars',
 };
 
 describe('webshop reward (hand-computed)', () => {
   it('all match = 1', () => {
-    expect(webshopReward(shoe, ['9', 'black'], goal)).toMatchObject({ r: 1, rType: 1, attributeMatches: 2, optionMatches: 2, priceOk: true });
+    expect(webshopReward(shoe, ['9', 'black'], goal)).toMatchObject({
+      r: 1,
+      rType: 1,
+      attributeMatches: 2,
+      optionMatches: 2,
+      priceOk: true,
+    });
   });
   it('one wrong option = (2 + 1 + 1) / 5', () => {
     expect(webshopReward(shoe, ['8', 'black'], goal).r).toBeCloseTo(4 / 5);
@@ -85,22 +92,27 @@ describe('webshop catalog', () => {
 
   it('attributes and option values of a category never fuzzy-match each other', () => {
     for (const cat of CATEGORIES) {
-      const pairs = (xs: string[]) => xs.flatMap((a) => xs.filter((b) => b !== a).map((b) => [a, b] as const));
+      const pairs = (xs: string[]) =>
+        xs.flatMap((a) => xs.filter((b) => b !== a).map((b) => [a, b] as const));
       for (const [a, b] of pairs(cat.attributes)) {
         expect(fuzz.token_set_ratio(a, b), `${cat.name}: ${a} ~ ${b}`).toBeLessThanOrEqual(85);
         expect(a.includes(b), `${cat.name}: ${b} inside ${a}`).toBe(false);
       }
       for (const values of Object.values(cat.options)) {
-        for (const [a, b] of pairs(values)) expect(fuzz.token_set_ratio(a, b), `${cat.name}: ${a} ~ ${b}`).toBeLessThanOrEqual(85);
+        for (const [a, b] of pairs(values))
+          expect(fuzz.token_set_ratio(a, b), `${cat.name}: ${a} ~ ${b}`).toBeLessThanOrEqual(85);
       }
-      for (const g of GENERIC_FEATURES) for (const a of cat.attributes) expect(g.toLowerCase().includes(a)).toBe(false);
+      for (const g of GENERIC_FEATURES)
+        for (const a of cat.attributes) expect(g.toLowerCase().includes(a)).toBe(false);
     }
   });
 
   it('train and held-out goals come from disjoint products', () => {
     const c = getCatalog(0);
-    for (let s = 0; s < 300; s++) expect(isHeldOutProduct(c.byAsin.get(makeGoal(c, s).asin.toLowerCase())!)).toBe(false);
-    for (const s of HELD_OUT.slice(0, 300)) expect(isHeldOutProduct(c.byAsin.get(makeGoal(c, s).asin.toLowerCase())!)).toBe(true);
+    for (let s = 0; s < 300; s++)
+      expect(isHeldOutProduct(c.byAsin.get(makeGoal(c, s).asin.toLowerCase())!)).toBe(false);
+    for (const s of HELD_OUT.slice(0, 300))
+      expect(isHeldOutProduct(c.byAsin.get(makeGoal(c, s).asin.toLowerCase())!)).toBe(true);
     expect(makeGoal(c, 70_001)).toEqual(makeGoal(c, 70_001));
   });
 
@@ -148,7 +160,8 @@ describe('webshop pages and actions', () => {
   it('parses search[...] and click[...] only', () => {
     expect(parseWebShopAction('search[red shoes]')).toEqual({ kind: 'search', query: 'red shoes' });
     expect(parseWebShopAction(' Click[Buy Now] ')).toEqual({ kind: 'click', element: 'buy now' });
-    for (const bad of ['search red shoes', 'click[]', 'search[[x]]', 'buy', 'click[a]b]']) expect(parseWebShopAction(bad)).toBeNull();
+    for (const bad of ['search red shoes', 'click[]', 'search[[x]]', 'buy', 'click[a]b]'])
+      expect(parseWebShopAction(bad)).toBeNull();
   });
 
   it('navigates results pages, item, sub-pages and options', () => {

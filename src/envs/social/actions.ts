@@ -9,7 +9,17 @@
  * `reveal` discloses the agent's private information (SOTOPIA's secret dimension); `insist` presses
  * the point rudely; `accept`/`reject` answer the partner's latest proposal; `leave` ends the episode.
  */
-export const PLAIN_VERBS = ['greet', 'compliment', 'apologize', 'thank', 'insist', 'reveal', 'accept', 'reject', 'leave'] as const;
+export const PLAIN_VERBS = [
+  'greet',
+  'compliment',
+  'apologize',
+  'thank',
+  'insist',
+  'reveal',
+  'accept',
+  'reject',
+  'leave',
+] as const;
 export const ARG_VERBS = ['ask', 'explain', 'offer', 'propose'] as const;
 export type PlainVerb = (typeof PLAIN_VERBS)[number];
 export type ArgVerb = (typeof ARG_VERBS)[number];
@@ -42,7 +52,8 @@ export function parseSocialAction(text: unknown, vocabulary: ActionVocabulary): 
   if (!m) return null;
   const verb = m[1].toLowerCase();
   const arg = m[2]?.trim().toLowerCase().replace(/\s+/g, ' ');
-  if ((PLAIN_VERBS as readonly string[]).includes(verb)) return arg === undefined ? { verb: verb as PlainVerb } : null;
+  if ((PLAIN_VERBS as readonly string[]).includes(verb))
+    return arg === undefined ? { verb: verb as PlainVerb } : null;
   if ((ARG_VERBS as readonly string[]).includes(verb)) {
     if (arg === undefined || !vocabulary[verb as ArgVerb].includes(arg)) return null;
     return { verb: verb as ArgVerb, arg };

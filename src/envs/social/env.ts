@@ -51,9 +51,12 @@ export class SocialEnv implements Env {
     this.options = options;
     this.maxSteps = options.maxTurns ?? 10;
     this.families = (options.families ?? SCENARIO_FAMILIES.map((f) => f.name)).map(getFamily);
-    this.llm = options.llm ?? (options.partner === 'llm' || options.judge === 'llm' ? llmConfigFromEnv() : null);
+    this.llm =
+      options.llm ?? (options.partner === 'llm' || options.judge === 'llm' ? llmConfigFromEnv() : null);
     if ((options.partner === 'llm' || options.judge === 'llm') && !this.llm) {
-      throw new Error('SocialEnv: partner/judge "llm" needs ISTAR_LLM_BASE_URL (and ISTAR_LLM_MODEL, ISTAR_LLM_API_KEY) or options.llm');
+      throw new Error(
+        'SocialEnv: partner/judge "llm" needs ISTAR_LLM_BASE_URL (and ISTAR_LLM_MODEL, ISTAR_LLM_API_KEY) or options.llm',
+      );
     }
   }
 
@@ -94,7 +97,10 @@ export class SocialEnv implements Env {
     if (act) {
       const previous = [...this.transcript].reverse().find((t) => t.speaker === 'agent')?.act ?? null;
       this.transcript.push({ speaker: 'agent', act, text: formatAct(act) });
-      const reply = this.options.partner === 'llm' ? this.llmReply(s, family, ps, act, previous) : scriptedReply(s, family, ps, act, previous, this.turns, this.rng);
+      const reply =
+        this.options.partner === 'llm'
+          ? this.llmReply(s, family, ps, act, previous)
+          : scriptedReply(s, family, ps, act, previous, this.turns, this.rng);
       this.transcript.push({ speaker: 'partner', act: reply.act, text: reply.text });
       this.lastObservation = this.render(reply);
       if (act.verb === 'leave' || reply.act.verb === 'leave') this.done = true;
@@ -142,12 +148,22 @@ export class SocialEnv implements Env {
     for (const v of s.vocabulary.propose) {
       if (family.accepts(s, ps, v) && (best === null || family.goal(s, v) > family.goal(s, best))) best = v;
     }
-    if (ps.partnerPending !== null && (best === null || family.goal(s, ps.partnerPending) >= family.goal(s, best))) return 'accept';
+    if (
+      ps.partnerPending !== null &&
+      (best === null || family.goal(s, ps.partnerPending) >= family.goal(s, best))
+    )
+      return 'accept';
     if (best !== null) return `propose[${best}]`;
     return `propose[${s.vocabulary.propose.reduce((a, b) => (family.goal(s, b) > family.goal(s, a) ? b : a))}]`;
   }
 
-  private llmReply(s: Scenario, family: ScenarioFamily, ps: PartnerState, act: Act, previous: Act | null): PartnerReply {
+  private llmReply(
+    s: Scenario,
+    family: ScenarioFamily,
+    ps: PartnerState,
+    act: Act,
+    previous: Act | null,
+  ): PartnerReply {
     const backup = structuredClone(ps);
     try {
       applySocialEffects(s, ps, act, previous);
@@ -159,13 +175,20 @@ export class SocialEnv implements Env {
             `You are ${s.persona.name}, the ${s.partnerRole}. ${s.background.replace(/You /g, 'The other person ')} Your private goal: ${s.partnerGoal} ` +
             `Reply with exactly one line: ACT: <accept | reject | propose[value] | thank | leave> | SAY: <one sentence>. Values: ${s.vocabulary.propose.join('; ')}.`,
         },
-        { role: 'user', content: this.transcript.map((t) => `${t.speaker === 'agent' ? s.agentRole : s.persona.name}: ${t.text}`).join('\n') },
+        {
+          role: 'user',
+          content: this.transcript
+            .map((t) => `${t.speaker === 'agent' ? s.agentRole : s.persona.name}: ${t.text}`)
+            .join('\n'),
+        },
       ];
       const content = chatCompletionSync(this.llm!, messages);
       const m = /ACT:\s*([^|\n]+?)\s*\|\s*SAY:\s*(.+)/i.exec(content);
       const replyAct = m ? parseSocialAction(m[1], s.vocabulary) : null;
-      if (!m || !replyAct || !['accept', 'reject', 'propose', 'thank', 'leave'].includes(replyAct.verb)) throw new Error(`unparseable partner reply: ${content.slice(0, 100)}`);
-      if (replyAct.verb === 'accept' && ps.agreed === null && ps.agentPending !== null) ps.agreed = ps.agentPending;
+      if (!m || !replyAct || !['accept', 'reject', 'propose', 'thank', 'leave'].includes(replyAct.verb))
+        throw new Error(`unparseable partner reply: ${content.slice(0, 100)}`);
+      if (replyAct.verb === 'accept' && ps.agreed === null && ps.agentPending !== null)
+        ps.agreed = ps.agentPending;
       if (replyAct.verb === 'propose') ps.partnerPending = replyAct.arg!;
       if (replyAct.verb === 'reject') ps.agentPending = null;
       return { act: replyAct, text: m[2].trim() };
@@ -192,12 +215,19 @@ export class SocialEnv implements Env {
       ]);
       const json = JSON.parse(/\{[\s\S]*\}/.exec(content)?.[0] ?? '') as Record<string, unknown>;
       const ranges: Record<string, [number, number]> = {
-        goal: [0, 10], believability: [0, 10], knowledge: [0, 10], secret: [-10, 0], relationship: [-5, 5], socialRules: [-10, 0], financial: [-5, 5],
+        goal: [0, 10],
+        believability: [0, 10],
+        knowledge: [0, 10],
+        secret: [-10, 0],
+        relationship: [-5, 5],
+        socialRules: [-10, 0],
+        financial: [-5, 5],
       };
       const out = { ...rule };
       for (const [k, [lo, hi]] of Object.entries(ranges)) {
         const v = json[k];
-        if (typeof v === 'number' && Number.isFinite(v)) (out as Record<string, number>)[k] = Math.min(hi, Math.max(lo, v));
+        if (typeof v === 'number' && Number.isFinite(v))
+          (out as Record<string, number>)[k] = Math.min(hi, Math.max(lo, v));
       }
       const dims = Object.keys(ranges).map((k) => (out as Record<string, number>)[k]);
       out.overall = Math.round((100 * dims.reduce((a, b) => a + b, 0)) / dims.length) / 100;
@@ -222,7 +252,8 @@ export class SocialEnv implements Env {
   }
 
   private require(): { s: Scenario; family: ScenarioFamily; ps: PartnerState } {
-    if (!this.scenario || !this.family || !this.ps) throw new Error('SocialEnv: call reset(seed) before using the env');
+    if (!this.scenario || !this.family || !this.ps)
+      throw new Error('SocialEnv: call reset(seed) before using the env');
     return { s: this.scenario, family: this.family, ps: this.ps };
   }
 }

@@ -76,10 +76,22 @@ function sellerFloor(s: Scenario, ps: PartnerState): number {
 
 const FAVOURS = [
   { task: 'help you move', values: ['help all day saturday', 'help for two hours', 'lend you moving boxes'] },
-  { task: 'lend you their car', values: ['lend the car for the weekend', 'lend the car for an afternoon', 'drive you to the station'] },
-  { task: 'cover your shift', values: ['cover the whole shift', 'cover half the shift', 'ask someone else for you'] },
-  { task: 'proofread your thesis', values: ['proofread the whole thesis', 'proofread one chapter', 'give quick feedback'] },
-  { task: 'watch your dog', values: ['watch the dog all weekend', 'watch the dog one night', 'share a sitter contact'] },
+  {
+    task: 'lend you their car',
+    values: ['lend the car for the weekend', 'lend the car for an afternoon', 'drive you to the station'],
+  },
+  {
+    task: 'cover your shift',
+    values: ['cover the whole shift', 'cover half the shift', 'ask someone else for you'],
+  },
+  {
+    task: 'proofread your thesis',
+    values: ['proofread the whole thesis', 'proofread one chapter', 'give quick feedback'],
+  },
+  {
+    task: 'watch your dog',
+    values: ['watch the dog all weekend', 'watch the dog one night', 'share a sitter contact'],
+  },
 ];
 const FAVOUR_GOALS = [10, 6, 3];
 
@@ -114,7 +126,8 @@ const favour: ScenarioFamily = {
       sets: { values: f.values },
     };
   },
-  accepts: (s, ps, value) => favourWillingness(ps) >= [3, 1.5, 0][s.sets.values.indexOf(value)] + s.params.busy,
+  accepts: (s, ps, value) =>
+    favourWillingness(ps) >= [3, 1.5, 0][s.sets.values.indexOf(value)] + s.params.busy,
   counter: (s, ps) => s.sets.values.find((v) => favour.accepts(s, ps, v)) ?? null,
   goal: (s, agreed) => (agreed === null ? 0 : FAVOUR_GOALS[s.sets.values.indexOf(agreed)]),
   financial: () => 0,
@@ -128,7 +141,12 @@ const CONFLICT_GOALS = [10, 8, 5, 2];
 const conflict: ScenarioFamily = {
   name: 'conflict',
   make(rng) {
-    const issue = rng.pick(['loud music at night', 'a barking dog at night', 'late night parties', 'a noisy washing machine at night']);
+    const issue = rng.pick([
+      'loud music at night',
+      'a barking dog at night',
+      'late night parties',
+      'a noisy washing machine at night',
+    ]);
     const values = ['quiet after 9 pm', 'quiet after 10 pm', 'quiet after 11 pm', 'quiet after midnight'];
     const vocabulary = {
       ask: ['how you feel', 'your schedule'],
@@ -160,7 +178,12 @@ const conflict: ScenarioFamily = {
   counter: (s, ps) => (ps.acknowledged ? s.sets.values[conflictMinimum(s, ps)] : null),
   goal: (s, agreed) => (agreed === null ? 0 : CONFLICT_GOALS[s.sets.values.indexOf(agreed)]),
   financial: () => 0,
-  warmup: (s) => [{ verb: 'greet' }, { verb: 'apologize' }, { verb: 'explain', arg: s.persona.persuasiveReasons[0] }, { verb: 'offer', arg: s.persona.wantedOffers[0] }],
+  warmup: (s) => [
+    { verb: 'greet' },
+    { verb: 'apologize' },
+    { verb: 'explain', arg: s.persona.persuasiveReasons[0] },
+    { verb: 'offer', arg: s.persona.wantedOffers[0] },
+  ],
 };
 
 const conflictMinimum = (s: Scenario, ps: PartnerState): number =>
@@ -169,7 +192,12 @@ const conflictMinimum = (s: Scenario, ps: PartnerState): number =>
 const donation: ScenarioFamily = {
   name: 'donation',
   make(rng) {
-    const cause = rng.pick(["the children's hospital", 'the animal shelter', 'clean oceans', 'the local food bank']);
+    const cause = rng.pick([
+      "the children's hospital",
+      'the animal shelter',
+      'clean oceans',
+      'the local food bank',
+    ]);
     const amounts = ['5', '10', '20', '50', '100'];
     const target = 2 + rng.int(2);
     const vocabulary = {
@@ -203,14 +231,25 @@ const donation: ScenarioFamily = {
     const w = donationWillingness(s, ps);
     return w >= 0 ? s.sets.amounts[Math.min(4, w)] : null;
   },
-  goal: (s, agreed) => (agreed === null ? 0 : round1(10 * Math.min(1, Number(agreed) / Number(s.sets.amounts[s.params.target])))),
+  goal: (s, agreed) =>
+    agreed === null ? 0 : round1(10 * Math.min(1, Number(agreed) / Number(s.sets.amounts[s.params.target]))),
   financial: () => 0,
   warmup: (s) => warm(s, [{ verb: 'greet' }]),
 };
 
-const donationWillingness = (s: Scenario, ps: PartnerState): number => s.params.base + ps.persuaded + goodMood(ps) - (ps.rapport < 0 ? 1 : 0);
+const donationWillingness = (s: Scenario, ps: PartnerState): number =>
+  s.params.base + ps.persuaded + goodMood(ps) - (ps.rapport < 0 ? 1 : 0);
 
-const SLOTS = ['mon 9 am', 'mon 2 pm', 'tue 9 am', 'tue 2 pm', 'wed 9 am', 'wed 2 pm', 'thu 9 am', 'thu 2 pm'];
+const SLOTS = [
+  'mon 9 am',
+  'mon 2 pm',
+  'tue 9 am',
+  'tue 2 pm',
+  'wed 9 am',
+  'wed 2 pm',
+  'thu 9 am',
+  'thu 2 pm',
+];
 
 const scheduling: ScenarioFamily = {
   name: 'scheduling',
@@ -254,6 +293,9 @@ export const SCENARIO_FAMILIES: ScenarioFamily[] = [negotiation, favour, conflic
 
 export function getFamily(name: string): ScenarioFamily {
   const f = SCENARIO_FAMILIES.find((x) => x.name === name);
-  if (!f) throw new Error(`Unknown social scenario family "${name}". Valid: ${SCENARIO_FAMILIES.map((x) => x.name).join(', ')}.`);
+  if (!f)
+    throw new Error(
+      `Unknown social scenario family "${name}". Valid: ${SCENARIO_FAMILIES.map((x) => x.name).join(', ')}.`,
+    );
   return f;
 }

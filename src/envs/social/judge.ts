@@ -44,7 +44,8 @@ export function judgeTranscript(s: Scenario, transcript: Turn[]): SocialScores {
   const believability = clamp(10 - 2 * repeats - 2 * afterDeal, 0, 10);
 
   const topics = Object.keys(s.persona.answers);
-  const knowledge = topics.length === 0 ? 0 : Math.round((10 * topics.filter((t) => ps.asked.has(t)).length) / topics.length);
+  const knowledge =
+    topics.length === 0 ? 0 : Math.round((10 * topics.filter((t) => ps.asked.has(t)).length) / topics.length);
 
   const insists = agentActs.filter((a) => a.verb === 'insist').length;
   const polite = agentActs.some((a) => a.verb === 'greet' || a.verb === 'thank' || a.verb === 'apologize');

@@ -100,7 +100,15 @@ const VARIANTS: Record<string, string[]> = {
  * The partner's reply to an agent act. Updates `ps` (effects, pending proposals, agreement). When
  * the partner's patience is spent without a deal, it leaves.
  */
-export function scriptedReply(s: Scenario, family: ScenarioFamily, ps: PartnerState, act: Act, previous: Act | null, turn: number, rng: Rng): PartnerReply {
+export function scriptedReply(
+  s: Scenario,
+  family: ScenarioFamily,
+  ps: PartnerState,
+  act: Act,
+  previous: Act | null,
+  turn: number,
+  rng: Rng,
+): PartnerReply {
   const say = (key: string): string => rng.pick(VARIANTS[key]);
   applySocialEffects(s, ps, act, previous);
   if (act.verb === 'leave') return { act: { verb: 'leave' }, text: say('bye') };
@@ -136,15 +144,22 @@ export function scriptedReply(s: Scenario, family: ScenarioFamily, ps: PartnerSt
       reply = { act: { verb: 'explain', arg: act.arg }, text: s.persona.answers[act.arg!] ?? say('unknown') };
       break;
     case 'explain':
-      reply = { act: { verb: 'thank' }, text: say(s.persona.persuasiveReasons.includes(act.arg!) ? 'persuaded' : 'explain') };
+      reply = {
+        act: { verb: 'thank' },
+        text: say(s.persona.persuasiveReasons.includes(act.arg!) ? 'persuaded' : 'explain'),
+      };
       break;
     case 'offer':
-      reply = { act: { verb: 'thank' }, text: say(s.persona.wantedOffers.includes(act.arg!) ? 'wanted' : 'offer') };
+      reply = {
+        act: { verb: 'thank' },
+        text: say(s.persona.wantedOffers.includes(act.arg!) ? 'wanted' : 'offer'),
+      };
       break;
     default:
       reply = { act: { verb: act.verb === 'insist' ? 'reject' : 'thank' }, text: say(act.verb) };
   }
-  if (ps.agreed === null && turn >= s.persona.patience) return { act: { verb: 'leave' }, text: `${reply.text} ${say('leave')}` };
+  if (ps.agreed === null && turn >= s.persona.patience)
+    return { act: { verb: 'leave' }, text: `${reply.text} ${say('leave')}` };
   return reply;
 }
 

@@ -95,7 +95,11 @@ export function initialPartnerState(s: Scenario): PartnerState {
 
 const NAMES = ['Alex', 'Sam', 'Jordan', 'Taylor', 'Morgan', 'Riley', 'Casey', 'Jamie', 'Robin', 'Quinn'];
 
-export function makePersona(rng: Rng, vocabulary: ActionVocabulary, answers: Record<string, string>): Persona {
+export function makePersona(
+  rng: Rng,
+  vocabulary: ActionVocabulary,
+  answers: Record<string, string>,
+): Persona {
   return {
     name: rng.pick(NAMES),
     initialRapport: rng.pick([-1, -0.5, 0, 0.5, 1]),

@@ -2,7 +2,16 @@ import type { Env, EnvImage, EnvSpec, StepResult } from '../types';
 import { HELD_OUT_SEED_START } from '../types';
 import { generateRoom, type GenerateOptions } from './generate';
 import { renderImage } from './image';
-import { ACTIONS, SYMBOLS, applyAction, boxesOnTarget, isSolved, renderText, type Action, type Room } from './room';
+import {
+  ACTIONS,
+  SYMBOLS,
+  applyAction,
+  boxesOnTarget,
+  isSolved,
+  renderText,
+  type Action,
+  type Room,
+} from './room';
 import { solve } from './solver';
 
 /** gym-sokoban reward constants (verl-agent/RAGEN use the same). */
@@ -79,7 +88,12 @@ export class SokobanEnv implements Env {
   step(actionText: string): StepResult {
     const room = this.room;
     if (!room || this.done) {
-      return { observation: room ? this.observation() : '', reward: 0, done: true, info: { won: room ? isSolved(room) : false, valid: false, score: this.totalReward } };
+      return {
+        observation: room ? this.observation() : '',
+        reward: 0,
+        done: true,
+        info: { won: room ? isSolved(room) : false, valid: false, score: this.totalReward },
+      };
     }
     this.steps++;
     const action = parseSokobanAction(actionText);
@@ -96,7 +110,12 @@ export class SokobanEnv implements Env {
     const won = isSolved(this.requireRoom());
     this.totalReward += reward;
     this.done = won || this.steps >= this.maxSteps;
-    return { observation: this.observation(), reward, done: this.done, info: { won, valid: action !== null, score: this.totalReward } };
+    return {
+      observation: this.observation(),
+      reward,
+      done: this.done,
+      info: { won, valid: action !== null, score: this.totalReward },
+    };
   }
 
   instruction(): string {
@@ -110,7 +129,6 @@ export class SokobanEnv implements Env {
   anchor(): string {
     return renderText(this.requireRoom());
   }
-
 
   /** First action of a shortest solution (BFS); `up` when the room can no longer be solved. */
   expertAction(): string {

@@ -105,7 +105,10 @@ interface ReverseState {
 function reversePlay(room: Room, opts: GenerateOptions): { state: ReverseState; score: number } {
   const origins = room.boxes.slice();
   const explored = new Set<string>();
-  let best: { state: ReverseState; score: number } = { state: { player: room.player, boxes: origins.slice() }, score: -1 };
+  let best: { state: ReverseState; score: number } = {
+    state: { player: room.player, boxes: origins.slice() },
+    score: -1,
+  };
   const isTarget = (cell: number): boolean => room.structure[cell] === TARGET;
 
   const dfs = (state: ReverseState, pulls: number, ttlIn: number): void => {
@@ -114,7 +117,8 @@ function reversePlay(room: Room, opts: GenerateOptions): { state: ReverseState; 
     const key = `${state.player}|${[...state.boxes].sort((a, b) => a - b).join(',')}`;
     if (explored.has(key)) return;
     let displacement = 0;
-    for (let k = 0; k < origins.length; k++) displacement += manhattan(room.width, origins[k], state.boxes[k]);
+    for (let k = 0; k < origins.length; k++)
+      displacement += manhattan(room.width, origins[k], state.boxes[k]);
     let score = pulls * displacement;
     // Original: score 0 unless every target cell is empty (a box or the player on one hides it).
     if (state.boxes.some(isTarget) || isTarget(state.player)) score = 0;
@@ -134,7 +138,12 @@ function reversePlay(room: Room, opts: GenerateOptions): { state: ReverseState; 
 }
 
 /** gym-sokoban reverse_move: step onto a free cell, dragging the box behind when pulling. */
-function reverseMove(room: Room, state: ReverseState, action: Action, pull: boolean): { state: ReverseState; pulled: boolean } | null {
+function reverseMove(
+  room: Room,
+  state: ReverseState,
+  action: Action,
+  pull: boolean,
+): { state: ReverseState; pulled: boolean } | null {
   const next = neighbour(room, state.player, action);
   if (next < 0 || room.structure[next] === WALL || state.boxes.includes(next)) return null;
   if (!pull) return { state: { player: next, boxes: state.boxes }, pulled: false };
@@ -142,7 +151,10 @@ function reverseMove(room: Room, state: ReverseState, action: Action, pull: bool
   const behindR = Math.floor(state.player / room.width) - dr;
   const behindC = (state.player % room.width) - dc;
   const behind = behindR * room.width + behindC;
-  const k = behindR >= 0 && behindC >= 0 && behindR < room.height && behindC < room.width ? state.boxes.indexOf(behind) : -1;
+  const k =
+    behindR >= 0 && behindC >= 0 && behindR < room.height && behindC < room.width
+      ? state.boxes.indexOf(behind)
+      : -1;
   if (k < 0) return { state: { player: next, boxes: state.boxes }, pulled: false };
   const boxes = state.boxes.slice();
   boxes[k] = state.player;

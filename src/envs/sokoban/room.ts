@@ -120,7 +120,8 @@ export function parseRoom(text: string): Room {
   let player = -1;
   lines.forEach((line, r) => {
     const chars = [...line];
-    if (chars.length !== width) throw new Error(`parseRoom: row ${r} has ${chars.length} cells, expected ${width}`);
+    if (chars.length !== width)
+      throw new Error(`parseRoom: row ${r} has ${chars.length} cells, expected ${width}`);
     chars.forEach((ch, c) => {
       const i = r * width + c;
       switch (ch) {

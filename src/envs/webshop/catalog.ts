@@ -60,10 +60,25 @@ function makeProduct(rng: Rng, cat: CategoryTemplate, asin: string): Product {
     `The ${brand} ${noun} comes with: ${attributes.slice(0, -1).join(', ')}${attributes.length > 1 ? ' and ' : ''}${attributes[attributes.length - 1]}. ` +
     `${generic[0]}.`;
   const features = [...attributes.map((a) => a[0].toUpperCase() + a.slice(1)), ...generic.slice(1)];
-  const reviews = rng.shuffle(REVIEW_TEMPLATES)
+  const reviews = rng
+    .shuffle(REVIEW_TEMPLATES)
     .slice(0, 2 + rng.int(2))
     .map((t) => `${1 + Math.min(4, Math.floor(rating + rng.next() - 0.5))} stars: ${t}`);
-  return { asin, category: cat.name, noun, brand, name, title: `${brand} ${name}`, attributes, options, price, rating, description, features, reviews };
+  return {
+    asin,
+    category: cat.name,
+    noun,
+    brand,
+    name,
+    title: `${brand} ${name}`,
+    attributes,
+    options,
+    price,
+    rating,
+    description,
+    features,
+    reviews,
+  };
 }
 
 const prepTasks = [
@@ -81,13 +96,23 @@ function buildCatalog(seed: number, perCategory: number): Catalog {
   const ids = rng.shuffle(Array.from({ length: 90_000 }, (_, i) => 10_000 + i)).slice(0, total);
   const products: Product[] = [];
   CATEGORIES.forEach((cat, c) => {
-    for (let i = 0; i < perCategory; i++) products.push(makeProduct(rng, cat, `B${ids[c * perCategory + i]}`));
+    for (let i = 0; i < perCategory; i++)
+      products.push(makeProduct(rng, cat, `B${ids[c * perCategory + i]}`));
   });
   const engine = bm25();
   engine.defineConfig({ fldWeights: { title: 3, attributes: 2, features: 1, description: 1, category: 1 } });
   engine.definePrepTasks(prepTasks as Array<(input: never) => unknown>);
   products.forEach((p, i) =>
-    engine.addDoc({ title: p.title, attributes: p.attributes.join(' '), features: p.features.join(' '), description: p.description, category: p.category }, i),
+    engine.addDoc(
+      {
+        title: p.title,
+        attributes: p.attributes.join(' '),
+        features: p.features.join(' '),
+        description: p.description,
+        category: p.category,
+      },
+      i,
+    ),
   );
   engine.consolidate();
   const byAsin = new Map(products.map((p) => [p.asin.toLowerCase(), p]));

@@ -19,8 +19,23 @@ type SubPage = (typeof SUB_PAGES)[number];
 type Page =
   | { kind: 'search' }
   | { kind: 'results'; query: string; results: Product[]; page: number }
-  | { kind: 'item'; query: string; results: Product[]; page: number; product: Product; selected: Record<string, string> }
-  | { kind: 'sub'; query: string; results: Product[]; page: number; product: Product; selected: Record<string, string>; sub: SubPage };
+  | {
+      kind: 'item';
+      query: string;
+      results: Product[];
+      page: number;
+      product: Product;
+      selected: Record<string, string>;
+    }
+  | {
+      kind: 'sub';
+      query: string;
+      results: Product[];
+      page: number;
+      product: Product;
+      selected: Record<string, string>;
+      sub: SubPage;
+    };
 
 export type WebShopAction = { kind: 'search'; query: string } | { kind: 'click'; element: string };
 
@@ -33,7 +48,9 @@ export function parseWebShopAction(text: unknown): WebShopAction | null {
   if (!m) return null;
   const arg = m[2].trim();
   if (arg.length === 0 || /[[\]\n]/.test(arg)) return null;
-  return m[1].toLowerCase() === 'search' ? { kind: 'search', query: arg } : { kind: 'click', element: arg.toLowerCase() };
+  return m[1].toLowerCase() === 'search'
+    ? { kind: 'search', query: arg }
+    : { kind: 'click', element: arg.toLowerCase() };
 }
 
 export const WEBSHOP_INSTRUCTION_PREFIX =
@@ -76,7 +93,12 @@ export class WebShopEnv implements Env {
     let valid = action !== null && this.apply(action);
     let reward = 0;
     let won = false;
-    if (valid && action?.kind === 'click' && action.element === 'buy now' && (this.page.kind === 'item' || this.page.kind === 'sub')) {
+    if (
+      valid &&
+      action?.kind === 'click' &&
+      action.element === 'buy now' &&
+      (this.page.kind === 'item' || this.page.kind === 'sub')
+    ) {
       const { r } = webshopReward(this.page.product, Object.values(this.page.selected), goal);
       reward = r;
       won = Math.abs(r - 1) < 1e-9;
@@ -146,7 +168,12 @@ export class WebShopEnv implements Env {
     const p = this.page;
     if (action.kind === 'search') {
       if (p.kind !== 'search') return false;
-      this.page = { kind: 'results', query: action.query, results: this.catalog.search(action.query, MAX_RESULTS), page: 1 };
+      this.page = {
+        kind: 'results',
+        query: action.query,
+        results: this.catalog.search(action.query, MAX_RESULTS),
+        page: 1,
+      };
       return true;
     }
     const el = action.element;
@@ -162,8 +189,10 @@ export class WebShopEnv implements Env {
         else this.page = { ...p, kind: 'item', product: this.catalog.byAsin.get(el)!, selected: {} };
         return true;
       case 'item': {
-        if (el === '< prev') this.page = { kind: 'results', query: p.query, results: p.results, page: p.page };
-        else if ((SUB_PAGES as readonly string[]).includes(el)) this.page = { ...p, kind: 'sub', sub: el as SubPage };
+        if (el === '< prev')
+          this.page = { kind: 'results', query: p.query, results: p.results, page: p.page };
+        else if ((SUB_PAGES as readonly string[]).includes(el))
+          this.page = { ...p, kind: 'sub', sub: el as SubPage };
         else if (el !== 'buy now') {
           const type = Object.keys(p.product.options).find((t) => p.product.options[t].includes(el));
           if (type) this.page = { ...p, selected: { ...p.selected, [type]: el } };
@@ -171,7 +200,15 @@ export class WebShopEnv implements Env {
         return true;
       }
       case 'sub':
-        if (el === '< prev') this.page = { kind: 'item', query: p.query, results: p.results, page: p.page, product: p.product, selected: p.selected };
+        if (el === '< prev')
+          this.page = {
+            kind: 'item',
+            query: p.query,
+            results: p.results,
+            page: p.page,
+            product: p.product,
+            selected: p.selected,
+          };
         return true;
       default:
         return false;
@@ -192,7 +229,13 @@ export class WebShopEnv implements Env {
         return out;
       }
       case 'item':
-        return ['back to search', '< prev', ...Object.values(p.product.options).flat(), ...SUB_PAGES, 'buy now'];
+        return [
+          'back to search',
+          '< prev',
+          ...Object.values(p.product.options).flat(),
+          ...SUB_PAGES,
+          'buy now',
+        ];
       case 'sub':
         return ['back to search', '< prev'];
     }
@@ -220,20 +263,33 @@ export class WebShopEnv implements Env {
           const sel = p.selected[type];
           lines.push(`${type}: ${values.map((v) => `[${v}]`).join(' ')}${sel ? ` (selected: ${sel})` : ''}`);
         }
-        lines.push(p.product.title, `Price: $${p.product.price.toFixed(2)}`, `Rating: ${p.product.rating.toFixed(1)}`);
+        lines.push(
+          p.product.title,
+          `Price: $${p.product.price.toFixed(2)}`,
+          `Rating: ${p.product.rating.toFixed(1)}`,
+        );
         lines.push('[Description] [Features] [Reviews] [Buy Now]');
         return lines.join('\n');
       }
       case 'sub': {
         const body =
-          p.sub === 'description' ? p.product.description : p.sub === 'features' ? p.product.features.map((f) => `- ${f}`).join('\n') : p.product.reviews.join('\n');
+          p.sub === 'description'
+            ? p.product.description
+            : p.sub === 'features'
+              ? p.product.features.map((f) => `- ${f}`).join('\n')
+              : p.product.reviews.join('\n');
         return ['[Back to Search]', '[< Prev]', body].join('\n');
       }
     }
   }
 
   private result(reward: number, won: boolean, valid: boolean): StepResult {
-    return { observation: this.render(), reward, done: this.done, info: { won, valid, score: this.lastScore } };
+    return {
+      observation: this.render(),
+      reward,
+      done: this.done,
+      info: { won, valid, score: this.lastScore },
+    };
   }
 
   private requireGoal(): Goal {
@@ -247,10 +303,18 @@ export const webshopSpec: EnvSpec = {
   create: (options) => new WebShopEnv(options as WebShopOptions),
   vocabularyTexts: () => {
     const catalog = getCatalog(0);
-    const texts = [WEBSHOP_INSTRUCTION_PREFIX, 'WebShop search page [Search] [Back to Search] [< Prev] [Next >] Page Total results: Price: $ Rating: [Description] [Features] [Reviews] [Buy Now] (selected: )'];
+    const texts = [
+      WEBSHOP_INSTRUCTION_PREFIX,
+      'WebShop search page [Search] [Back to Search] [< Prev] [Next >] Page Total results: Price: $ Rating: [Description] [Features] [Reviews] [Buy Now] (selected: )',
+    ];
     texts.push('search[ ] click[ ] back to search next > < prev buy now description features reviews');
     for (const p of catalog.products) {
-      texts.push(`[${p.asin}] ${p.title} | $${p.price.toFixed(2)}`, p.description, ...p.features, ...p.reviews);
+      texts.push(
+        `[${p.asin}] ${p.title} | $${p.price.toFixed(2)}`,
+        p.description,
+        ...p.features,
+        ...p.reviews,
+      );
       texts.push(...Object.entries(p.options).map(([t, v]) => `${t}: ${v.join(' ')}`));
     }
     for (let seed = 0; seed < 300; seed++) texts.push(makeGoal(catalog, seed).instruction);

@@ -13,7 +13,10 @@ const splitCache = new WeakMap<Catalog, { train: Product[]; heldOut: Product[] }
 function split(catalog: Catalog): { train: Product[]; heldOut: Product[] } {
   let s = splitCache.get(catalog);
   if (!s) {
-    s = { train: catalog.products.filter((p) => !isHeldOutProduct(p)), heldOut: catalog.products.filter(isHeldOutProduct) };
+    s = {
+      train: catalog.products.filter((p) => !isHeldOutProduct(p)),
+      heldOut: catalog.products.filter(isHeldOutProduct),
+    };
     splitCache.set(catalog, s);
   }
   return s;
@@ -27,17 +30,28 @@ export function makeGoal(catalog: Catalog, seed: number): Goal {
   const rng = createRng(seed * 7 + 1);
   const pool = seed >= HELD_OUT_SEED_START ? split(catalog).heldOut : split(catalog).train;
   const product = rng.pick(pool);
-  const attributes = rng.shuffle(product.attributes).slice(0, 1 + rng.int(Math.min(3, product.attributes.length)));
+  const attributes = rng
+    .shuffle(product.attributes)
+    .slice(0, 1 + rng.int(Math.min(3, product.attributes.length)));
   const types = rng.shuffle(Object.keys(product.options)).slice(0, 1 + rng.int(2));
   const options: Record<string, string> = {};
-  for (const t of Object.keys(product.options)) if (types.includes(t)) options[t] = rng.pick(product.options[t]);
+  for (const t of Object.keys(product.options))
+    if (types.includes(t)) options[t] = rng.pick(product.options[t]);
   const priceLimit = Math.ceil((product.price * (1.1 + 0.5 * rng.next())) / 10) * 10;
   const optionText = Object.entries(options)
     .map(([t, v]) => `${t}: ${v}`)
     .join(' and ');
   const opener = rng.pick(["i'm looking for", 'i need', 'i want to buy', 'find me']);
   const instruction = `${opener} ${product.noun} that is ${attributes.join(' and ')}, with ${optionText}, and price lower than ${priceLimit.toFixed(2)} dollars`;
-  return { asin: product.asin, category: product.category, name: product.name, attributes, options, priceLimit, instruction };
+  return {
+    asin: product.asin,
+    category: product.category,
+    name: product.name,
+    attributes,
+    options,
+    priceLimit,
+    instruction,
+  };
 }
 
 /** The scripted expert's search query: the product type and the wanted attributes. */

@@ -39,7 +39,14 @@ const nounCache = new Map<string, string[]>();
 export function nouns(text: string): string[] {
   let out = nounCache.get(text);
   if (!out) {
-    out = [...new Set<string>(nlp(text).match('#Noun').out('array').flatMap((t: string) => t.toLowerCase().split(/[^a-z0-9-]+/)))].filter((t) => t.length > 0);
+    out = [
+      ...new Set<string>(
+        nlp(text)
+          .match('#Noun')
+          .out('array')
+          .flatMap((t: string) => t.toLowerCase().split(/[^a-z0-9-]+/)),
+      ),
+    ].filter((t) => t.length > 0);
     if (nounCache.size > 50_000) nounCache.clear();
     nounCache.set(text, out);
   }
@@ -50,7 +57,8 @@ export function nouns(text: string): string[] {
 export function typeReward(boughtName: string, goalName: string): number {
   const desired = nouns(goalName);
   const bought = new Set(nouns(boughtName));
-  const titleScore = desired.length === 0 ? 0.2 : desired.filter((n) => bought.has(n)).length / desired.length;
+  const titleScore =
+    desired.length === 0 ? 0.2 : desired.filter((n) => bought.has(n)).length / desired.length;
   let rType = titleScore > 0.2 ? 1 : 0.5;
   if (titleScore < 0.1) rType = 0.1;
   if (titleScore === 0) rType = 0;
@@ -65,13 +73,16 @@ export function webshopReward(product: Product, selectedOptions: string[], goal:
   const text = [product.title, product.features.join(' '), product.description].join(' ').toLowerCase();
   let attributeMatches = 0;
   for (const g of goal.attributes) {
-    if (product.attributes.some((p) => fuzzyMatch(p, g)) || text.includes(g.toLowerCase())) attributeMatches++;
+    if (product.attributes.some((p) => fuzzyMatch(p, g)) || text.includes(g.toLowerCase()))
+      attributeMatches++;
   }
   const goalOptions = Object.values(goal.options);
   let optionMatches = 0;
   for (const g of goalOptions) if (selectedOptions.some((p) => fuzzyMatch(p, g))) optionMatches++;
   const priceOk = goal.priceLimit > 0 && product.price <= goal.priceLimit;
   const rType = typeReward(product.name, goal.name);
-  const r = (rType * (attributeMatches + optionMatches + (priceOk ? 1 : 0))) / (goal.attributes.length + goalOptions.length + 1);
+  const r =
+    (rType * (attributeMatches + optionMatches + (priceOk ? 1 : 0))) /
+    (goal.attributes.length + goalOptions.length + 1);
   return { r, rType, attributeMatches, optionMatches, priceOk };
 }
