@@ -7,12 +7,27 @@ export interface ExperimentActivityDeps {
   store: ArtifactStore;
 }
 
-/** Map library errors that a retry cannot fix to non-retryable failures; let the rest retry. */
+/** Library errors that a retry cannot fix: bad input, corrupt data, NaN losses. */
+const PERMANENT_ERRORS = new Set([
+  'InvalidExperimentIdError',
+  'RunConfigError',
+  'AlgoInputError',
+  'BatchValidationError',
+  'BatchCorruptError',
+  'NonFiniteLossError',
+  'CheckpointCorruptError',
+  'ArtifactMissingError',
+]);
+
+/** Map errors that a retry cannot fix to non-retryable failures (keeping name and message); the rest retry. */
 export function asActivityError(err: unknown): unknown {
-  if (err instanceof InvalidExperimentIdError || isPermanentStorageError(err)) {
-    return ApplicationFailure.nonRetryable((err as Error).message, (err as Error).name);
-  }
-  return err;
+  if (!(err instanceof Error)) return err;
+  const permanent =
+    err instanceof InvalidExperimentIdError ||
+    isPermanentStorageError(err) ||
+    PERMANENT_ERRORS.has(err.name) ||
+    /does not match the requested one|holds a .* not a /.test(err.message);
+  return permanent ? ApplicationFailure.nonRetryable(err.message, err.name) : err;
 }
 
 export function createExperimentActivities({ store }: ExperimentActivityDeps) {

@@ -1,1 +1,2 @@
 export * from './experiment';
+export * from './training';

@@ -140,6 +140,12 @@ export const runConfigSchema = z
       .object({ experimentId: experimentIdSchema, iteration: int(0, 999_999) })
       .strict()
       .optional(),
+    /** Task queue of the CPU activities (rollouts, preferences, evaluation). */
+    rolloutTaskQueue: z.string().min(1).max(200).default('istar-rollout'),
+    /** Task queue of the GPU activities (SFT, PRM, advantages, policy). */
+    trainerTaskQueue: z.string().min(1).max(200).default('istar-trainer'),
+    /** Heartbeat timeout of long activities: how long a dead worker's attempt is waited for before a retry. */
+    heartbeatTimeoutSeconds: int(5, 3600).default(120),
     /** Continue-as-new every K iterations (also when the server suggests it). */
     continueAsNewEvery: int(1, 10_000).default(25),
   })

@@ -1,5 +1,6 @@
 import { algorithms, type ResolvedAlgorithm } from '../algo';
 import { modelConfigFor, tokenizerFor } from '../agent';
+import { algorithmOptions } from '../config/algorithm-options';
 import type { RunConfig } from '../config/run-config';
 import { getEnvSpec, type EnvSpec } from '../envs';
 import type { ModelConfig, Tokenizer } from '../model';
@@ -11,29 +12,6 @@ export interface RunSetup {
   tokenizer: Tokenizer;
   modelConfig: ModelConfig;
   algorithm: ResolvedAlgorithm;
-}
-
-/** The algorithm registry's options for a run config (the paper's names map one to one). */
-export function algorithmOptions(config: RunConfig): Record<string, unknown> {
-  switch (config.algorithm) {
-    case 'istar':
-      return {
-        alpha: config.alpha,
-        beta: config.beta,
-        episodeEstimator: config.episodeEstimator,
-        variant: config.variant === 'istar' ? 'full' : config.variant,
-        prmAggregation: config.prmLogRatio,
-        prmScoring: config.prmScoring,
-      };
-    case 'gigpo':
-      return { gamma: config.gamma, stepWeight: config.gigpoWeight };
-    case 'prime':
-      return { beta: config.beta };
-    case 'ppo':
-      return { gamma: config.gamma, gaeLambda: config.gaeLambda };
-    default:
-      return {};
-  }
 }
 
 export function runSetup(config: RunConfig): RunSetup {

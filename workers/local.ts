@@ -1,0 +1,29 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseRoles, runWorkers } from './worker';
+
+/**
+ * The all-in-one local worker: workflow + trainer in this process, and ISTAR_ROLLOUT_PROCESSES (default 2)
+ * rollout worker processes, since tfjs-wasm is single-threaded and a process per core uses both cores.
+ * ISTAR_WORKER_ROLES=workflow,rollout,trainer runs exactly those roles in one process instead.
+ */
+async function run(): Promise<void> {
+  if (process.env.ISTAR_WORKER_ROLES) return runWorkers(parseRoles(process.env.ISTAR_WORKER_ROLES));
+  const count = Number(process.env.ISTAR_ROLLOUT_PROCESSES ?? 2);
+  if (!Number.isInteger(count) || count < 0) throw new Error(`ISTAR_ROLLOUT_PROCESSES must be a non-negative integer, got ${process.env.ISTAR_ROLLOUT_PROCESSES}`);
+  const children: ChildProcess[] = [];
+  const script = fileURLToPath(new URL('./worker-entry.ts', import.meta.url));
+  for (let i = 0; i < count; i++) children.push(fork(script, ['rollout'], { stdio: 'inherit', execArgv: ['--import', 'tsx'] }));
+  const stopChildren = () => children.forEach((c) => c.kill('SIGTERM'));
+  process.once('exit', stopChildren);
+  try {
+    await runWorkers(count > 0 ? ['workflow', 'trainer'] : ['workflow', 'rollout', 'trainer']);
+  } finally {
+    stopChildren();
+  }
+}
+
+run().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

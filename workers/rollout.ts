@@ -1,0 +1,6 @@
+import { runWorkers } from './worker';
+
+runWorkers(['rollout']).catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
