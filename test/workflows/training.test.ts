@@ -16,7 +16,7 @@ describe('istarTraining end to end on the real stack', () => {
   it.each(ALGORITHM_NAMES)('%s runs 2 iterations and stores every artifact under the documented keys', async (algorithm) => {
     const queues = uniqueQueues();
     const store = testStore();
-    const experimentId = `e2e-${algorithm.replace('+', 'p')}-${randomUUID().slice(0, 6)}`;
+    const experimentId = `e2e-${algorithm.replace(/\+/g, 'p')}-${randomUUID().slice(0, 6)}`;
     const workers = await testWorkers(t, queues);
     const result = await withWorkers(workers, async () => {
       const handle = await t.client.workflow.start(istarTraining, {
