@@ -10,7 +10,8 @@ export {
 } from './config';
 export { countParams } from './params';
 export { buildActionBatch, validateBatch, PAD_ID, type TokenBatch, type ContextAction } from './batch';
-export { TransformerLM, imagePatches } from './transformer';
+export { TransformerLM } from './transformer';
+export { imagePatches } from './forward';
 export { NonFiniteLossError, type AdamWOptions } from './optimizer';
 export { type SampleOptions, type SampleResult } from './sample';
 export { modelToCheckpoint, modelFromCheckpoint, MODEL_KIND } from './checkpoint';

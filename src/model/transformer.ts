@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { buildActionBatch, type ContextAction, type TokenBatch, validateBatch } from './batch';
-import { type ModelConfig, numPatches, patchDim, validateModelConfig } from './config';
-import { causalMask, layerNorm, matMul2d, oneHotRows } from './ops';
+import { type ModelConfig, validateModelConfig } from './config';
+import { decodeStep, hidden, type KvCache, prepare } from './forward';
+import { matMul2d, oneHotRows } from './ops';
 import { adamWStep, type AdamWOptions, type AdamWState, createAdamWState, NonFiniteLossError } from './optimizer';
 import { initParam, paramSpecs } from './params';
 import { Prng } from './prng';
@@ -9,33 +10,6 @@ import { sampleTokens, type SampleOptions, type SampleResult } from './sample';
 import type { Tokenizer } from './tokenizer';
 
 let instances = 0;
-
-/** Weights sliced per head once per forward call, shared by every sequence of the batch. */
-interface Prepared {
-  embT: tf.Tensor2D;
-  layers: {
-    ln1: [tf.Tensor, tf.Tensor];
-    wq: tf.Tensor2D[];
-    wkT: tf.Tensor2D[];
-    wv: tf.Tensor2D[];
-    wo: tf.Tensor2D[];
-    ln2: [tf.Tensor, tf.Tensor];
-    w1: tf.Tensor2D;
-    b1: tf.Tensor;
-    w2: tf.Tensor2D;
-    b2: tf.Tensor;
-  }[];
-  masks: Map<string, tf.Tensor2D>;
-  pos: Map<string, tf.Tensor2D>;
-}
-
-/** Per-sequence keys (transposed, [dh, n]) and values ([n, dh]) by layer and head, for sampling. */
-interface KvCache {
-  kT: tf.Tensor2D[][];
-  v: tf.Tensor2D[][];
-  /** Positions (patches + tokens) already in the cache. */
-  n: number;
-}
 
 /**
  * Decoder-only transformer LM (pre-LayerNorm, causal multi-head attention, learned positions, tied
@@ -169,9 +143,9 @@ export class TransformerLM {
     return tf.tidy(() => {
       const w = this.params.get('value_head/w')! as tf.Tensor2D;
       const bias = this.params.get('value_head/b')!;
-      const prep = this.prepare();
+      const prep = prepare(this.params, this.config);
       const rows = batch.tokens.map((tokens, b) => {
-        const h = this.hidden(prep, tokens.slice(0, lengths[b]), batch.images?.[b]);
+        const h = hidden(this.params, this.config, prep, tokens.slice(0, lengths[b]), batch.images?.[b]);
         const v = tf.reshape(tf.add(matMul2d(h, w), bias), [lengths[b]]);
         return tf.pad(v, [[0, T - lengths[b]]]);
       });
@@ -243,9 +217,12 @@ export class TransformerLM {
   private cachedLogits(caches: KvCache[], pending: number[][], images: (Float32Array | undefined)[]): Float32Array {
     const stale: tf.Tensor[] = [];
     const logits = tf.tidy(() => {
-      const prep = this.prepare();
+      const prep = prepare(this.params, this.config);
+      if (caches.every((k, b) => k.n > 0 && pending[b].length === 1)) {
+        return matMul2d(decodeStep(this.params, this.config, prep, caches, pending.map((p) => p[0]), stale), prep.embT);
+      }
       const rows = caches.map((cache, b) => {
-        const h = this.hidden(prep, pending[b], images[b], cache, stale);
+        const h = hidden(this.params, this.config, prep, pending[b], images[b], cache, stale);
         return matMul2d(tf.slice(h, [pending[b].length - 1, 0], [1, this.config.dModel]), prep.embT);
       });
       return tf.concat(rows, 0);
@@ -261,11 +238,11 @@ export class TransformerLM {
     this.assertLive();
     const T = batch.tokens[0].length;
     return tf.tidy(() => {
-      const prep = this.prepare();
+      const prep = prepare(this.params, this.config);
       const rows = batch.tokens.map((tokens, b) => {
         const len = lengths[b];
         if (len < 2) return tf.zeros([T]);
-        const h = this.hidden(prep, tokens.slice(0, len - 1), batch.images?.[b]);
+        const h = hidden(this.params, this.config, prep, tokens.slice(0, len - 1), batch.images?.[b]);
         const r = f(matMul2d(h, prep.embT), b, len);
         return tf.pad(r, [[1, T - len]]);
       });
@@ -273,100 +250,7 @@ export class TransformerLM {
     });
   }
 
-  private prepare(): Prepared {
-    const c = this.config;
-    const p = (n: string) => this.params.get(n)!;
-    const dh = c.dModel / c.nHeads;
-    const heads = (w: tf.Tensor, rows: number, cols: number) =>
-      Array.from({ length: c.nHeads }, (_, h) => tf.reshape(tf.slice(w, [h, 0, 0], [1, rows, cols]), [rows, cols]) as tf.Tensor2D);
-    return {
-      embT: tf.transpose(p('tok_emb')) as tf.Tensor2D,
-      layers: Array.from({ length: c.nLayers }, (_, l) => ({
-        ln1: [p(`block${l}/ln1/gamma`), p(`block${l}/ln1/beta`)],
-        // 1/sqrt(d_head) folded into the query weights.
-        wq: heads(p(`block${l}/attn/wq`), c.dModel, dh).map((w) => tf.mul(w, 1 / Math.sqrt(dh))),
-        wkT: heads(p(`block${l}/attn/wk_t`), dh, c.dModel),
-        wv: heads(p(`block${l}/attn/wv`), c.dModel, dh),
-        wo: heads(p(`block${l}/attn/wo`), dh, c.dModel),
-        ln2: [p(`block${l}/ln2/gamma`), p(`block${l}/ln2/beta`)],
-        w1: p(`block${l}/mlp/w1`) as tf.Tensor2D,
-        b1: p(`block${l}/mlp/b1`),
-        w2: p(`block${l}/mlp/w2`) as tf.Tensor2D,
-        b2: p(`block${l}/mlp/b2`),
-      })),
-      masks: new Map(),
-      pos: new Map(),
-    };
-  }
-
-  /**
-   * Final-LayerNorm hidden states of the new text positions of one sequence: [tokens.length, d].
-   * With a KV cache, `tokens` continue the cached sequence and their keys/values are appended to it
-   * (tensors kept; the replaced ones are pushed to `stale` for the caller to dispose).
-   */
-  private hidden(prep: Prepared, tokens: number[], image?: Float32Array, cache?: KvCache, stale?: tf.Tensor[]): tf.Tensor2D {
-    const c = this.config;
-    const start = cache?.n ?? 0;
-    const P = start === 0 ? numPatches(c) : 0;
-    const n = P + tokens.length;
-    let x = matMul2d(oneHotRows(tokens, c.vocabSize), this.params.get('tok_emb')! as tf.Tensor2D);
-    if (P > 0) x = tf.concat([matMul2d(imagePatches(c, image!), this.params.get('patch_proj')! as tf.Tensor2D), x], 0);
-    const key = `${start}:${n}`;
-    let pos = prep.pos.get(key);
-    if (!pos) prep.pos.set(key, (pos = tf.slice(this.params.get('pos_emb')!, [start, 0], [n, c.dModel]) as tf.Tensor2D));
-    let mask = prep.masks.get(key);
-    if (!mask && n > 1) prep.masks.set(key, (mask = causalMask(n, start)));
-    x = tf.add(x, pos);
-    prep.layers.forEach((L, l) => {
-      const h = layerNorm(x, L.ln1[0], L.ln1[1]);
-      const hT = tf.transpose(h) as tf.Tensor2D;
-      const heads = L.wq.map((wq, i) => {
-        const q = matMul2d(h, wq);
-        let kT = matMul2d(L.wkT[i], hT);
-        let v = matMul2d(h, L.wv[i]);
-        if (cache) {
-          if (start > 0) {
-            stale!.push(cache.kT[l][i], cache.v[l][i]);
-            kT = tf.concat([cache.kT[l][i], kT], 1);
-            v = tf.concat([cache.v[l][i], v], 0);
-          }
-          (cache.kT[l] ??= [])[i] = tf.keep(kT);
-          (cache.v[l] ??= [])[i] = tf.keep(v);
-        }
-        const scores = matMul2d(q, kT);
-        const att = tf.softmax(mask ? tf.add(scores, mask) : scores) as tf.Tensor2D;
-        return matMul2d(matMul2d(att, v), L.wo[i]);
-      });
-      x = tf.add(x, tf.addN(heads));
-      const h2 = layerNorm(x, L.ln2[0], L.ln2[1]);
-      x = tf.add(x, tf.add(matMul2d(tf.relu(tf.add(matMul2d(h2, L.w1), L.b1)) as tf.Tensor2D, L.w2), L.b2));
-    });
-    if (cache) cache.n = start + n;
-    x = layerNorm(x, this.params.get('ln_f/gamma')!, this.params.get('ln_f/beta')!);
-    return P > 0 ? (tf.slice(x, [P, 0], [tokens.length, c.dModel]) as tf.Tensor2D) : x;
-  }
-
   private assertLive(): void {
     if (this.disposed) throw new Error('this TransformerLM was disposed');
   }
-}
-
-/** Cut an HWC image into row-major patches, each flattened as (py, px, channel): [numPatches, patchDim]. */
-export function imagePatches(c: ModelConfig, image: Float32Array): tf.Tensor2D {
-  const im = c.image!;
-  const p = im.patchSize;
-  const per = patchDim(c);
-  const cols = im.width / p;
-  const out = new Float32Array(numPatches(c) * per);
-  let o = 0;
-  for (let pr = 0; pr < im.height / p; pr++) {
-    for (let pc = 0; pc < cols; pc++) {
-      for (let y = 0; y < p; y++) {
-        const start = ((pr * p + y) * im.width + pc * p) * im.channels;
-        out.set(image.subarray(start, start + p * im.channels), o);
-        o += p * im.channels;
-      }
-    }
-  }
-  return tf.tensor2d(out, [numPatches(c), per]);
 }

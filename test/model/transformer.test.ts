@@ -184,8 +184,11 @@ describe('value head and image input', () => {
     const lpBlack = model.actionLogProbs(buildActionBatch(items, [black]));
     const lpWhite = model.actionLogProbs(buildActionBatch(items, [white]));
     expect(maxAbsDiff(lpBlack[0], lpWhite[0])).toBeGreaterThan(1e-5);
-    const s = model.sample([[1, 4]], { temperature: 0, maxTokens: 2, images: [white] });
-    expect(s.tokens[0]).toHaveLength(2);
+    const s = model.sample([[1, 4], [1, 6, 7]], { temperature: 1, maxTokens: 3, seed: 1, images: [white, black] });
+    expect(s.tokens[0]).toHaveLength(3);
+    // The KV-cache decode (patch positions included) gives the full forward's log-probs.
+    const full = model.actionLogProbs(buildActionBatch([{ context: [1, 4], action: s.tokens[0] }, { context: [1, 6, 7], action: s.tokens[1] }], [white, black]));
+    s.logProbs.forEach((row, b) => expect(maxAbsDiff(row, full[b])).toBeLessThan(1e-4));
     expect(() => model.actionLogProbs(buildActionBatch(items))).toThrow(/takes an image per row/);
     expect(() => model.actionLogProbs(buildActionBatch(items, [new Float32Array(5)]))).toThrow(/image 0 has 5 values/);
     model.dispose();

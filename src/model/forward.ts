@@ -1,0 +1,169 @@
+import * as tf from '@tensorflow/tfjs';
+import { type ModelConfig, numPatches, patchDim } from './config';
+import { causalMask, layerNorm, matMul2d, oneHotRows } from './ops';
+
+/** The forward pass of TransformerLM, as functions of its parameters. */
+type Params = Map<string, tf.Tensor>;
+
+/** Weights sliced per head once per forward call, shared by every sequence of the batch. */
+export interface Prepared {
+  embT: tf.Tensor2D;
+  layers: {
+    ln1: [tf.Tensor, tf.Tensor];
+    wq: tf.Tensor2D[];
+    wkT: tf.Tensor2D[];
+    wv: tf.Tensor2D[];
+    wo: tf.Tensor2D[];
+    ln2: [tf.Tensor, tf.Tensor];
+    w1: tf.Tensor2D;
+    b1: tf.Tensor;
+    w2: tf.Tensor2D;
+    b2: tf.Tensor;
+  }[];
+  masks: Map<string, tf.Tensor2D>;
+  pos: Map<string, tf.Tensor2D>;
+}
+
+/** Per-sequence keys (transposed, [dh, n]) and values ([n, dh]) by layer and head, for sampling. */
+export interface KvCache {
+  kT: tf.Tensor2D[][];
+  v: tf.Tensor2D[][];
+  /** Positions (patches + tokens) already in the cache. */
+  n: number;
+}
+
+export function prepare(params: Params, c: ModelConfig): Prepared {
+  const p = (n: string) => params.get(n)!;
+  const dh = c.dModel / c.nHeads;
+  const heads = (w: tf.Tensor, rows: number, cols: number) =>
+    Array.from({ length: c.nHeads }, (_, h) => tf.reshape(tf.slice(w, [h, 0, 0], [1, rows, cols]), [rows, cols]) as tf.Tensor2D);
+  return {
+    embT: tf.transpose(p('tok_emb')) as tf.Tensor2D,
+    layers: Array.from({ length: c.nLayers }, (_, l) => ({
+      ln1: [p(`block${l}/ln1/gamma`), p(`block${l}/ln1/beta`)],
+      // 1/sqrt(d_head) folded into the query weights.
+      wq: heads(p(`block${l}/attn/wq`), c.dModel, dh).map((w) => tf.mul(w, 1 / Math.sqrt(dh))),
+      wkT: heads(p(`block${l}/attn/wk_t`), dh, c.dModel),
+      wv: heads(p(`block${l}/attn/wv`), c.dModel, dh),
+      wo: heads(p(`block${l}/attn/wo`), dh, c.dModel),
+      ln2: [p(`block${l}/ln2/gamma`), p(`block${l}/ln2/beta`)],
+      w1: p(`block${l}/mlp/w1`) as tf.Tensor2D,
+      b1: p(`block${l}/mlp/b1`),
+      w2: p(`block${l}/mlp/w2`) as tf.Tensor2D,
+      b2: p(`block${l}/mlp/b2`),
+    })),
+    masks: new Map(),
+    pos: new Map(),
+  };
+}
+
+/**
+ * Final-LayerNorm hidden states of the new text positions of one sequence: [tokens.length, d].
+ * With a KV cache, `tokens` continue the cached sequence and their keys/values are appended to it
+ * (tensors kept; the replaced ones are pushed to `stale` for the caller to dispose).
+ */
+export function hidden(
+params: Params,
+c: ModelConfig,
+prep: Prepared,
+tokens: number[],
+image?: Float32Array,
+cache?: KvCache,
+stale?: tf.Tensor[],
+): tf.Tensor2D {
+  const start = cache?.n ?? 0;
+  const P = start === 0 ? numPatches(c) : 0;
+  const n = P + tokens.length;
+  let x = matMul2d(oneHotRows(tokens, c.vocabSize), params.get('tok_emb')! as tf.Tensor2D);
+  if (P > 0) x = tf.concat([matMul2d(imagePatches(c, image!), params.get('patch_proj')! as tf.Tensor2D), x], 0);
+  const key = `${start}:${n}`;
+  let pos = prep.pos.get(key);
+  if (!pos) prep.pos.set(key, (pos = tf.slice(params.get('pos_emb')!, [start, 0], [n, c.dModel]) as tf.Tensor2D));
+  let mask = prep.masks.get(key);
+  if (!mask && n > 1) prep.masks.set(key, (mask = causalMask(n, start)));
+  x = tf.add(x, pos);
+  prep.layers.forEach((L, l) => {
+    const h = layerNorm(x, L.ln1[0], L.ln1[1]);
+    const hT = tf.transpose(h) as tf.Tensor2D;
+    const heads = L.wq.map((wq, i) => {
+      const q = matMul2d(h, wq);
+      let kT = matMul2d(L.wkT[i], hT);
+      let v = matMul2d(h, L.wv[i]);
+      if (cache) {
+        if (start > 0) {
+          stale!.push(cache.kT[l][i], cache.v[l][i]);
+          kT = tf.concat([cache.kT[l][i], kT], 1);
+          v = tf.concat([cache.v[l][i], v], 0);
+        }
+        (cache.kT[l] ??= [])[i] = tf.keep(kT);
+        (cache.v[l] ??= [])[i] = tf.keep(v);
+      }
+      const scores = matMul2d(q, kT);
+      const att = tf.softmax(mask ? tf.add(scores, mask) : scores) as tf.Tensor2D;
+      return matMul2d(matMul2d(att, v), L.wo[i]);
+    });
+    x = tf.add(x, tf.addN(heads));
+    const h2 = layerNorm(x, L.ln2[0], L.ln2[1]);
+    x = tf.add(x, tf.add(matMul2d(tf.relu(tf.add(matMul2d(h2, L.w1), L.b1)) as tf.Tensor2D, L.w2), L.b2));
+  });
+  if (cache) cache.n = start + n;
+  x = layerNorm(x, params.get('ln_f/gamma')!, params.get('ln_f/beta')!);
+  return P > 0 ? (tf.slice(x, [P, 0], [tokens.length, c.dModel]) as tf.Tensor2D) : x;
+}
+
+/** Cut an HWC image into row-major patches, each flattened as (py, px, channel): [numPatches, patchDim]. */
+export function imagePatches(c: ModelConfig, image: Float32Array): tf.Tensor2D {
+  const im = c.image!;
+  const p = im.patchSize;
+  const per = patchDim(c);
+  const cols = im.width / p;
+  const out = new Float32Array(numPatches(c) * per);
+  let o = 0;
+  for (let pr = 0; pr < im.height / p; pr++) {
+    for (let pc = 0; pc < cols; pc++) {
+      for (let y = 0; y < p; y++) {
+        const start = ((pr * p + y) * im.width + pc * p) * im.channels;
+        out.set(image.subarray(start, start + p * im.channels), o);
+        o += p * im.channels;
+      }
+    }
+  }
+  return tf.tensor2d(out, [numPatches(c), per]);
+}
+
+/**
+ * One decoding position for many cached sequences at once: `tokens[b]` follows cache b. Projections and
+ * the MLP run as [B, d] matmuls; only attention over each sequence's own cache runs per sequence.
+ * Returns final-LayerNorm hidden states [B, d]; keys/values are appended to the caches.
+ */
+export function decodeStep(params: Params, c: ModelConfig, prep: Prepared, caches: KvCache[], tokens: number[], stale: tf.Tensor[]): tf.Tensor2D {
+  const B = caches.length;
+  const dh = c.dModel / c.nHeads;
+  const pos = params.get('pos_emb')!;
+  let x: tf.Tensor2D = tf.add(
+    matMul2d(oneHotRows(tokens, c.vocabSize), params.get('tok_emb')! as tf.Tensor2D),
+    matMul2d(oneHotRows(caches.map((k) => k.n), pos.shape[0]), pos as tf.Tensor2D),
+  );
+  prep.layers.forEach((L, l) => {
+    const h = layerNorm(x, L.ln1[0], L.ln1[1]);
+    const hT = tf.transpose(h) as tf.Tensor2D;
+    const heads = L.wq.map((wq, i) => {
+      const q = matMul2d(h, wq);
+      const kT = matMul2d(L.wkT[i], hT);
+      const v = matMul2d(h, L.wv[i]);
+      const rows = caches.map((cache, b) => {
+        stale.push(cache.kT[l][i], cache.v[l][i]);
+        const kTb = (cache.kT[l][i] = tf.keep(tf.concat([cache.kT[l][i], tf.slice(kT, [0, b], [dh, 1])], 1)));
+        const vb = (cache.v[l][i] = tf.keep(tf.concat([cache.v[l][i], tf.slice(v, [b, 0], [1, dh])], 0)));
+        const att = tf.softmax(matMul2d(tf.slice(q, [b, 0], [1, dh]) as tf.Tensor2D, kTb)) as tf.Tensor2D;
+        return matMul2d(att, vb);
+      });
+      return matMul2d(B === 1 ? rows[0] : (tf.concat(rows, 0) as tf.Tensor2D), L.wo[i]);
+    });
+    x = tf.add(x, tf.addN(heads));
+    const h2 = layerNorm(x, L.ln2[0], L.ln2[1]);
+    x = tf.add(x, tf.add(matMul2d(tf.relu(tf.add(matMul2d(h2, L.w1), L.b1)) as tf.Tensor2D, L.w2), L.b2));
+  });
+  for (const cache of caches) cache.n++;
+  return layerNorm(x, params.get('ln_f/gamma')!, params.get('ln_f/beta')!);
+}
