@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { buildActionBatch, type ContextAction } from './batch';
 import { Prng } from './prng';
 import type { TransformerLM } from './transformer';
@@ -7,6 +8,8 @@ export interface SftOptions {
   epochs?: number;
   /** Demonstrations per AdamW step. Default 16. */
   batchSize?: number;
+  /** Demonstrations per forward/backward pass (gradient accumulation bounds memory). Default 4. */
+  microBatchSize?: number;
   /** Default 1e-3. */
   lr?: number;
   weightDecay?: number;
@@ -55,7 +58,7 @@ export function actionAccuracy(model: TransformerLM, items: readonly ContextActi
  */
 export function sft(model: TransformerLM, train: readonly ContextAction[], heldOut: readonly ContextAction[], options: SftOptions = {}): SftEpochMetrics[] {
   if (train.length === 0) throw new Error('sft: no training demonstrations');
-  const { epochs = 10, batchSize = 16, lr = 1e-3, weightDecay = 0, maxGradNorm = 1, seed = 0 } = options;
+  const { epochs = 10, batchSize = 16, microBatchSize = 4, lr = 1e-3, weightDecay = 0, maxGradNorm = 1, seed = 0 } = options;
   const rng = new Prng(seed);
   const order = train.map((_, i) => i);
   const history: SftEpochMetrics[] = [];
@@ -67,8 +70,16 @@ export function sft(model: TransformerLM, train: readonly ContextAction[], heldO
     let lossSum = 0;
     let steps = 0;
     for (let i = 0; i < order.length; i += batchSize) {
-      const batch = buildActionBatch(order.slice(i, i + batchSize).map((k) => train[k]));
-      const { loss } = model.trainStep(() => model.actionNll(batch), { lr, weightDecay, maxGradNorm });
+      const items = order.slice(i, i + batchSize).map((k) => train[k]);
+      const total = items.reduce((n, it) => n + it.action.length, 0);
+      const micro: (() => tf.Scalar)[] = [];
+      for (let j = 0; j < items.length; j += microBatchSize) {
+        const chunk = items.slice(j, j + microBatchSize);
+        const batch = buildActionBatch(chunk);
+        const share = chunk.reduce((n, it) => n + it.action.length, 0) / total;
+        micro.push(() => tf.mul(model.actionNll(batch), share) as tf.Scalar);
+      }
+      const { loss } = model.trainStep(micro, { lr, weightDecay, maxGradNorm });
       lossSum += loss;
       steps++;
     }
