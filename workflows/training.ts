@@ -128,7 +128,8 @@ export async function istarTraining(input?: RunConfigInput | null, carried?: Tra
   } catch (err) {
     invalidInput(err);
   }
-  config = { ...config, experimentId: config.experimentId ?? experimentIdFrom(workflowInfo().workflowId) };
+  // Default experiment id: the workflow id plus the run's first 8 characters, unique per run (carried over continue-as-new).
+  config = { ...config, experimentId: config.experimentId ?? experimentIdFrom(`${workflowInfo().workflowId}-${workflowInfo().runId.slice(0, 8)}`) };
   const { stages } = algorithms.resolve(config.algorithm, algorithmOptions(config));
   let stage = carried ? 'resuming' : 'starting';
   const state: Partial<TrainingState> & { config: RunConfig; history: IterationRecord[] } = carried

@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import { Command, InvalidArgumentError } from 'commander';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { RunConfigInput } from '../config/run-config';
+import { parseHyperparameters } from '../config/run-config';
+import { TASK_QUEUES, istarTraining, type Progress, type TrainingResult } from '../../workflows/training';
+import { connectClient, workflowUrl } from './connect';
+import { followRun, iterationLine, type OutputOptions } from './follow';
+import { addRunFlags, runConfigFromFlags } from './run-flags';
+
+/** Shared by every command that talks to Temporal. */
+async function withClient<T>(fn: (client: Client, uiUrl: (id: string) => string) => Promise<T>): Promise<T> {
+  const { client, settings, close } = await connectClient();
+  try {
+    return await fn(client, (id) => workflowUrl(settings, id));
+  } finally {
+    await close();
+  }
+}
+
+function print(opts: OutputOptions, value: unknown, text: string): void {
+  if (opts.json) console.log(JSON.stringify(value));
+  else if (!opts.quiet || text.startsWith('final')) console.log(text);
+}
+
+export interface StartRunOptions extends OutputOptions {
+  workflowId?: string;
+  taskQueue?: string;
+  detach?: boolean;
+}
+
+/**
+ * Start an istarTraining run (or attach to the running one with the same workflow id) and, unless
+ * detached, follow it to the end.
+ */
+export async function startRun(input: RunConfigInput, opts: StartRunOptions): Promise<TrainingResult | undefined> {
+  return withClient(async (client, uiUrl) => {
+    const workflowId = opts.workflowId ?? input.experimentId ?? `istar-${input.env ?? 'sokoban'}-${input.algorithm ?? 'istar'}-${randomUUID().slice(0, 8)}`;
+    const handle = await client.workflow.start(istarTraining, {
+      taskQueue: opts.taskQueue ?? TASK_QUEUES.workflow,
+      workflowId,
+      args: [input],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      memo: { startedBy: 'istar cli' },
+    });
+    const description = await handle.describe();
+    const attached = description.runId !== handle.firstExecutionRunId && description.status.name === 'RUNNING';
+    print(opts, { type: 'started', workflowId, runId: description.runId, url: uiUrl(workflowId) }, `${attached ? 'attached to running' : 'started'} run ${workflowId}\n  UI: ${uiUrl(workflowId)}`);
+    if (opts.detach) return undefined;
+    const result = await followRun(handle as never, opts);
+    const success = result.finalMetrics['eval/success_rate'];
+    const base = result.history.find((h) => h.iteration === 0)?.metrics['eval/success_rate'];
+    print(
+      opts,
+      { type: 'result', ...result, history: undefined },
+      `final held-out success ${success?.toFixed(3) ?? '-'}${base !== undefined ? ` (SFT base ${base.toFixed(3)})` : ''} after ${result.iterations} iterations${result.stopped ? ' (stopped)' : ''}\n` +
+        `  checkpoints: s3 ${result.policyKey} (policy), ${result.prmKey} (PRM)\n  UI: ${uiUrl(workflowId)}`,
+    );
+    return result;
+  });
+}
+
+const outputFlags = (cmd: Command) =>
+  cmd.option('--json', 'machine-readable output (one JSON object per line)').option('-q, --quiet', 'only the final line').option('-v, --verbose', 'every metric');
+
+export function buildProgram(): Command {
+  const program = new Command('istar')
+    .description('Train LLM-style agents with iStar and its baselines as durable Temporal workflows')
+    .showHelpAfterError()
+    .exitOverride();
+
+  outputFlags(
+    addRunFlags(program.command('train').description('start a training run and follow it (attaches if the workflow id is already running)'))
+      .option('--id <workflowId>', 'workflow id (default: the experiment id, or a new one)')
+      .option('--task-queue <name>', 'workflow task queue', TASK_QUEUES.workflow)
+      .option('--detach', 'start and return without following'),
+  ).action(async (opts) => {
+    const { input } = runConfigFromFlags(opts);
+    await startRun(input, { ...opts, workflowId: opts.id });
+  });
+
+  outputFlags(
+    addRunFlags(program.command('resume-from').description('start a new run from a stored checkpoint of another run').argument('<experiment>').argument('<iteration>'))
+      .option('--id <workflowId>', 'workflow id of the new run')
+      .option('--task-queue <name>', 'workflow task queue', TASK_QUEUES.workflow)
+      .option('--detach', 'start and return without following'),
+  ).action(async (experiment: string, iteration: string, opts) => {
+    if (!/^\d+$/.test(iteration)) throw new InvalidArgumentError(`iteration must be a non-negative integer, got "${iteration}"`);
+    const { input } = runConfigFromFlags(opts, { resumeFrom: { experimentId: experiment, iteration: Number(iteration) } });
+    await startRun(input, { ...opts, workflowId: opts.id });
+  });
+
+  outputFlags(program.command('status').description('progress of a run').argument('<workflowId>')).action(async (id: string, opts: OutputOptions) =>
+    withClient(async (client, uiUrl) => {
+      const handle = client.workflow.getHandle(id);
+      const description = await handle.describe();
+      let progress: Progress | undefined;
+      try {
+        progress = (await handle.query('progress')) as Progress;
+      } catch {
+        progress = undefined;
+      }
+      const status = description.status.name;
+      if (opts.json) return console.log(JSON.stringify({ workflowId: id, status, progress }));
+      console.log(`${id}: ${status}${progress ? `, iteration ${progress.iteration}/${progress.iterations}, stage ${progress.stage}${progress.paused ? ' (paused)' : ''}` : ''}`);
+      if (progress) {
+        console.log(`  experiment ${progress.experimentId} | ${progress.algorithm} on ${progress.env} | best held-out success ${progress.bestSuccess ?? '-'}`);
+        console.log(`  hyperparameters ${JSON.stringify(progress.hyperparameters)}`);
+        const last = progress.history.at(-1);
+        if (last) console.log(`  ${iterationLine(last, progress.iterations, opts.verbose)}`);
+      }
+      console.log(`  UI: ${uiUrl(id)}`);
+    }),
+  );
+
+  for (const [name, description] of [
+    ['pause', 'pause a run before its next iteration'],
+    ['resume', 'resume a paused run'],
+    ['stop', 'finish the current iteration, then end the run cleanly'],
+  ] as const) {
+    program
+      .command(name)
+      .description(description)
+      .argument('<workflowId>')
+      .action(async (id: string) =>
+        withClient(async (client) => {
+          await client.workflow.getHandle(id).signal(name);
+          console.log(`${name} sent to ${id}`);
+        }),
+      );
+  }
+
+  program
+    .command('set')
+    .description('change hyperparameters of a running run from its next activity on')
+    .argument('<workflowId>')
+    .option('--alpha <x>', 'step-advantage weight', Number)
+    .option('--beta <x>', 'implicit reward scale', Number)
+    .option('--policy-lr <x>', 'policy learning rate', Number)
+    .option('--prm-lr <x>', 'PRM learning rate', Number)
+    .action(async (id: string, opts: Record<string, number | undefined>) => {
+      const change = parseHyperparameters(Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)));
+      await withClient(async (client) => {
+        const now = await client.workflow.getHandle(id).executeUpdate('setHyperparameters', { args: [change] });
+        console.log(`hyperparameters of ${id}: ${JSON.stringify(now)}`);
+      });
+    });
+
+  const infra = program.command('infra').description('the local Temporal dev server and MinIO');
+  infra.command('up').description('install if needed and start the local stack (reusing services already up)').action(async () => {
+    const { upStack } = await import('../../infra/stack');
+    const stack = await upStack();
+    console.log(`stack up: Temporal ${stack.temporal.address}, UI ${stack.uiUrl}, S3 ${stack.s3.endpoint} (bucket ${stack.s3.bucket})`);
+  });
+  infra.command('down').description('stop the services this project started').action(async () => {
+    const { downStack } = await import('../../infra/stack');
+    await downStack();
+  });
+  infra
+    .command('status')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: OutputOptions) => {
+      const { stackStatus } = await import('../../infra/stack');
+      const status = await stackStatus();
+      if (opts.json) return console.log(JSON.stringify(status));
+      const line = (name: string, s: { endpoint: string; healthy: boolean; startedHere: boolean }) =>
+        `${name}: ${s.healthy ? 'up' : 'down'} at ${s.endpoint}${s.startedHere ? ' (started by this project)' : ''}`;
+      console.log(`${line('temporal', status.temporal)}\n${line('s3', status.s3)}\nUI: ${status.uiUrl}`);
+    });
+
+  program
+    .command('workers')
+    .description('run a local worker: workflow + trainer here, rollout workers in child processes')
+    .option('--roles <list>', 'run exactly these roles in one process: workflow,rollout,trainer')
+    .action(async (opts: { roles?: string }) => {
+      if (opts.roles) process.env.ISTAR_WORKER_ROLES = opts.roles;
+      await import('../../workers/local');
+      await new Promise(() => {}); // the worker runs until SIGINT/SIGTERM
+    });
+
+  return program;
+}
+
+/** Run the CLI; returns the exit code (errors are printed, not thrown). */
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    const e = err as Error & { code?: string; exitCode?: number };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+    if (e.code?.startsWith('commander.')) return e.exitCode ?? 2;
+    if (err instanceof WorkflowNotFoundError) console.error(`error: no such workflow: ${e.message}`);
+    else console.error(`error: ${e.message}`);
+    return 1;
+  }
+}

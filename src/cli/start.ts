@@ -1,0 +1,78 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { istarHome } from '../../infra/paths';
+import { upStack } from '../../infra/stack';
+import type { RunConfigInput } from '../config/run-config';
+import { buildProgram, startRun } from './commands';
+import { addRunFlags, runConfigFromFlags } from './run-flags';
+
+/**
+ * `npm start`: bring up the local stack if needed, start a local worker, train iStar on Sokoban with the
+ * quick-start settings below (sized to show learning on a 2-core machine in about 15 minutes), follow it,
+ * and print the final held-out success and where the checkpoints and UI are. Killed and run again, it
+ * attaches to the still-running workflow (same workflow id). Flags of `istar train` override the settings;
+ * ISTAR_START_CONFIG (JSON) too.
+ */
+export const QUICKSTART: RunConfigInput = {
+  env: 'sokoban',
+  algorithm: 'istar',
+  iterations: 10,
+  groups: 8,
+  groupSize: 8,
+  evalEvery: 2,
+  evalEpisodes: 64,
+  model: { dModel: 64, nLayers: 2, nHeads: 4, dFF: 256, contextLength: 192 },
+  sft: { episodes: 150, epochs: 2, randomActionFraction: 0.5, lr: 3e-3, batchSize: 32 },
+};
+
+async function run(): Promise<void> {
+  const cmd = addRunFlags(buildProgram().createCommand('npm start'))
+    .option('--id <workflowId>', 'workflow id to start or attach to', 'istar-start')
+    .option('--json', 'machine-readable output')
+    .option('-q, --quiet', 'only the final line')
+    .option('-v, --verbose', 'every metric')
+    .exitOverride();
+  cmd.parse(process.argv.slice(2), { from: 'user' });
+  const opts = cmd.opts();
+  const env = process.env.ISTAR_START_CONFIG ? (JSON.parse(process.env.ISTAR_START_CONFIG) as RunConfigInput) : {};
+  const { input } = runConfigFromFlags(opts, { ...QUICKSTART, ...env });
+
+  const stack = await upStack({ log: (l) => !opts.quiet && !opts.json && console.log(l) });
+  const logs = path.join(istarHome(), 'logs');
+  mkdirSync(logs, { recursive: true });
+  const workerLog = path.join(logs, 'worker.log');
+  const fd = openSync(workerLog, 'a');
+  const worker = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../../workers/local.ts', import.meta.url))], {
+    stdio: ['ignore', fd, fd],
+    env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, S3_ENDPOINT: stack.s3.endpoint },
+  });
+  const stopWorker = () => worker.exitCode === null && worker.kill('SIGTERM');
+  process.once('exit', stopWorker);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.log(`\nstopping the local worker; the run keeps its state on the Temporal server. Run \`npm start\` again to attach to it.`);
+      stopWorker();
+      process.exit(130);
+    });
+  }
+  worker.once('exit', (code) => {
+    if (code !== null && code !== 0) console.error(`the local worker exited with status ${code}; see ${workerLog}`);
+  });
+  if (!opts.quiet && !opts.json) console.log(`local worker started (log ${workerLog}); Temporal UI ${stack.uiUrl}`);
+  try {
+    await startRun(input, { workflowId: opts.id, json: opts.json, quiet: opts.quiet, verbose: opts.verbose });
+  } finally {
+    stopWorker();
+  }
+}
+
+run()
+  .then(() => process.exit(0))
+  .catch((err) => {
+    const e = err as Error & { code?: string };
+    if (e.code === 'commander.helpDisplayed') process.exit(0);
+    console.error(`npm start failed: ${e.message}`);
+    process.exit(1);
+  });
