@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { type ModelConfig, numPatches, patchDim } from './config';
-import { causalMask, layerNorm, matMul2d, oneHotRows } from './ops';
+import { attentionHead, causalMask, layerNorm, matMul2d, mlp, oneHotRows } from './ops';
 
 /** The forward pass of TransformerLM, as functions of its parameters. */
 type Params = Map<string, tf.Tensor>;
@@ -98,13 +98,11 @@ stale?: tf.Tensor[],
         (cache.kT[l] ??= [])[i] = tf.keep(kT);
         (cache.v[l] ??= [])[i] = tf.keep(v);
       }
-      const scores = matMul2d(q, kT);
-      const att = tf.softmax(mask ? tf.add(scores, mask) : scores) as tf.Tensor2D;
-      return matMul2d(matMul2d(att, v), L.wo[i]);
+      return matMul2d(attentionHead(q, kT, v, mask), L.wo[i]);
     });
     x = tf.add(x, tf.addN(heads));
     const h2 = layerNorm(x, L.ln2[0], L.ln2[1]);
-    x = tf.add(x, tf.add(matMul2d(tf.relu(tf.add(matMul2d(h2, L.w1), L.b1)) as tf.Tensor2D, L.w2), L.b2));
+    x = tf.add(x, mlp(h2, L.w1, L.b1, L.w2, L.b2));
   });
   if (cache) cache.n = start + n;
   x = layerNorm(x, params.get('ln_f/gamma')!, params.get('ln_f/beta')!);
@@ -162,7 +160,7 @@ export function decodeStep(params: Params, c: ModelConfig, prep: Prepared, cache
     });
     x = tf.add(x, tf.addN(heads));
     const h2 = layerNorm(x, L.ln2[0], L.ln2[1]);
-    x = tf.add(x, tf.add(matMul2d(tf.relu(tf.add(matMul2d(h2, L.w1), L.b1)) as tf.Tensor2D, L.w2), L.b2));
+    x = tf.add(x, mlp(h2, L.w1, L.b1, L.w2, L.b2));
   });
   for (const cache of caches) cache.n++;
   return layerNorm(x, params.get('ln_f/gamma')!, params.get('ln_f/beta')!);

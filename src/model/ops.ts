@@ -18,10 +18,55 @@ export const matMul2d = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[])
   };
 }) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
 
-/** Pre-LayerNorm over the last axis: x [N, d], gamma/beta [d]. */
-export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor, eps = 1e-5): tf.Tensor2D {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), gamma), beta);
+/**
+ * Pre-LayerNorm over the last axis: x [N, d], gamma/beta [d]. Fused gradient: the backward keeps only
+ * x_hat and 1/sigma (not every elementwise intermediate), so a train step holds less and runs fewer kernels.
+ */
+export const layerNorm = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, gamma, beta, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+  const [y, xHat, rstd] = tf.tidy(() => {
+    const { mean, variance } = tf.moments(x, -1, true);
+    const r = tf.rsqrt(tf.add(variance, 1e-5));
+    const xh = tf.mul(tf.sub(x, mean), r);
+    return [tf.add(tf.mul(xh, gamma), beta), xh, r];
+  });
+  save([xHat, rstd, gamma]);
+  return {
+    value: y,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xh, r, g] = saved;
+      const dxHat = tf.mul(dy, g);
+      const dx = tf.mul(r, tf.sub(tf.sub(dxHat, tf.mean(dxHat, -1, true)), tf.mul(xh, tf.mean(tf.mul(dxHat, xh), -1, true))));
+      return [dx, tf.sum(tf.mul(dy, xh), 0), tf.sum(dy, 0)];
+    },
+  };
+}) as (x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor2D;
+
+/**
+ * One causal attention head, softmax(q k^T + mask) v, with a fused gradient that keeps only the
+ * probabilities: q [n, dh] (already scaled), kT [dh, m], v [m, dh], mask [n, m] or none -> [n, dh].
+ */
+export function attentionHead(q: tf.Tensor2D, kT: tf.Tensor2D, v: tf.Tensor2D, mask?: tf.Tensor2D): tf.Tensor2D {
+  const head = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [qi, kTi, vi, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+    const [o, p] = tf.tidy(() => {
+      const scores = tf.matMul(qi, kTi);
+      const probs = tf.softmax(mask ? tf.add(scores, mask) : scores) as tf.Tensor2D;
+      return [tf.matMul(probs, vi), probs];
+    });
+    save([qi, kTi, vi, p]);
+    return {
+      value: o,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sq, skT, sv, sp] = saved as tf.Tensor2D[];
+        const dO = dy as tf.Tensor2D;
+        const dP = tf.matMul(dO, tf.transpose(sv));
+        const dS = tf.mul(sp, tf.sub(dP, tf.sum(tf.mul(dP, sp), -1, true))) as tf.Tensor2D;
+        return [tf.matMul(dS, tf.transpose(skT)), tf.matMul(tf.transpose(sq), dS), tf.matMul(tf.transpose(sp), dO)];
+      },
+    };
+  }) as (q: tf.Tensor2D, kT: tf.Tensor2D, v: tf.Tensor2D) => tf.Tensor2D;
+  return head(q, kT, v);
 }
 
 /**
@@ -41,3 +86,26 @@ export function oneHotRows(ids: readonly number[], depth: number, scale?: readon
   for (let i = 0; i < ids.length; i++) m[i * depth + ids[i]] = scale ? scale[i] : 1;
   return tf.tensor2d(m, [ids.length, depth]);
 }
+
+/**
+ * The ReLU MLP relu(h W1 + b1) W2 + b2 with a fused gradient: the tape then holds one node (and one
+ * output gradient) instead of five, and the backward keeps only h and relu(h W1 + b1).
+ * Porting note: tfjs keeps every node's output gradient until backprop ends, so fewer nodes = less memory.
+ */
+export const mlp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [h, w1, b1, w2, b2, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  const [y, r] = tf.tidy(() => {
+    const act = tf.relu(tf.add(tf.matMul(h, w1), b1)) as tf.Tensor2D;
+    return [tf.add(tf.matMul(act, w2), b2), act];
+  });
+  save([h, r, w1, w2]);
+  return {
+    value: y,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sh, sr, sw1, sw2] = saved as tf.Tensor2D[];
+      const d = dy as tf.Tensor2D;
+      const da = tf.mul(tf.matMul(d, tf.transpose(sw2)), tf.step(sr)) as tf.Tensor2D;
+      return [tf.matMul(da, tf.transpose(sw1)), tf.matMul(tf.transpose(sh), da), tf.sum(da, 0), tf.matMul(tf.transpose(sr), d), tf.sum(d, 0)];
+    },
+  };
+}) as (h: tf.Tensor2D, w1: tf.Tensor2D, b1: tf.Tensor, w2: tf.Tensor2D, b2: tf.Tensor) => tf.Tensor2D;
