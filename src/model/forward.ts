@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { type ModelConfig, numPatches, patchDim } from './config';
-import { attentionHead, causalMask, layerNorm, matMul2d, mlp, oneHotRows } from './ops';
+import { attentionHead, causalMask, layerNorm, matMul2d, mlp, multiHeadAttention, oneHotRows } from './ops';
 
 /** The forward pass of TransformerLM, as functions of its parameters. */
 type Params = Map<string, tf.Tensor>;
@@ -84,20 +84,24 @@ stale?: tf.Tensor[],
   x = tf.add(x, pos);
   prep.layers.forEach((L, l) => {
     const h = layerNorm(x, L.ln1[0], L.ln1[1]);
+    if (!cache) {
+      x = tf.add(x, multiHeadAttention(h, L.wq, L.wkT, L.wv, L.wo, mask));
+      const h2 = layerNorm(x, L.ln2[0], L.ln2[1]);
+      x = tf.add(x, mlp(h2, L.w1, L.b1, L.w2, L.b2));
+      return;
+    }
     const hT = tf.transpose(h) as tf.Tensor2D;
     const heads = L.wq.map((wq, i) => {
       const q = matMul2d(h, wq);
       let kT = matMul2d(L.wkT[i], hT);
       let v = matMul2d(h, L.wv[i]);
-      if (cache) {
-        if (start > 0) {
-          stale!.push(cache.kT[l][i], cache.v[l][i]);
-          kT = tf.concat([cache.kT[l][i], kT], 1);
-          v = tf.concat([cache.v[l][i], v], 0);
-        }
-        (cache.kT[l] ??= [])[i] = tf.keep(kT);
-        (cache.v[l] ??= [])[i] = tf.keep(v);
+      if (start > 0) {
+        stale!.push(cache.kT[l][i], cache.v[l][i]);
+        kT = tf.concat([cache.kT[l][i], kT], 1);
+        v = tf.concat([cache.v[l][i], v], 0);
       }
+      (cache.kT[l] ??= [])[i] = tf.keep(kT);
+      (cache.v[l] ??= [])[i] = tf.keep(v);
       return matMul2d(attentionHead(q, kT, v, mask), L.wo[i]);
     });
     x = tf.add(x, tf.addN(heads));

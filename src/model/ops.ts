@@ -109,3 +109,67 @@ export const mlp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     },
   };
 }) as (h: tf.Tensor2D, w1: tf.Tensor2D, b1: tf.Tensor, w2: tf.Tensor2D, b2: tf.Tensor) => tf.Tensor2D;
+
+/**
+ * Causal multi-head self-attention sum_h softmax(h Wq_h (Wk_h^T h^T) + mask) h Wv_h Wo_h for one
+ * sequence h [n, d], with per-head weights wq [d, dh] (pre-scaled), wkT [dh, d], wv [d, dh], wo [dh, d].
+ * One tape node with a hand-written backward (every matmul non-transposed, see matMul2d).
+ */
+export function multiHeadAttention(
+  h: tf.Tensor2D,
+  wq: tf.Tensor2D[],
+  wkT: tf.Tensor2D[],
+  wv: tf.Tensor2D[],
+  wo: tf.Tensor2D[],
+  mask?: tf.Tensor2D,
+): tf.Tensor2D {
+  const H = wq.length;
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const [x, ...w] = args.slice(0, -1) as tf.Tensor2D[];
+    const [y, ...perHead] = tf.tidy(() => {
+      const xT = tf.transpose(x);
+      const outs: tf.Tensor2D[] = [];
+      const kept: tf.Tensor2D[] = [];
+      for (let i = 0; i < H; i++) {
+        const q = tf.matMul(x, w[i]) as tf.Tensor2D;
+        const kT = tf.matMul(w[H + i], xT as tf.Tensor2D) as tf.Tensor2D;
+        const v = tf.matMul(x, w[2 * H + i]) as tf.Tensor2D;
+        const s = tf.matMul(q, kT);
+        const p = tf.softmax(mask ? tf.add(s, mask) : s) as tf.Tensor2D;
+        const o = tf.matMul(p, v) as tf.Tensor2D;
+        outs.push(tf.matMul(o, w[3 * H + i]));
+        kept.push(q, kT, v, p, o);
+      }
+      return [H === 1 ? outs[0] : tf.addN(outs), ...kept];
+    });
+    save([x, ...w, ...perHead]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, ...rest] = saved as tf.Tensor2D[];
+        const W = rest.slice(0, 4 * H);
+        const dY = dy as tf.Tensor2D;
+        const xT = tf.transpose(sx);
+        const dW: tf.Tensor2D[] = new Array(4 * H);
+        const dx: tf.Tensor2D[] = [];
+        for (let i = 0; i < H; i++) {
+          const [q, kT, v, p, o] = rest.slice(4 * H + 5 * i, 4 * H + 5 * i + 5);
+          dW[3 * H + i] = tf.matMul(tf.transpose(o), dY);
+          const dO = tf.matMul(dY, tf.transpose(W[3 * H + i]));
+          const dP = tf.matMul(dO, tf.transpose(v));
+          const dS = tf.mul(p, tf.sub(dP, tf.sum(tf.mul(dP, p), -1, true))) as tf.Tensor2D;
+          const dq = tf.matMul(dS, tf.transpose(kT));
+          const dkT = tf.matMul(tf.transpose(q), dS);
+          const dv = tf.matMul(tf.transpose(p), dO);
+          dW[i] = tf.matMul(xT, dq);
+          dW[H + i] = tf.matMul(dkT, sx);
+          dW[2 * H + i] = tf.matMul(xT, dv);
+          dx.push(tf.matMul(dq, tf.transpose(W[i])), tf.matMul(tf.transpose(dkT), W[H + i]), tf.matMul(dv, tf.transpose(W[2 * H + i])));
+        }
+        return [tf.addN(dx), ...dW];
+      },
+    };
+  }) as (...xs: tf.Tensor2D[]) => tf.Tensor2D;
+  return f(h, ...wq, ...wkT, ...wv, ...wo);
+}
