@@ -114,7 +114,7 @@ export async function benchModel(): Promise<Record<string, number | string>> {
     // Counting only the unmasked half of the attention square (causal), as some MFU reports do.
     'model/mfu_causal_count': round((flops - causalSavings(config, BATCH, positions)) / stepSeconds / peak),
     'model/bound':
-      'per-op overhead: ~25k small kernels per step (per-sequence, per-head 2-D ops); matmuls run at ~20 of 28 GFLOP/s at these shapes; elementwise/transpose ~25% of step time',
+      'matmuls are ~60% of a step at 17-20 of 28 GFLOP/s (small per-sequence, per-head shapes: 191x32x191, 191x128x32); the rest is ~16k small kernels (transpose, elementwise) and JS dispatch; single thread',
     'model/train_peak_tensor_mb': round(stepPeak / 2 ** 20),
     'model/train_microbatch4_step_s': round(microSeconds),
     'model/train_microbatch4_peak_tensor_mb': round(microPeak / 2 ** 20),
