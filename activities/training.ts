@@ -1,5 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { activityInfo, heartbeat } from '@temporalio/activity';
+import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { decodeBatch, encodeBatch, type PreferencePair, type RolloutBatch } from '../src/algo';
 import { parseRunConfig, type RunConfig } from '../src/config/run-config';
 import { initBackend, modelFromCheckpoint, modelToCheckpoint, type TransformerLM } from '../src/model';
@@ -18,7 +18,7 @@ import {
   type RunSetup,
 } from '../src/pipeline';
 import { checkpointPrefix, iterationKey, iterationPrefix } from '../src/storage/keys';
-import type { ArtifactStore } from '../src/storage/store';
+import { isPermanentStorageError, type ArtifactStore } from '../src/storage/store';
 import { asActivityError } from './experiment';
 
 /**
@@ -84,8 +84,22 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
     run: (model: TransformerLM, startStep: number, onStep: (step: number, total: number, metrics?: Record<string, number>) => Promise<void>) => Promise<T>,
   ): Promise<{ model: TransformerLM; result: T; resumedAt: number }> {
     const details = activityInfo().heartbeatDetails as Partial<ResumePoint> | undefined;
-    const resumedAt = details?.partialPrefix === partialPrefix && (details.step ?? 0) > 0 ? details.step! : 0;
-    const model = resumedAt > 0 ? await loadModel(setup, partialPrefix) : await create();
+    let resumedAt = 0;
+    let model: TransformerLM | undefined;
+    if (details?.partialPrefix === partialPrefix && (details.step ?? 0) > 0) {
+      try {
+        const partial = await store.getCheckpoint(partialPrefix);
+        model = modelFromCheckpoint(partial, setup.modelConfig);
+        // The partial's own step, not the heartbeat's: heartbeats are throttled (0.8 x heartbeatTimeout), so
+        // the last one the server kept may name an older step than the weights saved after it.
+        resumedAt = partial.step;
+      } catch (err) {
+        // A partial torn by a crash between its weights and its manifest: start the loop over.
+        if (!isPermanentStorageError(err)) throw err;
+        log.warn('partial checkpoint unusable, starting over', { partialPrefix, error: (err as Error).message });
+      }
+    }
+    model ??= await create();
     let lastSave = Date.now();
     let saved: ResumePoint | undefined = resumedAt > 0 ? { partialPrefix, step: resumedAt } : undefined;
     const result = await run(model, resumedAt, async (step, total, metrics) => {
