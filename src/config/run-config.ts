@@ -93,9 +93,9 @@ export const runConfigSchema = z
     /** beta of eqs. (1)-(2): implicit reward scale. */
     beta: positive.max(100).default(0.05),
     /** Policy (AdamW) learning rate. */
-    policyLr: positive.max(1).default(1e-3),
+    policyLr: positive.max(1).default(2e-4),
     /** PRM learning rate (paper 1e-6 for 7B models; scaled up for small ones). */
-    prmLr: positive.max(1).default(1e-3),
+    prmLr: positive.max(1).default(2e-4),
     /** PRM updates (passes over the pairs) per iteration. */
     prmEpochs: int(1, 100).default(1),
     /** Trajectory log-ratio of eq. (2): sum over steps (paper) or mean (released code). */
@@ -116,8 +116,10 @@ export const runConfigSchema = z
     invalidPenalty: z.number().min(0).max(10).default(0.1),
     /** Policy epochs over the batch per iteration. */
     ppoEpochs: int(1, 50).default(1),
-    /** Steps per policy minibatch. */
-    miniBatchSteps: int(1, 65_536).default(256),
+    /** Steps per policy minibatch (one optimizer step each; the wasm heap bounds how many sequences one backward pass holds). */
+    miniBatchSteps: int(1, 4096).default(32),
+    /** Sequences per backward pass inside a minibatch (gradients accumulate; bounds memory, not the math). */
+    microBatchSteps: int(1, 1024).default(8),
     /** Global gradient-norm clip. */
     maxGradNorm: positive.default(1),
     /** GiGPO: discount of step returns and weight of the step-group advantage. */

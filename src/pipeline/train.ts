@@ -67,6 +67,18 @@ function rowsOfTrajectories(batch: RolloutBatch, trajectories: readonly [number,
   return { rows, local };
 }
 
+/** Consecutive slices of at most `size` items. */
+function microBatches<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Per-action-token log-probs of `rows` under `model`, forward only, `chunk` sequences at a time. */
+function actionLogProbsChunked(setup: RunSetup, model: TransformerLM, batch: RolloutBatch, rows: readonly StepRow[], chunk: number): number[][] {
+  return microBatches(rows, chunk).flatMap((part) => model.actionLogProbs(rowsBatch(setup, batch, part)));
+}
+
 function oldLogProbMatrix(batch: RolloutBatch, rows: readonly StepRow[], tb: ReturnType<typeof rowsBatch>): number[][] {
   return scatterToActions(
     tb,
@@ -100,46 +112,65 @@ export async function trainPrm(
     const unit = plan[step];
     const trajectories = batch.groups[unit.group].trajectories.map((_, t) => [unit.group, t] as [number, number]);
     const { rows, local } = rowsOfTrajectories(batch, trajectories);
-    const tb = rowsBatch(setup, batch, rows);
+    // Pass 1 (no gradient): each trajectory's summed log-probs under the PRM, pi_old and (PRIME) pi_ref,
+    // then dL/dX of the tested loss at X = those sums: the weight of every row's log-probs in the gradient.
+    const rowSum = (lp: readonly number[]) => lp.reduce((a, b) => a + b, 0);
+    const prmRows = actionLogProbsChunked(setup, prm, batch, rows, config.microBatchSteps).map(rowSum);
+    const oldRows = rows.map((r) => rowSum(batch.groups[r.group].trajectories[r.trajectory].steps[r.step].oldLogProbs));
+    const refRows = prime && options.reference ? actionLogProbsChunked(setup, options.reference, batch, rows, config.microBatchSteps).map(rowSum) : oldRows;
+    const M = trajectories.length;
+    const stepsOf = Array.from({ length: M }, (_, k) => local.filter((l) => l === k).length);
+    // 'mean' (released code) averages the step log-ratios of a trajectory instead of summing them.
+    const scale = (k: number) => (!prime && config.prmLogRatio === 'mean' ? 1 / stepsOf[k] : 1);
+    const perTrajectory = (values: number[]) => {
+      const out = new Array<number>(M).fill(0);
+      values.forEach((v, i) => (out[local[i]] += v * scale(local[i])));
+      return out;
+    };
+    const X = perTrajectory(prmRows);
+    const base = perTrajectory(prime ? refRows : oldRows);
+    const identity = Array.from({ length: M }, (_, k) => k);
     let metrics: Record<string, number> = {};
-    const consts = tf.tidy(() => ({
-      mask: tf.tensor2d(tb.actionMask),
-      old: tf.tensor2d(oldLogProbMatrix(batch, rows, tb)),
-      ref: prime && options.reference ? options.reference.tokenLogProbs(tb) : undefined,
-    }));
-    try {
-      const { loss, gradNorm } = prm.trainStep(
-        () => {
-          const prmLogProbs = prm.tokenLogProbs(tb);
-          const result = prime
-            ? primePrmLoss({
-                prmLogProbs,
-                refLogProbs: consts.ref ?? consts.old,
-                actionMask: consts.mask,
-                stepToTrajectory: local,
-                numTrajectories: trajectories.length,
-                outcomes: trajectories.map(([g, t]) => (batch.groups[g].trajectories[t].success ? 1 : 0)),
-                beta: config.beta,
-              })
-            : prmDpoLoss({
-                prmLogProbs,
-                oldLogProbs: consts.old,
-                actionMask: consts.mask,
-                stepToTrajectory: local,
-                numTrajectories: trajectories.length,
-                pairs: { pos: unit.pairs.map((p) => p.pos), neg: unit.pairs.map((p) => p.neg) },
-                beta: config.beta,
-                aggregation: config.prmLogRatio,
-              });
-          metrics = result.metrics;
-          return result.loss;
-        },
-        { lr: config.prmLr, maxGradNorm: config.maxGradNorm },
-      );
-      metrics = { ...metrics, 'prm/loss': loss, 'prm/grad_norm': gradNorm };
-    } finally {
-      tf.dispose([consts.mask, consts.old, ...(consts.ref ? [consts.ref] : [])]);
-    }
+    const weights = tf.tidy(() => {
+      const baseT = tf.tensor2d(base, [M, 1]);
+      const ones = tf.ones([M, 1]) as tf.Tensor2D;
+      const lossOf = (x: tf.Tensor) => {
+        const result = prime
+          ? primePrmLoss({
+              prmLogProbs: x as tf.Tensor2D,
+              refLogProbs: baseT,
+              actionMask: ones,
+              stepToTrajectory: identity,
+              numTrajectories: M,
+              outcomes: trajectories.map(([g, t]) => (batch.groups[g].trajectories[t].success ? 1 : 0)),
+              beta: config.beta,
+            })
+          : prmDpoLoss({
+              prmLogProbs: x as tf.Tensor2D,
+              oldLogProbs: baseT,
+              actionMask: ones,
+              stepToTrajectory: identity,
+              numTrajectories: M,
+              pairs: { pos: unit.pairs.map((p) => p.pos), neg: unit.pairs.map((p) => p.neg) },
+              beta: config.beta,
+              aggregation: 'sum',
+            });
+        metrics = result.metrics;
+        return result.loss;
+      };
+      return Array.from(tf.grad(lossOf)(tf.tensor2d(X, [M, 1])).dataSync());
+    });
+    // Pass 2: micro-batches of rows; the surrogate sum_rows w * log pi_phi(row) has the exact gradient of L.
+    const rowWeight = rows.map((_, i) => weights[local[i]] * scale(local[i]));
+    const lossFns = microBatches(rows.map((_, i) => i), config.microBatchSteps).map((idx) => () => {
+      const tb = rowsBatch(setup, batch, idx.map((i) => rows[i]));
+      return tf.tidy(() => {
+        const perRow = tf.sum(prm.tokenLogProbs(tb), 1);
+        return tf.sum(tf.mul(perRow, tf.tensor1d(idx.map((i) => rowWeight[i])))) as tf.Scalar;
+      });
+    });
+    const { gradNorm } = prm.trainStep(lossFns, { lr: config.prmLr, maxGradNorm: config.maxGradNorm });
+    metrics = { ...metrics, 'prm/grad_norm': gradNorm };
     history.push(metrics);
     await options.onStep?.(step + 1, plan.length, metrics);
   }
@@ -184,52 +215,53 @@ export async function trainPolicy(
   }
   const useValue = setup.algorithm.stages.needsValueHead && targets.returns !== undefined && targets.oldValues !== undefined;
   const history: Record<string, number>[] = [];
+  const at = (r: StepRow) => batch.groups[r.group].trajectories[r.trajectory].steps[r.step];
   for (let step = options.startStep ?? 0; step < plan.length; step++) {
-    const rows = plan[step];
-    const tb = rowsBatch(setup, batch, rows);
-    const T = tb.tokens[0].length;
-    const at = (r: StepRow) => batch.groups[r.group].trajectories[r.trajectory].steps[r.step];
-    const consts = tf.tidy(() => ({
-      mask: tf.tensor2d(tb.actionMask),
-      old: tf.tensor2d(oldLogProbMatrix(batch, rows, tb)),
-      adv: tf.tensor2d(scatterToActions(tb, rows.map((r) => targets.advantages[r.group][r.trajectory][r.step]))),
-      ref: config.klCoef > 0 && options.reference ? options.reference.tokenLogProbs(tb) : undefined,
-      valueAt: useValue ? tf.tensor2d(valuePositions(batch, rows, T)) : undefined,
-      returns: useValue ? tf.tensor1d(rows.map((r) => targets.returns![r.group][r.trajectory][r.step])) : undefined,
-      oldValues: useValue ? tf.tensor1d(rows.map((r) => targets.oldValues![r.group][r.trajectory][r.step])) : undefined,
-    }));
+    const micro = microBatches(plan[step], config.microBatchSteps);
+    const tokens = micro.map((rows) => rows.reduce((a, r) => a + at(r).action.length, 0));
+    const total = tokens.reduce((a, b) => a + b, 0);
     let metrics: Record<string, number> = {};
-    try {
-      const { loss, gradNorm } = policy.trainStep(
-        () => {
-          const result = ppoClipLoss({
-            logProbs: policy.tokenLogProbs(tb),
-            oldLogProbs: consts.old,
-            advantages: consts.adv,
-            actionMask: consts.mask,
-            ratioLevel: config.ratioLevel,
-            clipCoef: config.clipEps,
-            dualClip: config.dualClip > 0 ? config.dualClip : null,
-            entropy: config.entropyCoef > 0 ? policy.entropy(tb) : undefined,
-            entCoef: config.entropyCoef,
-            refLogProbs: consts.ref,
-            klCoef: consts.ref ? config.klCoef : 0,
-            invalidSteps: rows.map((r) => !at(r).valid),
-            invalidActionPenalty: config.invalidPenalty,
+    // Each micro-batch's token-mean loss weighted by its share of the minibatch's action tokens: the sum is
+    // the minibatch's token-mean loss (eq. 6), with a bounded number of sequences per backward pass.
+    const lossFns = micro.map((rows, m) => () => {
+      const share = tokens[m] / total;
+      const tb = rowsBatch(setup, batch, rows);
+      const T = tb.tokens[0].length;
+      return tf.tidy(() => {
+        const mask = tf.tensor2d(tb.actionMask);
+        const result = ppoClipLoss({
+          logProbs: policy.tokenLogProbs(tb),
+          oldLogProbs: tf.tensor2d(oldLogProbMatrix(batch, rows, tb)),
+          advantages: tf.tensor2d(scatterToActions(tb, rows.map((r) => targets.advantages[r.group][r.trajectory][r.step]))),
+          actionMask: mask,
+          ratioLevel: config.ratioLevel,
+          clipCoef: config.clipEps,
+          dualClip: config.dualClip > 0 ? config.dualClip : null,
+          entropy: config.entropyCoef > 0 ? policy.entropy(tb) : undefined,
+          entCoef: config.entropyCoef,
+          refLogProbs: config.klCoef > 0 && options.reference ? options.reference.tokenLogProbs(tb) : undefined,
+          klCoef: config.klCoef > 0 && options.reference ? config.klCoef : 0,
+          invalidSteps: rows.map((r) => !at(r).valid),
+          invalidActionPenalty: config.invalidPenalty,
+        });
+        let loss: tf.Scalar = result.loss;
+        let parts = result.metrics;
+        if (useValue) {
+          const v = tf.sum(tf.mul(policy.values(tb), tf.tensor2d(valuePositions(batch, rows, T))), 1);
+          const vl = valueLoss({
+            values: v,
+            oldValues: tf.tensor1d(rows.map((r) => targets.oldValues![r.group][r.trajectory][r.step])),
+            returns: tf.tensor1d(rows.map((r) => targets.returns![r.group][r.trajectory][r.step])),
           });
-          metrics = result.metrics;
-          if (!useValue) return result.loss;
-          const v = tf.sum(tf.mul(policy.values(tb), consts.valueAt!), 1);
-          const vl = valueLoss({ values: v, oldValues: consts.oldValues!, returns: consts.returns! });
-          metrics = { ...metrics, ...vl.metrics };
-          return tf.add(result.loss, vl.loss) as tf.Scalar;
-        },
-        { lr: config.policyLr, maxGradNorm: config.maxGradNorm },
-      );
-      metrics = { ...metrics, 'policy/loss': loss, 'policy/grad_norm': gradNorm };
-    } finally {
-      tf.dispose(Object.values(consts).filter(Boolean) as tf.Tensor[]);
-    }
+          loss = tf.add(loss, vl.loss) as tf.Scalar;
+          parts = { ...parts, ...vl.metrics };
+        }
+        for (const [k, v] of Object.entries(parts)) metrics[k] = (metrics[k] ?? 0) + v * share;
+        return tf.mul(loss, share) as tf.Scalar;
+      });
+    });
+    const { loss, gradNorm } = policy.trainStep(lossFns, { lr: config.policyLr, maxGradNorm: config.maxGradNorm });
+    metrics = { ...metrics, 'policy/loss': loss, 'policy/grad_norm': gradNorm };
     history.push(metrics);
     await options.onStep?.(step + 1, plan.length, metrics);
   }

@@ -1,0 +1,152 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Progress } from '../../workflows/training';
+import { testEnv } from '../helpers/stack';
+import { connectTestTemporal, testWorkers, tinyConfig, uniqueQueues, withWorkers, type TestTemporal } from '../helpers/workers';
+
+const root = path.resolve(__dirname, '../..');
+const istarBin = path.join(root, 'bin/istar.js');
+
+/** Run the istar CLI asynchronously (in-process test workers must keep running meanwhile). */
+function istar(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [istarBin, ...args], { cwd: root, env: { ...process.env, ...testEnv(), ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+let t: TestTemporal;
+beforeAll(async () => {
+  t = await connectTestTemporal();
+});
+afterAll(async () => t?.close());
+
+describe('istar CLI', () => {
+  it('rejects bad flags with a clear message and a non-zero exit, before contacting Temporal', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['train', '--groups', 'abc'], /--groups must be an integer, got "abc"/],
+      [['train', '--alpha', 'x'], /--alpha must be a number, got "x"/],
+      [['train', '--env', 'chess'], /env: Invalid option: expected one of "sokoban"/],
+      [['train', '--group-size', '-1'], /groupSize: Too small/],
+      [['train', '--experiment', '../x'], /experimentId: must not contain "\.\."/],
+      [['train', '--config', '{not json'], /--config: not valid JSON/],
+      [['train', '--config', '{"foo": 1}'], /unknown field "foo"/],
+      [['resume-from', 'exp', 'three'], /iteration must be a non-negative integer, got "three"/],
+      [['set', 'some-run'], /give at least one of alpha, beta, policyLr, prmLr/],
+      [['set', 'some-run', '--alpha', '-2'], /alpha: Too small/],
+      [['frobnicate'], /unknown command 'frobnicate'/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await istar(args, { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stderr, args.join(' ')).toMatch(message);
+    }
+  });
+
+  it('train --detach, status, pause, resume, set and stop drive a real run', async () => {
+    const queues = uniqueQueues();
+    const id = `cli-${randomUUID().slice(0, 8)}`;
+    const config = JSON.stringify(tinyConfig(queues, { iterations: 6, evalEvery: 6 }));
+    const started = await istar(['train', '--detach', '--id', id, '--task-queue', queues.workflow, '--config', config, '--alpha', '0.7', '--json']);
+    expect(started.code, started.stderr).toBe(0);
+    const line = JSON.parse(started.stdout.trim().split('\n')[0]) as { type: string; workflowId: string; url: string };
+    expect(line).toMatchObject({ type: 'started', workflowId: id });
+    expect(line.url).toContain(`/workflows/${id}`);
+
+    const workers = await testWorkers(t, queues);
+    await withWorkers(workers, async () => {
+      const handle = t.client.workflow.getHandle(id);
+      const waitFor = async (pred: (p: Progress) => boolean, what: string) => {
+        for (let i = 0; i < 600; i++) {
+          const p = (await handle.query('progress').catch(() => undefined)) as Progress | undefined;
+          if (p && pred(p)) return p;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        throw new Error(`timed out waiting for ${what}`);
+      };
+      await waitFor((p) => p.iteration >= 1, 'iteration 1');
+
+      const status = await istar(['status', id, '--json']);
+      expect(status.code, status.stderr).toBe(0);
+      const s = JSON.parse(status.stdout) as { status: string; progress: Progress };
+      expect(s.status).toBe('RUNNING');
+      expect(s.progress.hyperparameters.alpha).toBe(0.7);
+
+      expect((await istar(['pause', id])).stdout).toContain(`pause sent to ${id}`);
+      const paused = await waitFor((p) => p.stage === 'paused', 'the paused stage');
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(((await handle.query('progress')) as Progress).iteration).toBe(paused.iteration);
+      expect((await istar(['status', id])).stdout).toMatch(/\(paused\)/);
+
+      const set = await istar(['set', id, '--alpha', '0.25', '--policy-lr', '0.0005']);
+      expect(set.code, set.stderr).toBe(0);
+      expect(set.stdout).toContain('"alpha":0.25');
+      expect(set.stdout).toContain('"policyLr":0.0005');
+
+      expect((await istar(['resume', id])).code).toBe(0);
+      await waitFor((p) => p.iteration > paused.iteration, 'progress after resume');
+      expect((await istar(['stop', id])).code).toBe(0);
+      const result = (await handle.result()) as { iterations: number; stopped: boolean };
+      expect(result.stopped).toBe(true);
+      expect(result.iterations).toBeLessThan(6);
+      expect(result.iterations).toBeGreaterThan(paused.iteration);
+    });
+    const final = await istar(['status', id]);
+    expect(final.stdout).toContain(`${id}: COMPLETED`);
+  });
+
+  it('status of an unknown workflow is a clear error', async () => {
+    const r = await istar(['status', `no-such-${randomUUID().slice(0, 6)}`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: .*(not found|no such workflow)/i);
+  });
+});
+
+describe('npm start', () => {
+  it('brings up (reuses) the stack, trains with a tiny override, and re-attaches after being killed', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'istar-start-'));
+    const id = `start-${randomUUID().slice(0, 8)}`;
+    const tiny = {
+      iterations: 3,
+      evalEvery: 3,
+      groups: 2,
+      groupSize: 4,
+      evalEpisodes: 4,
+      model: { dModel: 32, nLayers: 1, nHeads: 2, dFF: 64, contextLength: 160 },
+      sft: { episodes: 10, epochs: 1 },
+    };
+    const env = { ...process.env, ...testEnv(), ISTAR_HOME: home, ISTAR_START_CONFIG: JSON.stringify(tiny), ISTAR_ROLLOUT_PROCESSES: '1' };
+    const args = ['--import', 'tsx', path.join(root, 'src/cli/start.ts'), '--id', id];
+    // First run: killed after the SFT base is evaluated (iteration 0 printed).
+    const first = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`npm start printed no iteration in time:\n${out}`)), 180_000);
+      first.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (/iteration 0\/3/.test(out)) {
+          clearTimeout(timer);
+          first.kill('SIGINT');
+          resolve();
+        }
+      });
+    });
+    await new Promise((r) => first.once('exit', r));
+    expect(out).toContain(`started run ${id}`);
+    expect(out).toMatch(/reusing the server already up/);
+
+    const second = spawnSync(process.execPath, args, { cwd: root, env, encoding: 'utf8', timeout: 300_000 });
+    expect(second.status, second.stderr).toBe(0);
+    expect(second.stdout).toContain(`attached to running run ${id}`);
+    expect(second.stdout).toMatch(/final held-out success \d\.\d{3} \(SFT base \d\.\d{3}\) after 3 iterations/);
+    expect(second.stdout).toMatch(/checkpoints: s3 experiments\/start-[0-9a-f]{8}-[0-9a-f]{8}\/checkpoints\/policy\/000003\//);
+  }, 400_000);
+});

@@ -1,0 +1,90 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { flattenSteps, prmDpoLoss, type RolloutBatch } from '../../src/algo';
+import { parseRunConfig, type RunConfigInput } from '../../src/config/run-config';
+import { initBackend, type TransformerLM } from '../../src/model';
+import { collectShard, computeAdvantages, initialPolicy, preferencePairs, rowsBatch, runSetup, scatterToActions, trainPolicy, trainPrm } from '../../src/pipeline';
+
+const tiny: RunConfigInput = {
+  groups: 2,
+  groupSize: 4,
+  model: { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, contextLength: 160 },
+  temperature: 1.5,
+  entropyCoef: 0,
+  policyLr: 1e-2,
+  prmLr: 1e-2,
+};
+
+function weights(model: TransformerLM): Float32Array[] {
+  return [...model.namedVariables().values()].map((v) => v.dataSync() as Float32Array);
+}
+
+function maxDiff(a: Float32Array[], b: Float32Array[]): number {
+  let d = 0;
+  a.forEach((x, i) => x.forEach((v, j) => (d = Math.max(d, Math.abs(v - b[i][j])))));
+  return d;
+}
+
+/** A batch where group 0 has both a success and a failure, so DPO has pairs. */
+function batchWithPairs(batch: RolloutBatch): RolloutBatch {
+  const g = batch.groups[0];
+  g.trajectories[0].success = true;
+  g.trajectories[1].success = false;
+  return batch;
+}
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+describe('micro-batched training steps are exact', () => {
+  it('a policy minibatch split into micro-batches of 1 gives the same update as one backward pass', async () => {
+    const setup = runSetup(parseRunConfig({ ...tiny, algorithm: 'rloo', miniBatchSteps: 4096 }));
+    const base = initialPolicy(setup);
+    const { batch } = collectShard(setup, base, 1, 0, 1);
+    const targets = computeAdvantages(setup, batch, {});
+    const whole = base.clone();
+    const micro = base.clone();
+    await trainPolicy({ ...setup, config: { ...setup.config, microBatchSteps: 4096 } }, whole, batch, targets, 1);
+    await trainPolicy({ ...setup, config: { ...setup.config, microBatchSteps: 1 } }, micro, batch, targets, 1);
+    expect(maxDiff(weights(whole), weights(base))).toBeGreaterThan(1e-4); // the step did something
+    expect(maxDiff(weights(whole), weights(micro))).toBeLessThan(2e-6);
+    [base, whole, micro].forEach((m) => m.dispose());
+  });
+
+  it('the two-pass PRM update equals the direct trajectory-DPO gradient step (eq. 2)', async () => {
+    const setup = runSetup(parseRunConfig({ ...tiny, microBatchSteps: 3 }));
+    const policy = initialPolicy(setup);
+    const batch = batchWithPairs(collectShard(setup, policy, 1, 0, 1).batch);
+    const { pairs } = preferencePairs(setup, batch);
+    expect(pairs.length).toBeGreaterThan(0);
+    const twoPass = policy.clone();
+    const result = await trainPrm(setup, twoPass, batch, 1, { pairs });
+    // Direct: all rows of group 0 in one graph through prmDpoLoss.
+    const direct = policy.clone();
+    const rows = flattenSteps(batch).filter((r) => r.group === 0);
+    const tb = rowsBatch(setup, batch, rows);
+    const old = scatterToActions(tb, rows.map((r) => batch.groups[0].trajectories[r.trajectory].steps[r.step].oldLogProbs));
+    let directLoss = 0;
+    direct.trainStep(
+      () => {
+        const out = prmDpoLoss({
+          prmLogProbs: direct.tokenLogProbs(tb),
+          oldLogProbs: tf.tensor2d(old),
+          actionMask: tf.tensor2d(tb.actionMask),
+          stepToTrajectory: rows.map((r) => r.trajectory),
+          numTrajectories: batch.groups[0].trajectories.length,
+          pairs: { pos: pairs.map((p) => p.pos), neg: pairs.map((p) => p.neg) },
+          beta: setup.config.beta,
+        });
+        directLoss = out.metrics['prm/loss'] ?? Number(out.loss.dataSync()[0]);
+        return out.loss;
+      },
+      { lr: setup.config.prmLr, maxGradNorm: setup.config.maxGradNorm },
+    );
+    expect(result.metrics['prm/loss']).toBeCloseTo(directLoss, 5);
+    expect(maxDiff(weights(twoPass), weights(policy))).toBeGreaterThan(1e-4);
+    expect(maxDiff(weights(twoPass), weights(direct))).toBeLessThan(2e-6);
+    [policy, twoPass, direct].forEach((m) => m.dispose());
+  });
+});
