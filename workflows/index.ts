@@ -1,2 +1,3 @@
 export * from './experiment';
 export * from './training';
+export * from './sweep';

@@ -1,15 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { RunConfigInput } from '../config/run-config';
 import { parseHyperparameters } from '../config/run-config';
 import { TASK_QUEUES, istarTraining, type Progress, type TrainingResult } from '../../workflows/training';
+import { registerScheduleCommands } from './schedule';
+import { registerSweepCommand } from './sweep';
+import { registerEvalCommand } from './eval';
 import { connectClient, workflowUrl } from './connect';
 import { followRun, iterationLine, type OutputOptions } from './follow';
 import { addRunFlags, runConfigFromFlags } from './run-flags';
 
 /** Shared by every command that talks to Temporal. */
-async function withClient<T>(fn: (client: Client, uiUrl: (id: string) => string) => Promise<T>): Promise<T> {
+export async function withClient<T>(fn: (client: Client, uiUrl: (id: string) => string) => Promise<T>): Promise<T> {
   const { client, settings, close } = await connectClient();
   try {
     return await fn(client, (id) => workflowUrl(settings, id));
@@ -36,6 +39,12 @@ export interface StartRunOptions extends OutputOptions {
 export async function startRun(input: RunConfigInput, opts: StartRunOptions): Promise<TrainingResult | undefined> {
   return withClient(async (client, uiUrl) => {
     const workflowId = opts.workflowId ?? input.experimentId ?? `istar-${input.env ?? 'sokoban'}-${input.algorithm ?? 'istar'}-${randomUUID().slice(0, 8)}`;
+    let attached = false;
+    try {
+      attached = (await client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
     const handle = await client.workflow.start(istarTraining, {
       taskQueue: opts.taskQueue ?? TASK_QUEUES.workflow,
       workflowId,
@@ -43,9 +52,7 @@ export async function startRun(input: RunConfigInput, opts: StartRunOptions): Pr
       workflowIdConflictPolicy: 'USE_EXISTING',
       memo: { startedBy: 'istar cli' },
     });
-    const description = await handle.describe();
-    const attached = description.runId !== handle.firstExecutionRunId && description.status.name === 'RUNNING';
-    print(opts, { type: 'started', workflowId, runId: description.runId, url: uiUrl(workflowId) }, `${attached ? 'attached to running' : 'started'} run ${workflowId}\n  UI: ${uiUrl(workflowId)}`);
+    print(opts, { type: attached ? 'attached' : 'started', workflowId, runId: handle.firstExecutionRunId, url: uiUrl(workflowId) }, `${attached ? 'attached to running' : 'started'} run ${workflowId}\n  UI: ${uiUrl(workflowId)}`);
     if (opts.detach) return undefined;
     const result = await followRun(handle as never, opts);
     const success = result.finalMetrics['eval/success_rate'];
@@ -60,7 +67,7 @@ export async function startRun(input: RunConfigInput, opts: StartRunOptions): Pr
   });
 }
 
-const outputFlags = (cmd: Command) =>
+export const outputFlags = (cmd: Command) =>
   cmd.option('--json', 'machine-readable output (one JSON object per line)').option('-q, --quiet', 'only the final line').option('-v, --verbose', 'every metric');
 
 export function buildProgram(): Command {
@@ -85,7 +92,7 @@ export function buildProgram(): Command {
       .option('--task-queue <name>', 'workflow task queue', TASK_QUEUES.workflow)
       .option('--detach', 'start and return without following'),
   ).action(async (experiment: string, iteration: string, opts) => {
-    if (!/^\d+$/.test(iteration)) throw new InvalidArgumentError(`iteration must be a non-negative integer, got "${iteration}"`);
+    if (!/^\d+$/.test(iteration)) throw new Error(`iteration must be a non-negative integer, got "${iteration}"`);
     const { input } = runConfigFromFlags(opts, { resumeFrom: { experimentId: experiment, iteration: Number(iteration) } });
     await startRun(input, { ...opts, workflowId: opts.id });
   });
@@ -97,7 +104,8 @@ export function buildProgram(): Command {
       let progress: Progress | undefined;
       try {
         progress = (await handle.query('progress')) as Progress;
-      } catch {
+      } catch (err) {
+        if (opts.verbose) console.error(`progress query failed: ${(err as Error).message}`);
         progress = undefined;
       }
       const status = description.status.name;
@@ -145,6 +153,10 @@ export function buildProgram(): Command {
         console.log(`hyperparameters of ${id}: ${JSON.stringify(now)}`);
       });
     });
+
+  registerSweepCommand(program, withClient);
+  registerScheduleCommands(program, withClient);
+  registerEvalCommand(program);
 
   const infra = program.command('infra').description('the local Temporal dev server and MinIO');
   infra.command('up').description('install if needed and start the local stack (reusing services already up)').action(async () => {

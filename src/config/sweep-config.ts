@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { ALGORITHM_NAMES, RunConfigError, runConfigSchema, type RunConfig, type RunConfigInput } from './run-config';
+
+/**
+ * Input of the `istarSweep` workflow: a grid of algorithms x alpha x beta x seeds over a base run config,
+ * run as child workflows with at most `maxConcurrent` at a time. Pure (zod only).
+ */
+export const sweepSchema = z
+  .object({
+    /** Run config shared by every run of the grid (every field optional, as for istarTraining). */
+    base: z.record(z.string(), z.unknown()).default({}),
+    algorithms: z.array(z.enum(ALGORITHM_NAMES)).min(1).default(['istar', 'rloo']),
+    alphas: z.array(z.number().finite().min(0)).min(1).optional(),
+    betas: z.array(z.number().finite().positive()).min(1).optional(),
+    seeds: z.array(z.number().int().min(0)).min(1).default([0]),
+    /** Child runs at the same time. */
+    maxConcurrent: z.number().int().min(1).max(64).default(2),
+    /** Prefix of the children's experiment ids (default: the sweep's workflow id). */
+    experimentPrefix: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/).max(80).optional(),
+  })
+  .strict();
+
+export type SweepInput = z.input<typeof sweepSchema>;
+export type SweepConfig = z.output<typeof sweepSchema>;
+
+export interface SweepCell {
+  name: string;
+  algorithm: string;
+  alpha?: number;
+  beta?: number;
+  seed: number;
+  config: RunConfig;
+}
+
+export function parseSweep(input: unknown): SweepConfig {
+  const result = sweepSchema.safeParse(input ?? {});
+  if (!result.success) {
+    throw new RunConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`));
+  }
+  return result.data;
+}
+
+/** The grid's runs, each with a validated config (a bad base config names the field, prefixed `base.`). */
+export function sweepCells(sweep: SweepConfig, prefix: string): SweepCell[] {
+  const cells: SweepCell[] = [];
+  for (const algorithm of sweep.algorithms)
+    for (const alpha of sweep.alphas ?? [undefined])
+      for (const beta of sweep.betas ?? [undefined])
+        for (const seed of sweep.seeds) {
+          const parts = [algorithm.replace(/\+/g, 'p'), alpha !== undefined ? `a${alpha}` : '', beta !== undefined ? `b${beta}` : '', `s${seed}`].filter(Boolean);
+          const name = parts.join('-');
+          const input: RunConfigInput = { ...(sweep.base as RunConfigInput), algorithm, seed, experimentId: `${prefix}-${name}`.slice(0, 128) };
+          if (alpha !== undefined) input.alpha = alpha;
+          if (beta !== undefined) input.beta = beta;
+          const parsed = runConfigSchema.safeParse(input);
+          if (!parsed.success) throw new RunConfigError(parsed.error.issues.map((i) => `base.${i.path.join('.')}: ${i.message}`));
+          cells.push({ name, algorithm, alpha, beta, seed, config: parsed.data });
+        }
+  return cells;
+}
