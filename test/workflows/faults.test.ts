@@ -9,6 +9,7 @@ import {
   killSpawnedWorkers,
   pendingHeartbeat,
   restartServices,
+  scheduledActivities,
   sleep,
   spawnWorkerProcess,
   startFaultStack,
@@ -54,7 +55,14 @@ async function resultThroughOutages(handle: WorkflowHandle<typeof istarTraining>
   }
 }
 
-async function expectCompleteRun(f: FaultStack, result: TrainingResult, experimentId: string, iterations: number) {
+/** Completed with every iteration exactly once (no iteration lost or repeated) and every artifact in MinIO. */
+async function expectCompleteRun(f: FaultStack, handle: WorkflowHandle, result: TrainingResult, experimentId: string, iterations: number) {
+  const once = Array.from({ length: iterations }, (_, i) => i + 1);
+  const scheduled = scheduledActivities(await history(handle));
+  for (const stage of ['computeStepAdvantages', 'trainPolicy']) {
+    expect(scheduled.filter((a) => a.type === stage).map((a) => (a.input as { iteration: number }).iteration)).toEqual(once);
+  }
+  expect(scheduled.filter((a) => a.type === 'sftBasePolicy')).toHaveLength(1);
   expect(result.iterations).toBe(iterations);
   expect(result.stopped).toBe(false);
   expect(result.history.map((h) => h.iteration)).toEqual(Array.from({ length: iterations + 1 }, (_, i) => i));
@@ -128,7 +136,7 @@ describe('fault tolerance on a private real stack', () => {
       const result = await handle.result();
       console.log(`[sigkill] run completed ${((Date.now() - started) / 1000).toFixed(1)} s after the new worker started`);
 
-      await expectCompleteRun(f, result, experimentId, 2);
+      await expectCompleteRun(f, handle, result, experimentId, 2);
       const policyAttempts = activityAttempts(await history(handle)).filter((a) => a.type === 'trainPolicy');
       expect(policyAttempts.map((a) => a.attempt)).toEqual([2, 1]);
       // Heartbeats are throttled, so the server's step may lag the partial's; the retry resumes at the partial's.
@@ -180,7 +188,9 @@ describe('fault tolerance on a private real stack', () => {
       if (!workerSurvivedRestart) spawnWorkerProcess(f.stack);
 
       const result = await resultThroughOutages(handle, 180_000);
-      await expectCompleteRun(f, result, experimentId, 2);
+      await expectCompleteRun(f, handle, result, experimentId, 2);
+      const retried = activityAttempts(await history(handle)).filter((a) => a.attempt > 1);
+      console.log(`[temporal-restart] activities retried across the outage: ${JSON.stringify(retried)}`);
       expect(workerSurvivedOutage).toBe(true);
       expect(workerSurvivedRestart).toBe(true);
       expect(worker.alive()).toBe(true);
@@ -225,7 +235,7 @@ describe('fault tolerance on a private real stack', () => {
       const result = await handle.result();
       console.log(`[minio-outage] run completed ${((Date.now() - started) / 1000).toFixed(1)} s after MinIO came back`);
 
-      await expectCompleteRun(f, result, experimentId, 2);
+      await expectCompleteRun(f, handle, result, experimentId, 2);
       expect(worker.alive()).toBe(true);
       const retried = activityAttempts(await history(handle)).filter((a) => a.attempt >= 2);
       expect(retried.map((a) => a.type)).toContain(failing.activityType?.name);
