@@ -1,5 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { activityInfo, heartbeat, log } from '@temporalio/activity';
+import { activityInfo, cancellationSignal, heartbeat, log } from '@temporalio/activity';
+import { CancelledFailure } from '@temporalio/common';
 import { decodeBatch, encodeBatch, type PreferencePair, type RolloutBatch } from '../src/algo';
 import { parseRunConfig, type RunConfig } from '../src/config/run-config';
 import { initBackend, modelFromCheckpoint, modelToCheckpoint, type TransformerLM } from '../src/model';
@@ -73,6 +74,17 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
   }
 
   /**
+   * Heartbeat `details`, then let the event loop turn (the SDK sends heartbeats and polls from it; tfjs work
+   * is synchronous), and stop if the activity was cancelled (its run stopped, cancelled or terminated).
+   */
+  async function tick(details: unknown): Promise<void> {
+    heartbeat(details);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const signal = cancellationSignal();
+    if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new CancelledFailure(`activity cancelled: ${String(signal.reason)}`);
+  }
+
+  /**
    * Run a resumable loop. A previous attempt's heartbeat names its partial checkpoint and step: the model
    * is restored from it and the loop continues at that step; otherwise `create` gives the starting model.
    * A partial checkpoint is saved at most every `partialEvery` ms and its key heartbeated.
@@ -81,7 +93,13 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
     setup: RunSetup,
     partialPrefix: string,
     create: () => Promise<TransformerLM>,
-    run: (model: TransformerLM, startStep: number, onStep: (step: number, total: number, metrics?: Record<string, number>) => Promise<void>) => Promise<T>,
+    run: (
+      model: TransformerLM,
+      startStep: number,
+      onStep: (step: number, total: number, metrics?: Record<string, number>) => Promise<void>,
+      /** Progress inside a step (keeps the resume point in the heartbeat). */
+      onProgress: (progress: string) => Promise<void>,
+    ) => Promise<T>,
   ): Promise<{ model: TransformerLM; result: T; resumedAt: number }> {
     const details = activityInfo().heartbeatDetails as Partial<ResumePoint> | undefined;
     let resumedAt = 0;
@@ -108,8 +126,8 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
         saved = { partialPrefix, step };
         lastSave = Date.now();
       }
-      heartbeat({ ...saved, progress: `${step}/${total}`, metrics });
-    });
+      await tick({ ...saved, progress: `${step}/${total}`, metrics });
+    }, (progress) => tick({ ...saved, progress }));
     return { model, result, resumedAt };
   }
 
@@ -131,8 +149,12 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
       const setup = await setupOf(input);
       const id = idOf(input);
       const partialPrefix = `${iterationPrefix(id, 0)}partial/sft/`;
-      const { model, result } = await resumable(setup, partialPrefix, async () => initialPolicy(setup), (model, startStep, onStep) =>
-        sftBasePolicy(setup, model, { startEpoch: startStep, onEpoch: (epoch, m) => onStep(epoch, setup.config.sft.epochs, { ...m }) }),
+      const { model, result } = await resumable(setup, partialPrefix, async () => initialPolicy(setup), (model, startStep, onStep, onProgress) =>
+        sftBasePolicy(setup, model, {
+          startEpoch: startStep,
+          onEpoch: (epoch, m) => onStep(epoch, setup.config.sft.epochs, { ...m }),
+          onStep: (step, steps) => onProgress(`epoch ${startStep + 1}: step ${step}/${steps}`),
+        }),
       );
       const policyKey = await saveModel(model, checkpointPrefix(id, 'policy', 0), 0, { iteration: 0, role: 'policy' });
       const prmKey = await saveModel(model, checkpointPrefix(id, 'prm', 0), 0, { iteration: 0, role: 'prm' });
@@ -155,8 +177,8 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
       const setup = await setupOf(input);
       const policy = await loadModel(setup, input.policyKey);
       try {
-        const { batch, summary } = collectShard(setup, policy, input.iteration, input.shard, input.shards, (step, active) =>
-          heartbeat({ progress: `step ${step}, ${active} active` }),
+        const { batch, summary } = await collectShard(setup, policy, input.iteration, input.shard, input.shards, (step, active) =>
+          tick({ progress: `step ${step}, ${active} active` }),
         );
         const key = iterationKey(idOf(input), input.iteration, `rollouts/shard-${String(input.shard).padStart(3, '0')}.bin`);
         await store.putBytes(key, encodeBatch(batch));
@@ -222,7 +244,7 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
         const reference = stages.needsReference && input.referenceKey ? await loadModel(setup, input.referenceKey) : undefined;
         const policy = stages.needsValueHead ? await loadModel(setup, input.policyKey) : undefined;
         try {
-          const out = computeAdvantages(setup, batch, { prm, reference, policy }, (done, total) => heartbeat({ progress: `${done}/${total} steps scored` }));
+          const out = await computeAdvantages(setup, batch, { prm, reference, policy }, (done, total) => tick({ progress: `${done}/${total} steps scored` }));
           const key = iterationKey(idOf(input), input.iteration, 'advantages.json.gz');
           await store.putBytes(key, json(out));
           return { key, metrics: out.metrics };
@@ -262,7 +284,7 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
       const setup = await setupOf(input);
       const policy = await loadModel(setup, input.policyKey);
       try {
-        const { summary, batch } = evaluatePolicy(setup, policy, input.iteration);
+        const { summary, batch } = await evaluatePolicy(setup, policy, input.iteration, (step, active) => tick({ progress: `step ${step}, ${active} active` }));
         const key = iterationKey(idOf(input), input.iteration, 'eval.json.gz');
         const episodes = batch.groups.map((g) => ({
           seed: g.taskSeed,

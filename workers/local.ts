@@ -3,8 +3,10 @@ import { fileURLToPath } from 'node:url';
 import { parseRoles, runWorkers } from './worker';
 
 /**
- * The all-in-one local worker: workflow + trainer in this process, and ISTAR_ROLLOUT_PROCESSES (default 2)
- * rollout worker processes, since tfjs-wasm is single-threaded and a process per core uses both cores.
+ * The all-in-one local worker: the workflow worker in this process, a trainer worker process, and
+ * ISTAR_ROLLOUT_PROCESSES (default 2) rollout worker processes, since tfjs-wasm is single-threaded and a
+ * process per core uses both cores. Training runs outside this process because a long synchronous tfjs
+ * step blocks its event loop, and workflow tasks and queries (the CLI's progress) must not wait for it.
  * ISTAR_WORKER_ROLES=workflow,rollout,trainer runs exactly those roles in one process instead.
  */
 async function run(): Promise<void> {
@@ -13,11 +15,13 @@ async function run(): Promise<void> {
   if (!Number.isInteger(count) || count < 0) throw new Error(`ISTAR_ROLLOUT_PROCESSES must be a non-negative integer, got ${process.env.ISTAR_ROLLOUT_PROCESSES}`);
   const children: ChildProcess[] = [];
   const script = fileURLToPath(new URL('./worker-entry.ts', import.meta.url));
-  for (let i = 0; i < count; i++) children.push(fork(script, ['rollout'], { stdio: 'inherit', execArgv: ['--import', 'tsx'] }));
+  const spawnRole = (roles: string) => children.push(fork(script, [roles], { stdio: 'inherit', execArgv: ['--import', 'tsx'] }));
+  spawnRole(count > 0 ? 'trainer' : 'rollout,trainer');
+  for (let i = 0; i < count; i++) spawnRole('rollout');
   const stopChildren = () => children.forEach((c) => c.kill('SIGTERM'));
   process.once('exit', stopChildren);
   try {
-    await runWorkers(count > 0 ? ['workflow', 'trainer'] : ['workflow', 'rollout', 'trainer']);
+    await runWorkers(['workflow']);
   } finally {
     stopChildren();
   }

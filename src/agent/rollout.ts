@@ -19,8 +19,8 @@ export interface CollectOptions {
   samplingSeed: number;
   /** Group ids (default `g<seed>`). */
   groupIds?: readonly string[];
-  /** Called after every batched env step with (steps done, active envs). */
-  onStep?: (stepIndex: number, active: number) => void;
+  /** Awaited after every batched env step with (steps done, active envs): heartbeat, cancellation, yielding. */
+  onStep?: (stepIndex: number, active: number) => Promise<void> | void;
 }
 
 interface Slot {
@@ -45,7 +45,7 @@ export function contextBudget(model: TransformerLM, maxActionTokens: number): nu
  * sampled in one batched call (DESIGN.md section 3, step 1). Records what every later stage needs: context
  * and action tokens, pi_old's per-token log-probs, env rewards, validity, anchors, outcome and success.
  */
-export function collectRollouts(model: TransformerLM, tokenizer: Tokenizer, options: CollectOptions): RolloutBatch {
+export async function collectRollouts(model: TransformerLM, tokenizer: Tokenizer, options: CollectOptions): Promise<RolloutBatch> {
   const { spec, seeds, groupSize } = options;
   const eos = tokenizer.id('<eos>');
   const budget = contextBudget(model, options.maxActionTokens);
@@ -94,7 +94,7 @@ export function collectRollouts(model: TransformerLM, tokenizer: Tokenizer, opti
       slot.score = result.info.score;
       if (result.done) slot.done = true;
     });
-    options.onStep?.(t + 1, active.length);
+    await options.onStep?.(t + 1, active.length);
   }
   const groups: Group[] = seeds.map((seed, g) => ({
     groupId: options.groupIds?.[g] ?? `g${seed}`,

@@ -27,7 +27,7 @@ export function registerEvalCommand(program: Command): void {
       await initBackend();
       const setup = runSetup(config);
       const policy = modelFromCheckpoint(await store.getCheckpoint(checkpointPrefix(experiment, 'policy', Number(iteration))), setup.modelConfig);
-      const { summary } = evaluatePolicy(setup, policy, Number(iteration));
+      const { summary } = await evaluatePolicy(setup, policy, Number(iteration));
       policy.dispose();
       if (opts.json) return console.log(JSON.stringify({ experiment, iteration: Number(iteration), ...summary }));
       console.log(

@@ -21,6 +21,8 @@ export interface SftOptions {
   targetAccuracy?: number;
   /** Called after each epoch (progress / heartbeat). */
   onEpoch?: (m: SftEpochMetrics) => void;
+  /** Awaited after every optimizer step with (step within the epoch, steps per epoch). */
+  onStep?: (step: number, steps: number) => Promise<void> | void;
 }
 
 export interface SftEpochMetrics {
@@ -56,7 +58,12 @@ export function actionAccuracy(model: TransformerLM, items: readonly ContextActi
  * Supervised fine-tuning on (context, action) demonstrations: loss only on the action tokens. Makes the
  * base policy from expert demonstrations (DESIGN.md section 5). Returns metrics per epoch.
  */
-export function sft(model: TransformerLM, train: readonly ContextAction[], heldOut: readonly ContextAction[], options: SftOptions = {}): SftEpochMetrics[] {
+export async function sft(
+  model: TransformerLM,
+  train: readonly ContextAction[],
+  heldOut: readonly ContextAction[],
+  options: SftOptions = {},
+): Promise<SftEpochMetrics[]> {
   if (train.length === 0) throw new Error('sft: no training demonstrations');
   const { epochs = 10, batchSize = 16, microBatchSize = 4, lr = 1e-3, weightDecay = 0, maxGradNorm = 1, seed = 0 } = options;
   const rng = new Prng(seed);
@@ -82,6 +89,7 @@ export function sft(model: TransformerLM, train: readonly ContextAction[], heldO
       const { loss } = model.trainStep(micro, { lr, weightDecay, maxGradNorm });
       lossSum += loss;
       steps++;
+      await options.onStep?.(steps, Math.ceil(order.length / batchSize));
     }
     const tr = actionAccuracy(model, train);
     const ho = heldOut.length ? actionAccuracy(model, heldOut) : { token: NaN, action: NaN };

@@ -38,20 +38,32 @@ export function actionEntries(matrix: number[][], tokenBatch: TokenBatch): numbe
 }
 
 /** Per-action-token log-probs of every step under `model`, as [G][N][S_i][L_it]. Forward only. */
-export function tokenLogProbsOf(setup: RunSetup, model: TransformerLM, batch: RolloutBatch, chunk = 32, onChunk?: (done: number, total: number) => void): TokenValues {
+export async function tokenLogProbsOf(
+  setup: RunSetup,
+  model: TransformerLM,
+  batch: RolloutBatch,
+  chunk = 32,
+  onChunk?: (done: number, total: number) => Promise<void> | void,
+): Promise<TokenValues> {
   const rows = stepRows(batch);
   const out: TokenValues = batch.groups.map((g) => g.trajectories.map((t) => t.steps.map(() => [] as number[])));
   for (let i = 0; i < rows.length; i += chunk) {
     const slice = rows.slice(i, i + chunk);
     const lp = model.actionLogProbs(rowsBatch(setup, batch, slice));
     slice.forEach((r, b) => (out[r.group][r.trajectory][r.step] = lp[b]));
-    onChunk?.(Math.min(i + chunk, rows.length), rows.length);
+    await onChunk?.(Math.min(i + chunk, rows.length), rows.length);
   }
   return out;
 }
 
 /** Value-head estimate V(c_t) of every step (the value at the last context position), [G][N][S_i]. */
-export function stepValuesOf(setup: RunSetup, model: TransformerLM, batch: RolloutBatch, chunk = 32): StepValues {
+export async function stepValuesOf(
+  setup: RunSetup,
+  model: TransformerLM,
+  batch: RolloutBatch,
+  chunk = 32,
+  onChunk?: (done: number, total: number) => Promise<void> | void,
+): Promise<StepValues> {
   const rows = stepRows(batch);
   const out: StepValues = batch.groups.map((g) => g.trajectories.map((t) => t.steps.map(() => 0)));
   for (let i = 0; i < rows.length; i += chunk) {
@@ -62,6 +74,7 @@ export function stepValuesOf(setup: RunSetup, model: TransformerLM, batch: Rollo
       const contextLength = batch.groups[r.group].trajectories[r.trajectory].steps[r.step].context.length;
       out[r.group][r.trajectory][r.step] = v[b][contextLength - 1];
     });
+    await onChunk?.(Math.min(i + chunk, rows.length), rows.length);
   }
   return out;
 }

@@ -21,7 +21,12 @@ export function initialPolicy(setup: RunSetup): TransformerLM {
 export async function sftBasePolicy(
   setup: RunSetup,
   model: TransformerLM,
-  options: { startEpoch?: number; onEpoch?: (epoch: number, metrics: SftEpochMetrics) => Promise<void> | void } = {},
+  options: {
+    startEpoch?: number;
+    onEpoch?: (epoch: number, metrics: SftEpochMetrics) => Promise<void> | void;
+    /** Awaited after every optimizer step (heartbeat, cancellation, yielding). */
+    onStep?: (step: number, steps: number) => Promise<void> | void;
+  } = {},
 ): Promise<{ metrics: Record<string, number> }> {
   const { config } = setup;
   const demos = demonstrationPairs(setup.spec, setup.tokenizer, {
@@ -33,12 +38,13 @@ export async function sftBasePolicy(
   });
   let last: SftEpochMetrics | undefined;
   for (let epoch = options.startEpoch ?? 0; epoch < config.sft.epochs; epoch++) {
-    [last] = sft(model, demos.train, demos.heldOut, {
+    [last] = await sft(model, demos.train, demos.heldOut, {
       epochs: 1,
       batchSize: config.sft.batchSize,
       lr: config.sft.lr,
       maxGradNorm: config.maxGradNorm,
       seed: mixSeed(config.seed, 103, epoch),
+      onStep: options.onStep,
     });
     await options.onEpoch?.(epoch + 1, last);
   }
@@ -51,18 +57,18 @@ export async function sftBasePolicy(
 }
 
 /** collectRollouts of one shard (a round-robin subset of the iteration's groups). */
-export function collectShard(
+export async function collectShard(
   setup: RunSetup,
   policy: TransformerLM,
   iteration: number,
   shard: number,
   shards: number,
-  onStep?: (step: number, active: number) => void,
-): { batch: RolloutBatch; summary: EpisodeSummary } {
+  onStep?: (step: number, active: number) => Promise<void> | void,
+): Promise<{ batch: RolloutBatch; summary: EpisodeSummary }> {
   const { config } = setup;
   const allSeeds = iterationLevelSeeds(setup, iteration);
   const mine = shardGroups(allSeeds.length, shard, shards);
-  const batch = collectRollouts(policy, setup.tokenizer, {
+  const batch = await collectRollouts(policy, setup.tokenizer, {
     spec: setup.spec,
     seeds: mine.map((g) => allSeeds[g]),
     groupIds: mine.map((g) => `it${iteration}-g${g}`),
@@ -90,28 +96,33 @@ export interface AdvantageResult extends AdvantageOutput {
  * computeStepAdvantages: the models' per-token log-probs the algorithm needs (PRM for iStar/PRIME,
  * reference for PRIME, value head of pi_old for PPO), then the registry's advantage function.
  */
-export function computeAdvantages(
+export async function computeAdvantages(
   setup: RunSetup,
   batch: RolloutBatch,
   models: { prm?: TransformerLM; reference?: TransformerLM; policy?: TransformerLM },
-  onProgress?: (done: number, total: number) => void,
-): AdvantageResult {
+  onProgress?: (done: number, total: number) => Promise<void> | void,
+): Promise<AdvantageResult> {
   const { stages } = setup.algorithm;
   const need = (m: TransformerLM | undefined, what: string): TransformerLM => {
     if (!m) throw new Error(`computeAdvantages: algorithm ${setup.config.algorithm} needs the ${what} model`);
     return m;
   };
-  const prmLogProbs = stages.needsPrm ? tokenLogProbsOf(setup, need(models.prm, 'PRM'), batch, 32, onProgress) : undefined;
-  const refLogProbs = stages.needsReference ? tokenLogProbsOf(setup, need(models.reference, 'reference'), batch) : undefined;
-  const values = stages.needsValueHead ? stepValuesOf(setup, need(models.policy, 'policy'), batch) : undefined;
+  const prmLogProbs = stages.needsPrm ? await tokenLogProbsOf(setup, need(models.prm, 'PRM'), batch, 32, onProgress) : undefined;
+  const refLogProbs = stages.needsReference ? await tokenLogProbsOf(setup, need(models.reference, 'reference'), batch, 32, onProgress) : undefined;
+  const values = stages.needsValueHead ? await stepValuesOf(setup, need(models.policy, 'policy'), batch, 32, onProgress) : undefined;
   const out = setup.algorithm.advantages({ batch, prmLogProbs, refLogProbs, values });
   return { ...out, oldValues: values };
 }
 
 /** Held-out evaluation at the evaluation temperature (paper 0.4), one episode per fixed held-out level. */
-export function evaluatePolicy(setup: RunSetup, policy: TransformerLM, iteration: number): { summary: EpisodeSummary; batch: RolloutBatch } {
+export async function evaluatePolicy(
+  setup: RunSetup,
+  policy: TransformerLM,
+  iteration: number,
+  onStep?: (step: number, active: number) => Promise<void> | void,
+): Promise<{ summary: EpisodeSummary; batch: RolloutBatch }> {
   const { config } = setup;
-  const batch = collectRollouts(policy, setup.tokenizer, {
+  const batch = await collectRollouts(policy, setup.tokenizer, {
     spec: setup.spec,
     seeds: evaluationSeeds(setup),
     groupSize: 1,
@@ -120,6 +131,7 @@ export function evaluatePolicy(setup: RunSetup, policy: TransformerLM, iteration
     maxActionTokens: config.maxActionTokens,
     historyLength: config.historyLength,
     samplingSeed: mixSeed(config.seed, iteration, 991),
+    onStep,
   });
   return { summary: summarizeBatch(batch), batch };
 }

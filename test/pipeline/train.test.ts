@@ -41,8 +41,8 @@ describe('micro-batched training steps are exact', () => {
   it('a policy minibatch split into micro-batches of 1 gives the same update as one backward pass', async () => {
     const setup = runSetup(parseRunConfig({ ...tiny, algorithm: 'rloo', miniBatchSteps: 4096 }));
     const base = initialPolicy(setup);
-    const { batch } = collectShard(setup, base, 1, 0, 1);
-    const targets = computeAdvantages(setup, batch, {});
+    const { batch } = await collectShard(setup, base, 1, 0, 1);
+    const targets = await computeAdvantages(setup, batch, {});
     const whole = base.clone();
     const micro = base.clone();
     await trainPolicy({ ...setup, config: { ...setup.config, microBatchSteps: 4096 } }, whole, batch, targets, 1);
@@ -55,7 +55,7 @@ describe('micro-batched training steps are exact', () => {
   it('the two-pass PRM update equals the direct trajectory-DPO gradient step (eq. 2)', async () => {
     const setup = runSetup(parseRunConfig({ ...tiny, microBatchSteps: 3 }));
     const policy = initialPolicy(setup);
-    const batch = batchWithPairs(collectShard(setup, policy, 1, 0, 1).batch);
+    const batch = batchWithPairs((await collectShard(setup, policy, 1, 0, 1)).batch);
     const { pairs } = preferencePairs(setup, batch);
     expect(pairs.length).toBeGreaterThan(0);
     const twoPass = policy.clone();
