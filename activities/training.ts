@@ -54,7 +54,8 @@ const json = (value: unknown) => gzipSync(Buffer.from(JSON.stringify(value)));
 const fromJson = <T>(bytes: Uint8Array): T => JSON.parse(gunzipSync(bytes).toString('utf8')) as T;
 
 export function createTrainingActivities({ store, partialCheckpointSeconds }: TrainingActivityDeps) {
-  const partialEvery = (partialCheckpointSeconds ?? Number(process.env.ISTAR_PARTIAL_CHECKPOINT_SECONDS ?? 10)) * 1000;
+  const partialEvery =
+    (partialCheckpointSeconds ?? Number(process.env.ISTAR_PARTIAL_CHECKPOINT_SECONDS ?? 10)) * 1000;
 
   async function setupOf(input: StageInput): Promise<RunSetup> {
     await initBackend();
@@ -65,7 +66,12 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
     return modelFromCheckpoint(await store.getCheckpoint(prefix), setup.modelConfig);
   }
 
-  async function saveModel(model: TransformerLM, prefix: string, step: number, meta: Record<string, unknown> = {}): Promise<string> {
+  async function saveModel(
+    model: TransformerLM,
+    prefix: string,
+    step: number,
+    meta: Record<string, unknown> = {},
+  ): Promise<string> {
     return store.putCheckpoint(prefix, modelToCheckpoint(model, { step, meta }));
   }
 
@@ -81,7 +87,10 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
     heartbeat(details);
     await new Promise<void>((resolve) => setImmediate(resolve));
     const signal = cancellationSignal();
-    if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new CancelledFailure(`activity cancelled: ${String(signal.reason)}`);
+    if (signal.aborted)
+      throw signal.reason instanceof Error
+        ? signal.reason
+        : new CancelledFailure(`activity cancelled: ${String(signal.reason)}`);
   }
 
   /**
@@ -114,20 +123,28 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
       } catch (err) {
         // A partial torn by a crash between its weights and its manifest: start the loop over.
         if (!isPermanentStorageError(err)) throw err;
-        log.warn('partial checkpoint unusable, starting over', { partialPrefix, error: (err as Error).message });
+        log.warn('partial checkpoint unusable, starting over', {
+          partialPrefix,
+          error: (err as Error).message,
+        });
       }
     }
     model ??= await create();
     let lastSave = Date.now();
     let saved: ResumePoint | undefined = resumedAt > 0 ? { partialPrefix, step: resumedAt } : undefined;
-    const result = await run(model, resumedAt, async (step, total, metrics) => {
-      if (Date.now() - lastSave >= partialEvery && step < total) {
-        await saveModel(model, partialPrefix, step);
-        saved = { partialPrefix, step };
-        lastSave = Date.now();
-      }
-      await tick({ ...saved, progress: `${step}/${total}`, metrics });
-    }, (progress) => tick({ ...saved, progress }));
+    const result = await run(
+      model,
+      resumedAt,
+      async (step, total, metrics) => {
+        if (Date.now() - lastSave >= partialEvery && step < total) {
+          await saveModel(model, partialPrefix, step);
+          saved = { partialPrefix, step };
+          lastSave = Date.now();
+        }
+        await tick({ ...saved, progress: `${step}/${total}`, metrics });
+      },
+      (progress) => tick({ ...saved, progress }),
+    );
     return { model, result, resumedAt };
   }
 
@@ -145,86 +162,145 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
 
   return {
     /** Base policy by SFT on noisy expert demonstrations; also the PRM's starting point. */
-    sftBasePolicy: guard(async (input: StageInput): Promise<StageOutput & { policyKey: string; prmKey: string }> => {
-      const setup = await setupOf(input);
-      const id = idOf(input);
-      const partialPrefix = `${iterationPrefix(id, 0)}partial/sft/`;
-      const { model, result } = await resumable(setup, partialPrefix, async () => initialPolicy(setup), (model, startStep, onStep, onProgress) =>
-        sftBasePolicy(setup, model, {
-          startEpoch: startStep,
-          onEpoch: (epoch, m) => onStep(epoch, setup.config.sft.epochs, { ...m }),
-          onStep: (step, steps) => onProgress(`epoch ${startStep + 1}: step ${step}/${steps}`),
-        }),
-      );
-      const policyKey = await saveModel(model, checkpointPrefix(id, 'policy', 0), 0, { iteration: 0, role: 'policy' });
-      const prmKey = await saveModel(model, checkpointPrefix(id, 'prm', 0), 0, { iteration: 0, role: 'prm' });
-      model.dispose();
-      await store.deletePrefix(partialPrefix);
-      return { policyKey, prmKey, metrics: result.metrics };
-    }),
+    sftBasePolicy: guard(
+      async (input: StageInput): Promise<StageOutput & { policyKey: string; prmKey: string }> => {
+        const setup = await setupOf(input);
+        const id = idOf(input);
+        const partialPrefix = `${iterationPrefix(id, 0)}partial/sft/`;
+        const { model, result } = await resumable(
+          setup,
+          partialPrefix,
+          async () => initialPolicy(setup),
+          (model, startStep, onStep, onProgress) =>
+            sftBasePolicy(setup, model, {
+              startEpoch: startStep,
+              onEpoch: (epoch, m) => onStep(epoch, setup.config.sft.epochs, { ...m }),
+              onStep: (step, steps) => onProgress(`epoch ${startStep + 1}: step ${step}/${steps}`),
+            }),
+        );
+        const policyKey = await saveModel(model, checkpointPrefix(id, 'policy', 0), 0, {
+          iteration: 0,
+          role: 'policy',
+        });
+        const prmKey = await saveModel(model, checkpointPrefix(id, 'prm', 0), 0, {
+          iteration: 0,
+          role: 'prm',
+        });
+        model.dispose();
+        await store.deletePrefix(partialPrefix);
+        return { policyKey, prmKey, metrics: result.metrics };
+      },
+    ),
 
     /** The checkpoint keys of a stored run at an iteration (resumeFrom); the PRM falls back to the policy. */
-    locateCheckpoints: guard(async (input: { experimentId: string; iteration: number }): Promise<{ policyKey: string; prmKey: string }> => {
-      const policyKey = checkpointPrefix(input.experimentId, 'policy', input.iteration);
-      await store.readManifest(policyKey);
-      const prmKey = checkpointPrefix(input.experimentId, 'prm', input.iteration);
-      const hasPrm = await store.exists(`${prmKey}manifest.json`);
-      return { policyKey, prmKey: hasPrm ? prmKey : policyKey };
-    }),
+    locateCheckpoints: guard(
+      async (input: {
+        experimentId: string;
+        iteration: number;
+      }): Promise<{ policyKey: string; prmKey: string }> => {
+        const policyKey = checkpointPrefix(input.experimentId, 'policy', input.iteration);
+        await store.readManifest(policyKey);
+        const prmKey = checkpointPrefix(input.experimentId, 'prm', input.iteration);
+        const hasPrm = await store.exists(`${prmKey}manifest.json`);
+        return { policyKey, prmKey: hasPrm ? prmKey : policyKey };
+      },
+    ),
 
     /** Step 1: G/shards groups x N episodes with pi_old. */
-    collectRollouts: guard(async (input: StageInput & { policyKey: string; shard: number; shards: number }): Promise<StageOutput & { key: string }> => {
-      const setup = await setupOf(input);
-      const policy = await loadModel(setup, input.policyKey);
-      try {
-        const { batch, summary } = await collectShard(setup, policy, input.iteration, input.shard, input.shards, (step, active) =>
-          tick({ progress: `step ${step}, ${active} active` }),
-        );
-        const key = iterationKey(idOf(input), input.iteration, `rollouts/shard-${String(input.shard).padStart(3, '0')}.bin`);
-        await store.putBytes(key, encodeBatch(batch));
-        return {
-          key,
-          metrics: {
-            'rollout/success_rate': summary.successRate,
-            'rollout/score': summary.meanScore,
-            'rollout/return': summary.meanReturn,
-            'rollout/episode_length': summary.meanLength,
-            'rollout/invalid_action_rate': summary.invalidActionRate,
-            'rollout/episodes': summary.episodes,
-          },
-        };
-      } finally {
-        policy.dispose();
-      }
-    }),
+    collectRollouts: guard(
+      async (
+        input: StageInput & { policyKey: string; shard: number; shards: number },
+      ): Promise<StageOutput & { key: string }> => {
+        const setup = await setupOf(input);
+        const policy = await loadModel(setup, input.policyKey);
+        try {
+          const { batch, summary } = await collectShard(
+            setup,
+            policy,
+            input.iteration,
+            input.shard,
+            input.shards,
+            (step, active) => tick({ progress: `step ${step}, ${active} active` }),
+          );
+          const key = iterationKey(
+            idOf(input),
+            input.iteration,
+            `rollouts/shard-${String(input.shard).padStart(3, '0')}.bin`,
+          );
+          await store.putBytes(key, encodeBatch(batch));
+          return {
+            key,
+            metrics: {
+              'rollout/success_rate': summary.successRate,
+              'rollout/score': summary.meanScore,
+              'rollout/return': summary.meanReturn,
+              'rollout/episode_length': summary.meanLength,
+              'rollout/invalid_action_rate': summary.invalidActionRate,
+              'rollout/episodes': summary.episodes,
+            },
+          };
+        } finally {
+          policy.dispose();
+        }
+      },
+    ),
 
     /** Step 2: every positive with every negative trajectory within each group. */
-    labelPreferences: guard(async (input: StageInput & { rolloutKeys: string[] }): Promise<StageOutput & { key: string; pairs: number }> => {
-      const setup = await setupOf(input);
-      const batch = await loadBatch(input.rolloutKeys);
-      const { pairs, counts } = preferencePairs(setup, batch);
-      const key = iterationKey(idOf(input), input.iteration, 'pairs.json.gz');
-      await store.putBytes(key, json({ pairs, counts }));
-      return {
-        key,
-        pairs: counts.pairs,
-        metrics: { 'prm/pairs': counts.pairs, 'prm/groups_with_pairs': counts.groupsWithPairs, 'prm/positives': counts.positives, 'prm/negatives': counts.negatives },
-      };
-    }),
+    labelPreferences: guard(
+      async (
+        input: StageInput & { rolloutKeys: string[] },
+      ): Promise<StageOutput & { key: string; pairs: number }> => {
+        const setup = await setupOf(input);
+        const batch = await loadBatch(input.rolloutKeys);
+        const { pairs, counts } = preferencePairs(setup, batch);
+        const key = iterationKey(idOf(input), input.iteration, 'pairs.json.gz');
+        await store.putBytes(key, json({ pairs, counts }));
+        return {
+          key,
+          pairs: counts.pairs,
+          metrics: {
+            'prm/pairs': counts.pairs,
+            'prm/groups_with_pairs': counts.groupsWithPairs,
+            'prm/positives': counts.positives,
+            'prm/negatives': counts.negatives,
+          },
+        };
+      },
+    ),
 
     /** Step 3: implicit PRM update (eq. 2, or PRIME's cross-entropy); writes checkpoints/prm/<iteration>. */
     trainPrm: guard(
-      async (input: StageInput & { rolloutKeys: string[]; pairsKey?: string; prmKey: string; referenceKey: string }): Promise<StageOutput & { prmKey: string }> => {
+      async (
+        input: StageInput & {
+          rolloutKeys: string[];
+          pairsKey?: string;
+          prmKey: string;
+          referenceKey: string;
+        },
+      ): Promise<StageOutput & { prmKey: string }> => {
         const setup = await setupOf(input);
         const batch = await loadBatch(input.rolloutKeys);
-        const pairs = input.pairsKey ? fromJson<{ pairs: PreferencePair[] }>(await store.getBytes(input.pairsKey)).pairs : undefined;
-        const reference = setup.algorithm.stages.needsReference ? await loadModel(setup, input.referenceKey) : undefined;
+        const pairs = input.pairsKey
+          ? fromJson<{ pairs: PreferencePair[] }>(await store.getBytes(input.pairsKey)).pairs
+          : undefined;
+        const reference = setup.algorithm.stages.needsReference
+          ? await loadModel(setup, input.referenceKey)
+          : undefined;
         const partialPrefix = `${iterationPrefix(idOf(input), input.iteration)}partial/prm/`;
         try {
-          const { model, result, resumedAt } = await resumable(setup, partialPrefix, () => loadModel(setup, input.prmKey), (model, startStep, onStep) =>
-            trainPrm(setup, model, batch, input.iteration, { startStep, onStep, reference, pairs }),
+          const { model, result, resumedAt } = await resumable(
+            setup,
+            partialPrefix,
+            () => loadModel(setup, input.prmKey),
+            (model, startStep, onStep) =>
+              trainPrm(setup, model, batch, input.iteration, { startStep, onStep, reference, pairs }),
           );
-          const prmKey = await saveModel(model, checkpointPrefix(idOf(input), 'prm', input.iteration), input.iteration, { iteration: input.iteration, role: 'prm' });
+          const prmKey = await saveModel(
+            model,
+            checkpointPrefix(idOf(input), 'prm', input.iteration),
+            input.iteration,
+            { iteration: input.iteration, role: 'prm' },
+          );
           model.dispose();
           await store.deletePrefix(partialPrefix);
           return { prmKey, metrics: { ...result.metrics, 'prm/resumed_at_step': resumedAt } };
@@ -236,15 +312,27 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
 
     /** Step 4: implicit step rewards (eq. 1), step (eq. 4) and episode (eq. 3) advantages combined (eq. 5). */
     computeStepAdvantages: guard(
-      async (input: StageInput & { rolloutKeys: string[]; prmKey?: string; referenceKey?: string; policyKey: string }): Promise<StageOutput & { key: string }> => {
+      async (
+        input: StageInput & {
+          rolloutKeys: string[];
+          prmKey?: string;
+          referenceKey?: string;
+          policyKey: string;
+        },
+      ): Promise<StageOutput & { key: string }> => {
         const setup = await setupOf(input);
         const batch = await loadBatch(input.rolloutKeys);
         const { stages } = setup.algorithm;
         const prm = stages.needsPrm && input.prmKey ? await loadModel(setup, input.prmKey) : undefined;
-        const reference = stages.needsReference && input.referenceKey ? await loadModel(setup, input.referenceKey) : undefined;
+        const reference =
+          stages.needsReference && input.referenceKey
+            ? await loadModel(setup, input.referenceKey)
+            : undefined;
         const policy = stages.needsValueHead ? await loadModel(setup, input.policyKey) : undefined;
         try {
-          const out = await computeAdvantages(setup, batch, { prm, reference, policy }, (done, total) => tick({ progress: `${done}/${total} steps scored` }));
+          const out = await computeAdvantages(setup, batch, { prm, reference, policy }, (done, total) =>
+            tick({ progress: `${done}/${total} steps scored` }),
+          );
           const key = iterationKey(idOf(input), input.iteration, 'advantages.json.gz');
           await store.putBytes(key, json(out));
           return { key, metrics: out.metrics };
@@ -256,20 +344,39 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
 
     /** Step 5: PPO-clip policy update (eq. 6); writes checkpoints/policy/<iteration>, the next pi_old. */
     trainPolicy: guard(
-      async (input: StageInput & { rolloutKeys: string[]; advantagesKey: string; policyKey: string; referenceKey?: string }): Promise<StageOutput & { policyKey: string }> => {
+      async (
+        input: StageInput & {
+          rolloutKeys: string[];
+          advantagesKey: string;
+          policyKey: string;
+          referenceKey?: string;
+        },
+      ): Promise<StageOutput & { policyKey: string }> => {
         const setup = await setupOf(input);
         const batch = await loadBatch(input.rolloutKeys);
         const targets = fromJson<AdvantageResult>(await store.getBytes(input.advantagesKey));
-        const reference = input.config.klCoef > 0 && input.referenceKey ? await loadModel(setup, input.referenceKey) : undefined;
+        const reference =
+          input.config.klCoef > 0 && input.referenceKey
+            ? await loadModel(setup, input.referenceKey)
+            : undefined;
         const partialPrefix = `${iterationPrefix(idOf(input), input.iteration)}partial/policy/`;
         try {
-          const { model, result, resumedAt } = await resumable(setup, partialPrefix, () => loadModel(setup, input.policyKey), (model, startStep, onStep) =>
-            trainPolicy(setup, model, batch, targets, input.iteration, { startStep, onStep, reference }),
+          const { model, result, resumedAt } = await resumable(
+            setup,
+            partialPrefix,
+            () => loadModel(setup, input.policyKey),
+            (model, startStep, onStep) =>
+              trainPolicy(setup, model, batch, targets, input.iteration, { startStep, onStep, reference }),
           );
-          const policyKey = await saveModel(model, checkpointPrefix(idOf(input), 'policy', input.iteration), input.iteration, {
-            iteration: input.iteration,
-            role: 'policy',
-          });
+          const policyKey = await saveModel(
+            model,
+            checkpointPrefix(idOf(input), 'policy', input.iteration),
+            input.iteration,
+            {
+              iteration: input.iteration,
+              role: 'policy',
+            },
+          );
           model.dispose();
           await store.deletePrefix(partialPrefix);
           return { policyKey, metrics: { ...result.metrics, 'policy/resumed_at_step': resumedAt } };
@@ -280,40 +387,57 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
     ),
 
     /** Held-out evaluation at temperature evalTemperature; writes iterations/<i>/eval.json.gz. */
-    evaluate: guard(async (input: StageInput & { policyKey: string }): Promise<StageOutput & { key: string }> => {
-      const setup = await setupOf(input);
-      const policy = await loadModel(setup, input.policyKey);
-      try {
-        const { summary, batch } = await evaluatePolicy(setup, policy, input.iteration, (step, active) => tick({ progress: `step ${step}, ${active} active` }));
-        const key = iterationKey(idOf(input), input.iteration, 'eval.json.gz');
-        const episodes = batch.groups.map((g) => ({
-          seed: g.taskSeed,
-          success: g.trajectories[0].success,
-          score: g.trajectories[0].score,
-          steps: g.trajectories[0].steps.map((s) => ({ observation: s.observationText, action: s.actionText, reward: s.envReward, valid: s.valid })),
-        }));
-        await store.putBytes(key, json({ summary, episodes }));
-        return {
-          key,
-          metrics: {
-            'eval/success_rate': summary.successRate,
-            'eval/score': summary.meanScore,
-            'eval/return': summary.meanReturn,
-            'eval/episode_length': summary.meanLength,
-            'eval/invalid_action_rate': summary.invalidActionRate,
-          },
-        };
-      } finally {
-        policy.dispose();
-      }
-    }),
+    evaluate: guard(
+      async (input: StageInput & { policyKey: string }): Promise<StageOutput & { key: string }> => {
+        const setup = await setupOf(input);
+        const policy = await loadModel(setup, input.policyKey);
+        try {
+          const { summary, batch } = await evaluatePolicy(setup, policy, input.iteration, (step, active) =>
+            tick({ progress: `step ${step}, ${active} active` }),
+          );
+          const key = iterationKey(idOf(input), input.iteration, 'eval.json.gz');
+          const episodes = batch.groups.map((g) => ({
+            seed: g.taskSeed,
+            success: g.trajectories[0].success,
+            score: g.trajectories[0].score,
+            steps: g.trajectories[0].steps.map((s) => ({
+              observation: s.observationText,
+              action: s.actionText,
+              reward: s.envReward,
+              valid: s.valid,
+            })),
+          }));
+          await store.putBytes(key, json({ summary, episodes }));
+          return {
+            key,
+            metrics: {
+              'eval/success_rate': summary.successRate,
+              'eval/score': summary.meanScore,
+              'eval/return': summary.meanReturn,
+              'eval/episode_length': summary.meanLength,
+              'eval/invalid_action_rate': summary.invalidActionRate,
+            },
+          };
+        } finally {
+          policy.dispose();
+        }
+      },
+    ),
 
     /** The iteration's metrics as iterations/<i>/metrics.json. */
-    recordIteration: guard(async (input: { experimentId: string; iteration: number; metrics: Record<string, number> }): Promise<string> => {
-      return store.putJson(iterationKey(input.experimentId, input.iteration, 'metrics.json'), { iteration: input.iteration, ...input.metrics });
-    }),
+    recordIteration: guard(
+      async (input: {
+        experimentId: string;
+        iteration: number;
+        metrics: Record<string, number>;
+      }): Promise<string> => {
+        return store.putJson(iterationKey(input.experimentId, input.iteration, 'metrics.json'), {
+          iteration: input.iteration,
+          ...input.metrics,
+        });
+      },
+    ),
   };
 }
 
 export type TrainingActivities = ReturnType<typeof createTrainingActivities>;
-

@@ -9,6 +9,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   storage: async () => (await import('./storage')).benchStorage,
   model: async () => (await import('./model')).benchModel,
   envs: async () => (await import('./envs')).benchEnvs,
+  pipeline: async () => (await import('./pipeline')).benchPipeline,
 };
 
 async function run(): Promise<void> {

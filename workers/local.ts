@@ -12,10 +12,14 @@ import { parseRoles, runWorkers } from './worker';
 async function run(): Promise<void> {
   if (process.env.ISTAR_WORKER_ROLES) return runWorkers(parseRoles(process.env.ISTAR_WORKER_ROLES));
   const count = Number(process.env.ISTAR_ROLLOUT_PROCESSES ?? 2);
-  if (!Number.isInteger(count) || count < 0) throw new Error(`ISTAR_ROLLOUT_PROCESSES must be a non-negative integer, got ${process.env.ISTAR_ROLLOUT_PROCESSES}`);
+  if (!Number.isInteger(count) || count < 0)
+    throw new Error(
+      `ISTAR_ROLLOUT_PROCESSES must be a non-negative integer, got ${process.env.ISTAR_ROLLOUT_PROCESSES}`,
+    );
   const children: ChildProcess[] = [];
   const script = fileURLToPath(new URL('./worker-entry.ts', import.meta.url));
-  const spawnRole = (roles: string) => children.push(fork(script, [roles], { stdio: 'inherit', execArgv: ['--import', 'tsx'] }));
+  const spawnRole = (roles: string) =>
+    children.push(fork(script, [roles], { stdio: 'inherit', execArgv: ['--import', 'tsx'] }));
   spawnRole(count > 0 ? 'trainer' : 'rollout,trainer');
   for (let i = 0; i < count; i++) spawnRole('rollout');
   const stopChildren = () => children.forEach((c) => c.kill('SIGTERM'));

@@ -45,17 +45,34 @@ export function contextBudget(model: TransformerLM, maxActionTokens: number): nu
  * sampled in one batched call (DESIGN.md section 3, step 1). Records what every later stage needs: context
  * and action tokens, pi_old's per-token log-probs, env rewards, validity, anchors, outcome and success.
  */
-export async function collectRollouts(model: TransformerLM, tokenizer: Tokenizer, options: CollectOptions): Promise<RolloutBatch> {
+export async function collectRollouts(
+  model: TransformerLM,
+  tokenizer: Tokenizer,
+  options: CollectOptions,
+): Promise<RolloutBatch> {
   const { spec, seeds, groupSize } = options;
   const eos = tokenizer.id('<eos>');
   const budget = contextBudget(model, options.maxActionTokens);
-  if (budget < 8) throw new Error(`model window ${model.config.contextLength} leaves no room for contexts after ${options.maxActionTokens} action tokens`);
+  if (budget < 8)
+    throw new Error(
+      `model window ${model.config.contextLength} leaves no room for contexts after ${options.maxActionTokens} action tokens`,
+    );
   const slots: Slot[] = [];
   seeds.forEach((seed, group) => {
     for (let i = 0; i < groupSize; i++) {
       const env = spec.create(options.envOptions);
       const observation = env.reset(seed);
-      slots.push({ env, group, history: [], observation, steps: [], done: false, won: false, score: 0, return: 0 });
+      slots.push({
+        env,
+        group,
+        history: [],
+        observation,
+        steps: [],
+        done: false,
+        won: false,
+        score: 0,
+        return: 0,
+      });
     }
   });
   const maxSteps = Math.min(options.maxSteps ?? Infinity, slots[0]?.env.maxSteps ?? 0);
@@ -63,7 +80,12 @@ export async function collectRollouts(model: TransformerLM, tokenizer: Tokenizer
     const active = slots.filter((s) => !s.done);
     if (active.length === 0) break;
     const contexts = active.map((s) =>
-      encodeContext(tokenizer, { instruction: s.env.instruction(), history: s.history, observation: s.observation }, options.historyLength, budget),
+      encodeContext(
+        tokenizer,
+        { instruction: s.env.instruction(), history: s.history, observation: s.observation },
+        options.historyLength,
+        budget,
+      ),
     );
     const images = model.config.image ? active.map((s) => s.env.image!().data) : undefined;
     const sampled = model.sample(contexts, {
@@ -101,7 +123,13 @@ export async function collectRollouts(model: TransformerLM, tokenizer: Tokenizer
     taskSeed: seed,
     trajectories: slots
       .filter((s) => s.group === g)
-      .map((s) => ({ steps: s.steps, outcomeReward: s.return, success: s.won, score: s.score, length: s.steps.length })),
+      .map((s) => ({
+        steps: s.steps,
+        outcomeReward: s.return,
+        success: s.won,
+        score: s.score,
+        length: s.steps.length,
+      })),
   }));
   return { groups };
 }

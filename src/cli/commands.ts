@@ -182,7 +182,7 @@ export function buildProgram(): Command {
 
   program
     .command('workers')
-    .description('run a local worker: workflow + trainer here, rollout workers in child processes')
+    .description('run a local worker: the workflow worker here, a trainer and ISTAR_ROLLOUT_PROCESSES rollout workers in child processes')
     .option('--roles <list>', 'run exactly these roles in one process: workflow,rollout,trainer')
     .action(async (opts: { roles?: string }) => {
       if (opts.roles) process.env.ISTAR_WORKER_ROLES = opts.roles;

@@ -37,7 +37,11 @@ export interface SftEpochMetrics {
 }
 
 /** Teacher-forced token and whole-action accuracy of the argmax prediction on `items`. */
-export function actionAccuracy(model: TransformerLM, items: readonly ContextAction[], batchSize = 32): { token: number; action: number } {
+export function actionAccuracy(
+  model: TransformerLM,
+  items: readonly ContextAction[],
+  batchSize = 32,
+): { token: number; action: number } {
   let right = 0;
   let total = 0;
   let exact = 0;
@@ -65,7 +69,15 @@ export async function sft(
   options: SftOptions = {},
 ): Promise<SftEpochMetrics[]> {
   if (train.length === 0) throw new Error('sft: no training demonstrations');
-  const { epochs = 10, batchSize = 16, microBatchSize = 4, lr = 1e-3, weightDecay = 0, maxGradNorm = 1, seed = 0 } = options;
+  const {
+    epochs = 10,
+    batchSize = 16,
+    microBatchSize = 4,
+    lr = 1e-3,
+    weightDecay = 0,
+    maxGradNorm = 1,
+    seed = 0,
+  } = options;
   const rng = new Prng(seed);
   const order = train.map((_, i) => i);
   const history: SftEpochMetrics[] = [];

@@ -46,7 +46,9 @@ export async function tokenLogProbsOf(
   onChunk?: (done: number, total: number) => Promise<void> | void,
 ): Promise<TokenValues> {
   const rows = stepRows(batch);
-  const out: TokenValues = batch.groups.map((g) => g.trajectories.map((t) => t.steps.map(() => [] as number[])));
+  const out: TokenValues = batch.groups.map((g) =>
+    g.trajectories.map((t) => t.steps.map(() => [] as number[])),
+  );
   for (let i = 0; i < rows.length; i += chunk) {
     const slice = rows.slice(i, i + chunk);
     const lp = model.actionLogProbs(rowsBatch(setup, batch, slice));

@@ -1,5 +1,11 @@
 import type { AdvantageOutput, RolloutBatch, StepValues } from '../algo';
-import { collectRollouts, contextBudget, demonstrationPairs, summarizeBatch, type EpisodeSummary } from '../agent';
+import {
+  collectRollouts,
+  contextBudget,
+  demonstrationPairs,
+  summarizeBatch,
+  type EpisodeSummary,
+} from '../agent';
 import { sft, TransformerLM, type SftEpochMetrics } from '../model';
 import { stepValuesOf, tokenLogProbsOf } from './rows';
 import { evaluationSeeds, iterationLevelSeeds, mixSeed, shardGroups, type RunSetup } from './setup';
@@ -107,9 +113,15 @@ export async function computeAdvantages(
     if (!m) throw new Error(`computeAdvantages: algorithm ${setup.config.algorithm} needs the ${what} model`);
     return m;
   };
-  const prmLogProbs = stages.needsPrm ? await tokenLogProbsOf(setup, need(models.prm, 'PRM'), batch, 32, onProgress) : undefined;
-  const refLogProbs = stages.needsReference ? await tokenLogProbsOf(setup, need(models.reference, 'reference'), batch, 32, onProgress) : undefined;
-  const values = stages.needsValueHead ? await stepValuesOf(setup, need(models.policy, 'policy'), batch, 32, onProgress) : undefined;
+  const prmLogProbs = stages.needsPrm
+    ? await tokenLogProbsOf(setup, need(models.prm, 'PRM'), batch, 32, onProgress)
+    : undefined;
+  const refLogProbs = stages.needsReference
+    ? await tokenLogProbsOf(setup, need(models.reference, 'reference'), batch, 32, onProgress)
+    : undefined;
+  const values = stages.needsValueHead
+    ? await stepValuesOf(setup, need(models.policy, 'policy'), batch, 32, onProgress)
+    : undefined;
   const out = setup.algorithm.advantages({ batch, prmLogProbs, refLogProbs, values });
   return { ...out, oldValues: values };
 }

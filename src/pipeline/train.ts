@@ -34,7 +34,8 @@ export interface LoopResult {
 
 function meanMetrics(history: Record<string, number>[]): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const m of history) for (const [k, v] of Object.entries(m)) out[k] = (out[k] ?? 0) + v / history.length;
+  for (const m of history)
+    for (const [k, v] of Object.entries(m)) out[k] = (out[k] ?? 0) + v / history.length;
   return out;
 }
 
@@ -51,11 +52,16 @@ function shuffled<T>(items: readonly T[], seed: number): T[] {
 /** Preference pairs of a batch (iStar section 3.1): success for binary envs, the threshold for scored ones. */
 export function preferencePairs(setup: RunSetup, batch: RolloutBatch) {
   const threshold = setup.spec.successThreshold;
-  return threshold === undefined ? labelPreferences(batch, { mode: 'success' }) : labelPreferences(batch, { mode: 'threshold', threshold });
+  return threshold === undefined
+    ? labelPreferences(batch, { mode: 'success' })
+    : labelPreferences(batch, { mode: 'threshold', threshold });
 }
 
 /** Rows of the given trajectories (local trajectory index = position in `trajectories`). */
-function rowsOfTrajectories(batch: RolloutBatch, trajectories: readonly [number, number][]): { rows: StepRow[]; local: number[] } {
+function rowsOfTrajectories(
+  batch: RolloutBatch,
+  trajectories: readonly [number, number][],
+): { rows: StepRow[]; local: number[] } {
   const rows: StepRow[] = [];
   const local: number[] = [];
   trajectories.forEach(([g, t], k) => {
@@ -75,11 +81,21 @@ function microBatches<T>(items: readonly T[], size: number): T[][] {
 }
 
 /** Per-action-token log-probs of `rows` under `model`, forward only, `chunk` sequences at a time. */
-function actionLogProbsChunked(setup: RunSetup, model: TransformerLM, batch: RolloutBatch, rows: readonly StepRow[], chunk: number): number[][] {
+function actionLogProbsChunked(
+  setup: RunSetup,
+  model: TransformerLM,
+  batch: RolloutBatch,
+  rows: readonly StepRow[],
+  chunk: number,
+): number[][] {
   return microBatches(rows, chunk).flatMap((part) => model.actionLogProbs(rowsBatch(setup, batch, part)));
 }
 
-function oldLogProbMatrix(batch: RolloutBatch, rows: readonly StepRow[], tb: ReturnType<typeof rowsBatch>): number[][] {
+function oldLogProbMatrix(
+  batch: RolloutBatch,
+  rows: readonly StepRow[],
+  tb: ReturnType<typeof rowsBatch>,
+): number[][] {
   return scatterToActions(
     tb,
     rows.map((r) => batch.groups[r.group].trajectories[r.trajectory].steps[r.step].oldLogProbs),
@@ -106,18 +122,26 @@ export async function trainPrm(
     .map((g, gi) => ({ group: gi, pairs: pairs.filter((p) => p.group === gi), size: g.trajectories.length }))
     .filter((u) => prime || u.pairs.length > 0);
   const plan: (typeof units)[number][] = [];
-  for (let epoch = 0; epoch < config.prmEpochs; epoch++) plan.push(...shuffled(units, mixSeed(config.seed, iteration, 17, epoch)));
+  for (let epoch = 0; epoch < config.prmEpochs; epoch++)
+    plan.push(...shuffled(units, mixSeed(config.seed, iteration, 17, epoch)));
   const history: Record<string, number>[] = [];
   for (let step = options.startStep ?? 0; step < plan.length; step++) {
     const unit = plan[step];
-    const trajectories = batch.groups[unit.group].trajectories.map((_, t) => [unit.group, t] as [number, number]);
+    const trajectories = batch.groups[unit.group].trajectories.map(
+      (_, t) => [unit.group, t] as [number, number],
+    );
     const { rows, local } = rowsOfTrajectories(batch, trajectories);
     // Pass 1 (no gradient): each trajectory's summed log-probs under the PRM, pi_old and (PRIME) pi_ref,
     // then dL/dX of the tested loss at X = those sums: the weight of every row's log-probs in the gradient.
     const rowSum = (lp: readonly number[]) => lp.reduce((a, b) => a + b, 0);
     const prmRows = actionLogProbsChunked(setup, prm, batch, rows, config.microBatchSteps).map(rowSum);
-    const oldRows = rows.map((r) => rowSum(batch.groups[r.group].trajectories[r.trajectory].steps[r.step].oldLogProbs));
-    const refRows = prime && options.reference ? actionLogProbsChunked(setup, options.reference, batch, rows, config.microBatchSteps).map(rowSum) : oldRows;
+    const oldRows = rows.map((r) =>
+      rowSum(batch.groups[r.group].trajectories[r.trajectory].steps[r.step].oldLogProbs),
+    );
+    const refRows =
+      prime && options.reference
+        ? actionLogProbsChunked(setup, options.reference, batch, rows, config.microBatchSteps).map(rowSum)
+        : oldRows;
     const M = trajectories.length;
     const stepsOf = Array.from({ length: M }, (_, k) => local.filter((l) => l === k).length);
     // 'mean' (released code) averages the step log-ratios of a trajectory instead of summing them.
@@ -158,12 +182,23 @@ export async function trainPrm(
         metrics = result.metrics;
         return result.loss;
       };
-      return Array.from(tf.grad(lossOf)(tf.tensor2d(X, [M, 1])).dataSync());
+      return Array.from(
+        tf
+          .grad(lossOf)(tf.tensor2d(X, [M, 1]))
+          .dataSync(),
+      );
     });
     // Pass 2: micro-batches of rows; the surrogate sum_rows w * log pi_phi(row) has the exact gradient of L.
     const rowWeight = rows.map((_, i) => weights[local[i]] * scale(local[i]));
-    const lossFns = microBatches(rows.map((_, i) => i), config.microBatchSteps).map((idx) => () => {
-      const tb = rowsBatch(setup, batch, idx.map((i) => rows[i]));
+    const lossFns = microBatches(
+      rows.map((_, i) => i),
+      config.microBatchSteps,
+    ).map((idx) => () => {
+      const tb = rowsBatch(
+        setup,
+        batch,
+        idx.map((i) => rows[i]),
+      );
       return tf.tidy(() => {
         const perRow = tf.sum(prm.tokenLogProbs(tb), 1);
         return tf.sum(tf.mul(perRow, tf.tensor1d(idx.map((i) => rowWeight[i])))) as tf.Scalar;
@@ -174,7 +209,10 @@ export async function trainPrm(
     history.push(metrics);
     await options.onStep?.(step + 1, plan.length, metrics);
   }
-  return { steps: plan.length, metrics: { ...meanMetrics(history), 'prm/pairs': pairs.length, 'prm/updates': plan.length } };
+  return {
+    steps: plan.length,
+    metrics: { ...meanMetrics(history), 'prm/pairs': pairs.length, 'prm/updates': plan.length },
+  };
 }
 
 export interface PolicyTargets {
@@ -211,9 +249,11 @@ export async function trainPolicy(
   const plan: StepRow[][] = [];
   for (let epoch = 0; epoch < config.ppoEpochs; epoch++) {
     const order = shuffled(all, mixSeed(config.seed, iteration, 29, epoch));
-    for (let i = 0; i < order.length; i += config.miniBatchSteps) plan.push(order.slice(i, i + config.miniBatchSteps));
+    for (let i = 0; i < order.length; i += config.miniBatchSteps)
+      plan.push(order.slice(i, i + config.miniBatchSteps));
   }
-  const useValue = setup.algorithm.stages.needsValueHead && targets.returns !== undefined && targets.oldValues !== undefined;
+  const useValue =
+    setup.algorithm.stages.needsValueHead && targets.returns !== undefined && targets.oldValues !== undefined;
   const history: Record<string, number>[] = [];
   const at = (r: StepRow) => batch.groups[r.group].trajectories[r.trajectory].steps[r.step];
   for (let step = options.startStep ?? 0; step < plan.length; step++) {
@@ -232,14 +272,20 @@ export async function trainPolicy(
         const result = ppoClipLoss({
           logProbs: policy.tokenLogProbs(tb),
           oldLogProbs: tf.tensor2d(oldLogProbMatrix(batch, rows, tb)),
-          advantages: tf.tensor2d(scatterToActions(tb, rows.map((r) => targets.advantages[r.group][r.trajectory][r.step]))),
+          advantages: tf.tensor2d(
+            scatterToActions(
+              tb,
+              rows.map((r) => targets.advantages[r.group][r.trajectory][r.step]),
+            ),
+          ),
           actionMask: mask,
           ratioLevel: config.ratioLevel,
           clipCoef: config.clipEps,
           dualClip: config.dualClip > 0 ? config.dualClip : null,
           entropy: config.entropyCoef > 0 ? policy.entropy(tb) : undefined,
           entCoef: config.entropyCoef,
-          refLogProbs: config.klCoef > 0 && options.reference ? options.reference.tokenLogProbs(tb) : undefined,
+          refLogProbs:
+            config.klCoef > 0 && options.reference ? options.reference.tokenLogProbs(tb) : undefined,
           klCoef: config.klCoef > 0 && options.reference ? config.klCoef : 0,
           invalidSteps: rows.map((r) => !at(r).valid),
           invalidActionPenalty: config.invalidPenalty,
@@ -260,7 +306,10 @@ export async function trainPolicy(
         return tf.mul(loss, share) as tf.Scalar;
       });
     });
-    const { loss, gradNorm } = policy.trainStep(lossFns, { lr: config.policyLr, maxGradNorm: config.maxGradNorm });
+    const { loss, gradNorm } = policy.trainStep(lossFns, {
+      lr: config.policyLr,
+      maxGradNorm: config.maxGradNorm,
+    });
     metrics = { ...metrics, 'policy/loss': loss, 'policy/grad_norm': gradNorm };
     history.push(metrics);
     await options.onStep?.(step + 1, plan.length, metrics);

@@ -19,7 +19,10 @@ let connection: Connection;
 let client: Client;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium (.ci/run does), or set ISTAR_CHROMIUM`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `Chromium not found at ${CHROMIUM}: apt-get install chromium (.ci/run does), or set ISTAR_CHROMIUM`,
+    );
   stack = await startEphemeralStack();
   connection = await Connection.connect({ address: stack.temporal.address });
   client = new Client({ connection });
@@ -27,7 +30,16 @@ beforeAll(async () => {
   spawnWorkerProcess(stack, {}, 'rollout,trainer');
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }, 120_000);
 
@@ -55,7 +67,12 @@ async function startFromUi(page: Page, workflowId: string, input: string): Promi
 }
 
 /** Reload the workflow's page until its text matches. */
-async function waitForPage(page: Page, workflowId: string, pattern: RegExp, timeoutMs: number): Promise<string> {
+async function waitForPage(
+  page: Page,
+  workflowId: string,
+  pattern: RegExp,
+  timeoutMs: number,
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let text = '';
   while (Date.now() < deadline) {
@@ -64,7 +81,9 @@ async function waitForPage(page: Page, workflowId: string, pattern: RegExp, time
     text = await page.locator('body').innerText();
     if (pattern.test(text)) return text;
   }
-  throw new Error(`the UI page of ${workflowId} never matched ${pattern}; last text:\n${text.slice(0, 2000)}`);
+  throw new Error(
+    `the UI page of ${workflowId} never matched ${pattern}; last text:\n${text.slice(0, 2000)}`,
+  );
 }
 
 describe('starting istarTraining from the Temporal UI', () => {
@@ -72,17 +91,36 @@ describe('starting istarTraining from the Temporal UI', () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     await startFromUi(page, 'ui-defaults', '{}');
     onTestFinished(async () => {
-      await client.workflow.getHandle('ui-defaults').terminate('test done: the default run is too long for a test');
+      await client.workflow
+        .getHandle('ui-defaults')
+        .terminate('test done: the default run is too long for a test');
     });
     const text = await waitForPage(page, 'ui-defaults', /sftBasePolicy/, 90_000);
     expect(text).toMatch(/\bRUNNING\b/);
-    const progress = (await client.workflow.getHandle('ui-defaults').query('progress')) as { algorithm: string; env: string; iterations: number; stage: string };
-    expect(progress).toMatchObject({ algorithm: 'istar', env: 'sokoban', iterations: 20, stage: 'sftBasePolicy' });
+    const progress = (await client.workflow.getHandle('ui-defaults').query('progress')) as {
+      algorithm: string;
+      env: string;
+      iterations: number;
+      stage: string;
+    };
+    expect(progress).toMatchObject({
+      algorithm: 'istar',
+      env: 'sokoban',
+      iterations: 20,
+      stage: 'sftBasePolicy',
+    });
   }, 180_000);
 
   it('a small JSON config runs to completion and the UI shows it', async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    const config = { iterations: 1, groups: 2, groupSize: 2, evalEpisodes: 2, model: { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, contextLength: 160 }, sft: { episodes: 4, epochs: 1 } };
+    const config = {
+      iterations: 1,
+      groups: 2,
+      groupSize: 2,
+      evalEpisodes: 2,
+      model: { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, contextLength: 160 },
+      sft: { episodes: 4, epochs: 1 },
+    };
     await startFromUi(page, 'ui-small', JSON.stringify(config));
     const text = await waitForPage(page, 'ui-small', /\bCOMPLETED\b/, 150_000);
     // The result panel: one iteration, its trained policy checkpoint.
