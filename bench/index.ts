@@ -9,7 +9,8 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   storage: async () => (await import('./storage')).benchStorage,
   model: async () => (await import('./model')).benchModel,
   envs: async () => (await import('./envs')).benchEnvs,
-  pipeline: async () => (await import('./pipeline')).benchPipeline,
+  pipeline: async () => () => import('./pipeline').then((m) => m.benchPipeline()),
+  'pipeline-default': async () => (await import('./pipeline')).benchPipelineDefault,
 };
 
 async function run(): Promise<void> {

@@ -37,6 +37,9 @@ export const PIPELINE_BENCH_CONFIG: RunConfigInput = {
   sft: { episodes: 40, epochs: 1 },
 };
 
+/** Default-size iterations (the run config's defaults: 8 groups x 8 rollouts, the env's default model), 2 of them. */
+export const PIPELINE_DEFAULT_BENCH_CONFIG: RunConfigInput = { env: 'sokoban', algorithm: 'istar', iterations: 2, evalEvery: 2, sft: { episodes: 40, epochs: 1 } };
+
 const STAGES = [
   'collectRollouts',
   'labelPreferences',
@@ -49,21 +52,26 @@ type Stage = (typeof STAGES)[number];
 
 export async function benchPipeline(
   input: RunConfigInput = PIPELINE_BENCH_CONFIG,
+  name = 'pipeline',
 ): Promise<Record<string, number | string>> {
   const direct = await inProcess(input);
   const durable = await onTemporal(input);
+  const c = parseRunConfig(input);
+  const m = runSetup(c).modelConfig;
   const rows: Record<string, number | string> = {
-    'pipeline/config': `${input.algorithm} ${input.env} ${input.groups}x${input.groupSize} d${input.model?.dModel} L${input.model?.nLayers} ${input.iterations}it`,
-    'pipeline/in_process_s_per_iteration': round(direct.perIteration),
-    'pipeline/temporal_s_per_iteration': round(durable.perIteration),
-    'pipeline/temporal_vs_in_process_ratio': round(durable.perIteration / direct.perIteration, 3),
+    [`${name}/config`]: `${c.algorithm} ${c.env} ${c.groups}x${c.groupSize} d${m.dModel} L${m.nLayers} ${c.iterations}it`,
+    [`${name}/in_process_s_per_iteration`]: round(direct.perIteration),
+    [`${name}/temporal_s_per_iteration`]: round(durable.perIteration),
+    [`${name}/temporal_vs_in_process_ratio`]: round(durable.perIteration / direct.perIteration, 3),
   };
   for (const stage of STAGES) {
-    rows[`pipeline/${stage}_s (in-process | temporal)`] =
+    rows[`${name}/${stage}_s (in-process | temporal)`] =
       `${round(direct.stages[stage] ?? 0)} | ${round(durable.stages[stage] ?? 0)}`;
   }
   return rows;
 }
+
+export const benchPipelineDefault = () => benchPipeline(PIPELINE_DEFAULT_BENCH_CONFIG, 'pipeline-default');
 
 interface Timings {
   /** Seconds per training iteration (everything after the SFT base, the final evaluation included). */

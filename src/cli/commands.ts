@@ -7,6 +7,7 @@ import { TASK_QUEUES, istarTraining, type Progress, type TrainingResult } from '
 import { registerScheduleCommands } from './schedule';
 import { registerSweepCommand } from './sweep';
 import { registerEvalCommand } from './eval';
+import { registerReportCommands } from './report';
 import { connectClient, workflowUrl } from './connect';
 import { followRun, iterationLine, type OutputOptions } from './follow';
 import { addRunFlags, runConfigFromFlags } from './run-flags';
@@ -157,6 +158,7 @@ export function buildProgram(): Command {
   registerSweepCommand(program, withClient);
   registerScheduleCommands(program, withClient);
   registerEvalCommand(program);
+  registerReportCommands(program);
 
   const infra = program.command('infra').description('the local Temporal dev server and MinIO');
   infra.command('up').description('install if needed and start the local stack (reusing services already up)').action(async () => {

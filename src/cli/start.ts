@@ -18,13 +18,15 @@ import { addRunFlags, runConfigFromFlags } from './run-flags';
 export const QUICKSTART: RunConfigInput = {
   env: 'sokoban',
   algorithm: 'istar',
-  iterations: 10,
+  iterations: 12,
   groups: 8,
   groupSize: 8,
-  evalEvery: 2,
-  evalEpisodes: 64,
+  evalEvery: 3,
+  evalEpisodes: 96,
+  policyLr: 5e-4,
+  prmLr: 5e-4,
   model: { dModel: 64, nLayers: 2, nHeads: 4, dFF: 256, contextLength: 192 },
-  sft: { episodes: 150, epochs: 2, randomActionFraction: 0.5, lr: 3e-3, batchSize: 32 },
+  sft: { episodes: 150, epochs: 3, randomActionFraction: 0.5, lr: 3e-3, batchSize: 32 },
 };
 
 async function run(): Promise<void> {
