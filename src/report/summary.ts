@@ -1,0 +1,119 @@
+import { mean, std } from '../algo/stats';
+import type { ExperimentData } from './load';
+
+/** Metric names as the activities record them (activities/training.ts, src/algo). */
+export const METRICS = {
+  heldOutSuccess: 'eval/success_rate',
+  rolloutSuccess: 'rollout/success_rate',
+  rolloutReturn: 'rollout/return',
+} as const;
+
+/** Last recorded value of a metric in a run, with its iteration. */
+export function lastValue(
+  exp: ExperimentData,
+  metric: string,
+): { iteration: number; value: number } | undefined {
+  for (let i = exp.iterations.length - 1; i >= 0; i--) {
+    const value = exp.iterations[i].metrics[metric];
+    if (value !== undefined) return { iteration: exp.iterations[i].iteration, value };
+  }
+  return undefined;
+}
+
+export function bestValue(exp: ExperimentData, metric: string): number | undefined {
+  const values = exp.iterations.map((r) => r.metrics[metric]).filter((v): v is number => v !== undefined);
+  return values.length ? Math.max(...values) : undefined;
+}
+
+/** One row of the results table: final held-out success of every seed of a method on an env. */
+export interface ResultRow {
+  label: string;
+  env: string;
+  /** Runs (seeds) that have a held-out evaluation. */
+  runs: string[];
+  seeds: number[];
+  values: number[];
+  mean: number;
+  /** Sample standard deviation over seeds (n - 1; 0 for a single seed). */
+  std: number;
+}
+
+/** Final held-out success, mean +- std over seeds, per method x env; sorted by env, then by mean descending. */
+export function resultsTable(experiments: readonly ExperimentData[]): ResultRow[] {
+  const cells = new Map<string, ExperimentData[]>();
+  for (const exp of experiments) {
+    const key = JSON.stringify([exp.label, exp.env]);
+    cells.set(key, [...(cells.get(key) ?? []), exp]);
+  }
+  const rows: ResultRow[] = [];
+  for (const runs of cells.values()) {
+    const scored = runs
+      .map((exp) => ({ exp, final: lastValue(exp, METRICS.heldOutSuccess) }))
+      .filter((r) => r.final !== undefined);
+    if (scored.length === 0) continue;
+    const values = scored.map((r) => r.final!.value);
+    rows.push({
+      label: runs[0].label,
+      env: runs[0].env,
+      runs: scored.map((r) => r.exp.id),
+      seeds: scored.map((r) => r.exp.seed),
+      values,
+      mean: mean(values),
+      std: std(values, true),
+    });
+  }
+  return rows.sort((a, b) => a.env.localeCompare(b.env) || b.mean - a.mean || a.label.localeCompare(b.label));
+}
+
+/** A metric of one run at one iteration. */
+export interface RunPoint {
+  run: string;
+  label: string;
+  iteration: number;
+  value: number;
+}
+
+/** A metric over the seeds of one method at one iteration (seeds that recorded it there). */
+export interface BandPoint {
+  label: string;
+  iteration: number;
+  mean: number;
+  min: number;
+  max: number;
+  n: number;
+}
+
+export function runPoints(experiments: readonly ExperimentData[], metric: string): RunPoint[] {
+  return experiments.flatMap((exp) =>
+    exp.iterations
+      .filter((r) => r.metrics[metric] !== undefined)
+      .map((r) => ({ run: exp.id, label: exp.label, iteration: r.iteration, value: r.metrics[metric] })),
+  );
+}
+
+/** Mean and min-max band of a metric over the runs of each method, per iteration. */
+export function bandPoints(points: readonly RunPoint[]): BandPoint[] {
+  const cells = new Map<string, RunPoint[]>();
+  for (const p of points) {
+    const key = JSON.stringify([p.label, p.iteration]);
+    cells.set(key, [...(cells.get(key) ?? []), p]);
+  }
+  return [...cells.values()]
+    .map((ps) => {
+      const values = ps.map((p) => p.value);
+      return {
+        label: ps[0].label,
+        iteration: ps[0].iteration,
+        mean: mean(values),
+        min: Math.min(...values),
+        max: Math.max(...values),
+        n: values.length,
+      };
+    })
+    .sort((a, b) => a.label.localeCompare(b.label) || a.iteration - b.iteration);
+}
+
+/** Method labels in a stable order, so every chart gives a method the same colour. */
+export function methodLabels(experiments: readonly ExperimentData[]): string[] {
+  return [...new Set(experiments.map((e) => e.label))].sort();
+}
