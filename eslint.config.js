@@ -24,8 +24,14 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:*', 'fs', 'path', 'os', 'child_process', 'crypto', 'http', 'https', 'net'], message: 'Node built-ins are not allowed in workflow code.' },
-            { group: ['@tensorflow/*', 'minio', '**/storage/**', '**/model/**'], message: 'Workflows import only types, config validation and pure helpers.' },
+            {
+              group: ['node:*', 'fs', 'path', 'os', 'child_process', 'crypto', 'http', 'https', 'net'],
+              message: 'Node built-ins are not allowed in workflow code.',
+            },
+            {
+              group: ['@tensorflow/*', 'minio', '**/storage/**', '**/model/**'],
+              message: 'Workflows import only types, config validation and pure helpers.',
+            },
           ],
         },
       ],

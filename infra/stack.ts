@@ -86,17 +86,31 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, logFile?: string): Promise<void> {
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  logFile?: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;
     await new Promise((r) => setTimeout(r, 250));
   }
-  const tail = logFile && existsSync(logFile) ? `\n--- last lines of ${logFile} ---\n${readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n')}` : '';
+  const tail =
+    logFile && existsSync(logFile)
+      ? `\n--- last lines of ${logFile} ---\n${readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n')}`
+      : '';
   throw new Error(`${what} did not become healthy within ${timeoutMs / 1000} s${tail}`);
 }
 
-function startDetached(home: string, name: string, binary: string, args: string[], env: NodeJS.ProcessEnv): number {
+function startDetached(
+  home: string,
+  name: string,
+  binary: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): number {
   mkdirSync(logDir(home), { recursive: true });
   mkdirSync(runDir(home), { recursive: true });
   const logFile = path.join(logDir(home), `${name}.log`);
@@ -151,51 +165,82 @@ export async function ensureSearchAttributes(settings: TemporalSettings): Promis
         .map(([k, type]) => [k, INDEXED_VALUE_TYPE[type]]),
     );
     if (Object.keys(missing).length > 0) {
-      await connection.operatorService.addSearchAttributes({ namespace: settings.namespace, searchAttributes: missing });
+      await connection.operatorService.addSearchAttributes({
+        namespace: settings.namespace,
+        searchAttributes: missing,
+      });
     }
   } finally {
     await connection.close();
   }
 }
 
-async function upTemporal(home: string, settings: TemporalSettings, temporalBin: () => string, log: (l: string) => void): Promise<ServiceState> {
+async function upTemporal(
+  home: string,
+  settings: TemporalSettings,
+  temporalBin: () => string,
+  log: (l: string) => void,
+): Promise<ServiceState> {
   if (await temporalHealthy(settings).catch(() => false)) {
     log(`temporal: reusing the server already up at ${settings.address}`);
     await ensureSearchAttributes(settings);
     return { name: 'temporal', startedHere: false, endpoint: settings.address };
   }
   if (!isLoopback(settings.address)) {
-    throw new Error(`Temporal at ${settings.address} is not reachable, and it is not a local address this project can start a server on.`);
+    throw new Error(
+      `Temporal at ${settings.address} is not reachable, and it is not a local address this project can start a server on.`,
+    );
   }
   const [, port] = settings.address.split(':');
   const db = path.join(home, 'temporal.db');
   const args = [
-    'server', 'start-dev',
-    '--ip', '127.0.0.1',
-    '--port', port,
-    '--ui-port', String(settings.uiPort),
-    '--db-filename', db,
-    '--namespace', settings.namespace,
-    '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    port,
+    '--ui-port',
+    String(settings.uiPort),
+    '--db-filename',
+    db,
+    '--namespace',
+    settings.namespace,
+    '--log-level',
+    'warn',
     '--ui-disable-news-fetch',
   ];
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) {
     args.push('--search-attribute', `${name}=${type}`);
   }
-  log(`temporal: starting the dev server on ${settings.address} (UI http://127.0.0.1:${settings.uiPort}, history in ${db})`);
+  log(
+    `temporal: starting the dev server on ${settings.address} (UI http://127.0.0.1:${settings.uiPort}, history in ${db})`,
+  );
   const pid = startDetached(home, 'temporal', temporalBin(), args, process.env);
   writeFileSync(pidFile(home, 'temporal'), JSON.stringify({ pid, endpoint: settings.address }));
-  await waitFor('the Temporal dev server', () => temporalHealthy(settings), 60_000, path.join(logDir(home), 'temporal.log'));
+  await waitFor(
+    'the Temporal dev server',
+    () => temporalHealthy(settings),
+    60_000,
+    path.join(logDir(home), 'temporal.log'),
+  );
   await ensureSearchAttributes(settings);
   return { name: 'temporal', startedHere: true, pid, endpoint: settings.address };
 }
 
-async function upMinio(home: string, s3: S3Settings, minioBin: () => string, log: (l: string) => void): Promise<ServiceState> {
+async function upMinio(
+  home: string,
+  s3: S3Settings,
+  minioBin: () => string,
+  log: (l: string) => void,
+): Promise<ServiceState> {
   if (await s3Reachable(s3)) {
     log(`s3: reusing the S3 endpoint already up at ${s3.endpoint}`);
   } else {
     if (!isLoopback(s3.endpoint)) {
-      throw new Error(`S3 endpoint ${s3.endpoint} is not reachable, and it is not a local address this project can start MinIO on.`);
+      throw new Error(
+        `S3 endpoint ${s3.endpoint} is not reachable, and it is not a local address this project can start MinIO on.`,
+      );
     }
     const url = new URL(s3.endpoint);
     const dataDir = path.join(home, 'minio');
@@ -206,8 +251,21 @@ async function upMinio(home: string, s3: S3Settings, minioBin: () => string, log
       home,
       'minio',
       minioBin(),
-      ['server', dataDir, '--quiet', '--address', `127.0.0.1:${url.port}`, '--console-address', `127.0.0.1:${consolePort}`],
-      { ...process.env, MINIO_ROOT_USER: s3.accessKey, MINIO_ROOT_PASSWORD: s3.secretKey, MINIO_BROWSER: 'on' },
+      [
+        'server',
+        dataDir,
+        '--quiet',
+        '--address',
+        `127.0.0.1:${url.port}`,
+        '--console-address',
+        `127.0.0.1:${consolePort}`,
+      ],
+      {
+        ...process.env,
+        MINIO_ROOT_USER: s3.accessKey,
+        MINIO_ROOT_PASSWORD: s3.secretKey,
+        MINIO_BROWSER: 'on',
+      },
     );
     writeFileSync(pidFile(home, 'minio'), JSON.stringify({ pid, endpoint: s3.endpoint }));
     await waitFor('the MinIO server', () => minioHealthy(s3), 60_000, path.join(logDir(home), 'minio.log'));
@@ -227,12 +285,18 @@ export async function upStack(options: StackOptions = {}): Promise<Stack> {
   const temporalSettings = options.temporal ?? temporalSettingsFromEnv();
   const s3 = options.s3 ?? s3SettingsFromEnv();
   let bins: ReturnType<typeof installAll> | undefined;
-  const binaries = () => (bins ??= options.install === false ? installAll(home, () => {}) : installAll(home, log));
+  const binaries = () =>
+    (bins ??= options.install === false ? installAll(home, () => {}) : installAll(home, log));
   const [t, m] = await Promise.all([
     upTemporal(home, temporalSettings, () => binaries().temporal, log),
     upMinio(home, s3, () => binaries().minio, log),
   ]);
-  return { temporal: temporalSettings, s3, uiUrl: `http://127.0.0.1:${temporalSettings.uiPort}`, services: [t, m] };
+  return {
+    temporal: temporalSettings,
+    s3,
+    uiUrl: `http://127.0.0.1:${temporalSettings.uiPort}`,
+    services: [t, m],
+  };
 }
 
 async function stopPid(pid: number, name: string, log: (l: string) => void): Promise<void> {
@@ -255,7 +319,9 @@ async function stopPid(pid: number, name: string, log: (l: string) => void): Pro
 }
 
 /** Stop only the services this project started (recorded in the home folder's pid files). */
-export async function downStack(options: { home?: string; log?: (l: string) => void; only?: Array<'temporal' | 'minio'> } = {}): Promise<string[]> {
+export async function downStack(
+  options: { home?: string; log?: (l: string) => void; only?: Array<'temporal' | 'minio'> } = {},
+): Promise<string[]> {
   const home = options.home ?? istarHome();
   const log = options.log ?? console.log;
   const stopped: string[] = [];
@@ -277,7 +343,9 @@ export interface StackStatus {
   uiUrl: string;
 }
 
-export async function stackStatus(options: { home?: string; temporal?: TemporalSettings; s3?: S3Settings } = {}): Promise<StackStatus> {
+export async function stackStatus(
+  options: { home?: string; temporal?: TemporalSettings; s3?: S3Settings } = {},
+): Promise<StackStatus> {
   const home = options.home ?? istarHome();
   const t = options.temporal ?? temporalSettingsFromEnv();
   const s3 = options.s3 ?? s3SettingsFromEnv();
@@ -286,7 +354,11 @@ export async function stackStatus(options: { home?: string; temporal?: TemporalS
     return existsSync(file) && processAlive((JSON.parse(readFileSync(file, 'utf8')) as { pid: number }).pid);
   };
   return {
-    temporal: { endpoint: t.address, healthy: await temporalHealthy(t).catch(() => false), startedHere: mine('temporal') },
+    temporal: {
+      endpoint: t.address,
+      healthy: await temporalHealthy(t).catch(() => false),
+      startedHere: mine('temporal'),
+    },
     s3: { endpoint: s3.endpoint, healthy: await s3Reachable(s3), startedHere: mine('minio') },
     uiUrl: `http://127.0.0.1:${t.uiPort}`,
   };

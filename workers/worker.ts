@@ -17,7 +17,9 @@ export const WORKER_ROLES: readonly WorkerRole[] = ['workflow', 'rollout', 'trai
 export function connectionOptions(settings: TemporalSettings): NativeConnectionOptions {
   const tls =
     settings.tlsCertPath && settings.tlsKeyPath
-      ? { clientCertPair: { crt: readFileSync(settings.tlsCertPath), key: readFileSync(settings.tlsKeyPath) } }
+      ? {
+          clientCertPair: { crt: readFileSync(settings.tlsCertPath), key: readFileSync(settings.tlsKeyPath) },
+        }
       : settings.apiKey
         ? true
         : undefined;
@@ -30,17 +32,29 @@ export function installRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const level = (process.env.ISTAR_LOG_LEVEL ?? 'WARN').toUpperCase() as 'WARN';
-  Runtime.install({ logger: new (class {
-    log(l: string, message: string, meta?: Record<string, unknown>) {
-      const order = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
-      if (order.indexOf(l) >= order.indexOf(level)) console.error(`[temporal ${l}] ${message}`, meta ?? '');
-    }
-    trace(m: string, meta?: Record<string, unknown>) { this.log('TRACE', m, meta); }
-    debug(m: string, meta?: Record<string, unknown>) { this.log('DEBUG', m, meta); }
-    info(m: string, meta?: Record<string, unknown>) { this.log('INFO', m, meta); }
-    warn(m: string, meta?: Record<string, unknown>) { this.log('WARN', m, meta); }
-    error(m: string, meta?: Record<string, unknown>) { this.log('ERROR', m, meta); }
-  })() });
+  Runtime.install({
+    logger: new (class {
+      log(l: string, message: string, meta?: Record<string, unknown>) {
+        const order = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
+        if (order.indexOf(l) >= order.indexOf(level)) console.error(`[temporal ${l}] ${message}`, meta ?? '');
+      }
+      trace(m: string, meta?: Record<string, unknown>) {
+        this.log('TRACE', m, meta);
+      }
+      debug(m: string, meta?: Record<string, unknown>) {
+        this.log('DEBUG', m, meta);
+      }
+      info(m: string, meta?: Record<string, unknown>) {
+        this.log('INFO', m, meta);
+      }
+      warn(m: string, meta?: Record<string, unknown>) {
+        this.log('WARN', m, meta);
+      }
+      error(m: string, meta?: Record<string, unknown>) {
+        this.log('ERROR', m, meta);
+      }
+    })(),
+  });
 }
 
 export interface WorkerDeps {
@@ -77,7 +91,9 @@ export async function runWorkers(roles: readonly WorkerRole[]): Promise<void> {
   const store = ArtifactStore.fromEnv();
   await store.ensureBucket();
   const workers = await createWorkers(roles, { connection, namespace: settings.namespace, store });
-  console.error(`[istar worker ${process.pid}] ${roles.join('+')} on ${settings.address} (${settings.namespace})`);
+  console.error(
+    `[istar worker ${process.pid}] ${roles.join('+')} on ${settings.address} (${settings.namespace})`,
+  );
   try {
     await Promise.all(workers.map((w) => w.run()));
   } finally {
@@ -87,8 +103,12 @@ export async function runWorkers(roles: readonly WorkerRole[]): Promise<void> {
 
 /** Parse a comma-separated role list (ISTAR_WORKER_ROLES or a CLI flag), naming bad entries. */
 export function parseRoles(text: string): WorkerRole[] {
-  const roles = text.split(',').map((r) => r.trim()).filter(Boolean);
+  const roles = text
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
   const bad = roles.filter((r) => !WORKER_ROLES.includes(r as WorkerRole));
-  if (bad.length > 0 || roles.length === 0) throw new Error(`unknown worker role(s) ${JSON.stringify(bad)}; valid: ${WORKER_ROLES.join(', ')}`);
+  if (bad.length > 0 || roles.length === 0)
+    throw new Error(`unknown worker role(s) ${JSON.stringify(bad)}; valid: ${WORKER_ROLES.join(', ')}`);
   return roles as WorkerRole[];
 }

@@ -1,4 +1,10 @@
-import { ApplicationFailure, defineQuery, executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  defineQuery,
+  executeChild,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { RunConfigError } from '../src/config/run-config';
 import { parseSweep, sweepCells, type SweepCell, type SweepInput } from '../src/config/sweep-config';
 import { istarTraining } from './training';
@@ -34,7 +40,8 @@ function validSweep(input: SweepInput | null | undefined): { cells: SweepCell[];
     const prefix = sweep.experimentPrefix ?? workflowInfo().workflowId.replace(/[^A-Za-z0-9._-]/g, '-');
     return { cells: sweepCells(sweep, prefix), maxConcurrent: sweep.maxConcurrent };
   } catch (err) {
-    if (err instanceof RunConfigError) throw ApplicationFailure.create({ message: err.message, type: 'RunConfigError', nonRetryable: true });
+    if (err instanceof RunConfigError)
+      throw ApplicationFailure.create({ message: err.message, type: 'RunConfigError', nonRetryable: true });
     throw err;
   }
 }
@@ -47,19 +54,40 @@ export async function istarSweep(input?: SweepInput | null): Promise<SweepRow[]>
   const { cells, maxConcurrent } = validSweep(input);
   const rows: SweepRow[] = [];
   const running = new Set<string>();
-  setHandler(sweepProgressQuery, () => ({ total: cells.length, running: [...running], done: rows.length, rows }));
+  setHandler(sweepProgressQuery, () => ({
+    total: cells.length,
+    running: [...running],
+    done: rows.length,
+    rows,
+  }));
   let next = 0;
   const worker = async () => {
     while (next < cells.length) {
       const cell = cells[next++];
       const workflowId = `${workflowInfo().workflowId}-${cell.name}`;
       running.add(cell.name);
-      const row: SweepRow = { name: cell.name, algorithm: cell.algorithm, alpha: cell.alpha, beta: cell.beta, seed: cell.seed, workflowId, experimentId: cell.config.experimentId!, status: 'completed' };
+      const row: SweepRow = {
+        name: cell.name,
+        algorithm: cell.algorithm,
+        alpha: cell.alpha,
+        beta: cell.beta,
+        seed: cell.seed,
+        workflowId,
+        experimentId: cell.config.experimentId!,
+        status: 'completed',
+      };
       try {
         const result = await executeChild(istarTraining, { workflowId, args: [cell.config] });
-        Object.assign(row, { iterations: result.iterations, finalSuccess: result.finalMetrics['eval/success_rate'] ?? null, bestSuccess: result.bestSuccess });
+        Object.assign(row, {
+          iterations: result.iterations,
+          finalSuccess: result.finalMetrics['eval/success_rate'] ?? null,
+          bestSuccess: result.bestSuccess,
+        });
       } catch (err) {
-        Object.assign(row, { status: 'failed', error: ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message });
+        Object.assign(row, {
+          status: 'failed',
+          error: ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message,
+        });
       }
       running.delete(cell.name);
       rows.push(row);

@@ -8,6 +8,7 @@ import {
   defineSignal,
   defineUpdate,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertMemo,
@@ -65,7 +66,9 @@ export const resumeSignal = defineSignal('resume');
 /** Finish the current iteration, then end cleanly. */
 export const stopSignal = defineSignal('stop');
 /** Change alpha, beta or learning rates from the next activity on; rejected with the bad field named. */
-export const setHyperparametersUpdate = defineUpdate<Hyperparameters, [Partial<Hyperparameters>]>('setHyperparameters');
+export const setHyperparametersUpdate = defineUpdate<Hyperparameters, [Partial<Hyperparameters>]>(
+  'setHyperparameters',
+);
 
 export const SEARCH_ATTRIBUTE_KEYS = {
   experiment: defineSearchAttributeKey('experiment', SearchAttributeType.KEYWORD),
@@ -79,11 +82,35 @@ export const SEARCH_ATTRIBUTE_KEYS = {
 /** Activity timeouts; heartbeatTimeout bounds how long a dead worker's attempt is waited for. */
 function stageActivities(config: RunConfig) {
   const heartbeatTimeout = `${config.heartbeatTimeoutSeconds} seconds`;
-  const retry = { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 };
-  const rollout = proxyActivities<Activities>({ taskQueue: config.rolloutTaskQueue, startToCloseTimeout: '4 hours', heartbeatTimeout, retry });
-  const trainer = proxyActivities<Activities>({ taskQueue: config.trainerTaskQueue, startToCloseTimeout: '8 hours', heartbeatTimeout, retry });
-  const quick = proxyActivities<Activities>({ taskQueue: config.rolloutTaskQueue, startToCloseTimeout: '2 minutes', retry });
-  return { rollout, trainer, quick };
+  const retry = {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 20,
+  };
+  const rollout = proxyActivities<Activities>({
+    taskQueue: config.rolloutTaskQueue,
+    startToCloseTimeout: '4 hours',
+    heartbeatTimeout,
+    retry,
+  });
+  const trainer = proxyActivities<Activities>({
+    taskQueue: config.trainerTaskQueue,
+    startToCloseTimeout: '8 hours',
+    heartbeatTimeout,
+    retry,
+  });
+  const quick = proxyActivities<Activities>({
+    taskQueue: config.rolloutTaskQueue,
+    startToCloseTimeout: '2 minutes',
+    retry,
+  });
+  const report = proxyActivities<Activities>({
+    taskQueue: config.rolloutTaskQueue,
+    startToCloseTimeout: '10 minutes',
+    retry: { maximumAttempts: 3 },
+  });
+  return { rollout, trainer, quick, report };
 }
 
 // --- State ------------------------------------------------------------------------------------------
@@ -116,12 +143,20 @@ const MAX_HISTORY = 500;
 
 function invalidInput(err: unknown): never {
   if (err instanceof RunConfigError) {
-    throw ApplicationFailure.create({ message: err.message, type: 'RunConfigError', nonRetryable: true, details: [err.issues] });
+    throw ApplicationFailure.create({
+      message: err.message,
+      type: 'RunConfigError',
+      nonRetryable: true,
+      details: [err.issues],
+    });
   }
   throw err;
 }
 
-export async function istarTraining(input?: RunConfigInput | null, carried?: TrainingState): Promise<TrainingResult> {
+export async function istarTraining(
+  input?: RunConfigInput | null,
+  carried?: TrainingState,
+): Promise<TrainingResult> {
   let config: RunConfig;
   try {
     config = carried?.config ?? parseRunConfig(input ?? {});
@@ -129,7 +164,12 @@ export async function istarTraining(input?: RunConfigInput | null, carried?: Tra
     invalidInput(err);
   }
   // Default experiment id: the workflow id plus the run's first 8 characters, unique per run (carried over continue-as-new).
-  config = { ...config, experimentId: config.experimentId ?? experimentIdFrom(`${workflowInfo().workflowId}-${workflowInfo().runId.slice(0, 8)}`) };
+  config = {
+    ...config,
+    experimentId:
+      config.experimentId ??
+      experimentIdFrom(`${workflowInfo().workflowId}-${workflowInfo().runId.slice(0, 8)}`),
+  };
   const { stages } = algorithms.resolve(config.algorithm, algorithmOptions(config));
   let stage = carried ? 'resuming' : 'starting';
   const state: Partial<TrainingState> & { config: RunConfig; history: IterationRecord[] } = carried
@@ -149,7 +189,12 @@ export async function istarTraining(input?: RunConfigInput | null, carried?: Tra
     bestSuccess: state.bestSuccess ?? null,
     policyKey: state.policyKey,
     prmKey: state.prmKey,
-    hyperparameters: { alpha: state.config.alpha, beta: state.config.beta, policyLr: state.config.policyLr, prmLr: state.config.prmLr },
+    hyperparameters: {
+      alpha: state.config.alpha,
+      beta: state.config.beta,
+      policyLr: state.config.policyLr,
+      prmLr: state.config.prmLr,
+    },
     history: state.history,
   }));
   setHandler(pauseSignal, () => void (state.paused = true));
@@ -160,7 +205,12 @@ export async function istarTraining(input?: RunConfigInput | null, carried?: Tra
     (change) => {
       state.config = { ...state.config, ...parseHyperparameters(change) };
       log.info('hyperparameters changed', { change });
-      return { alpha: state.config.alpha, beta: state.config.beta, policyLr: state.config.policyLr, prmLr: state.config.prmLr };
+      return {
+        alpha: state.config.alpha,
+        beta: state.config.beta,
+        policyLr: state.config.policyLr,
+        prmLr: state.config.prmLr,
+      };
     },
     {
       validator: (change) => {
@@ -173,7 +223,7 @@ export async function istarTraining(input?: RunConfigInput | null, carried?: Tra
     },
   );
 
-  const { rollout, trainer, quick } = stageActivities(config);
+  const { rollout, trainer, quick, report } = stageActivities(config);
   upsertSearchAttributes([
     { key: SEARCH_ATTRIBUTE_KEYS.experiment, value: experimentId },
     { key: SEARCH_ATTRIBUTE_KEYS.algorithm, value: config.algorithm },
@@ -222,12 +272,15 @@ export async function istarTraining(input?: RunConfigInput | null, carried?: Tra
     stage = 'collectRollouts';
     const shards = Math.min(cfg.rolloutShards, cfg.groups);
     const collected = await Promise.all(
-      Array.from({ length: shards }, (_, shard) => rollout.collectRollouts({ ...stageInput, policyKey: state.policyKey!, shard, shards })),
+      Array.from({ length: shards }, (_, shard) =>
+        rollout.collectRollouts({ ...stageInput, policyKey: state.policyKey!, shard, shards }),
+      ),
     );
     const rolloutKeys = collected.map((c) => c.key);
     const episodes = collected.reduce((a, c) => a + c.metrics['rollout/episodes'], 0);
     for (const key of Object.keys(collected[0].metrics)) {
-      metrics[key] = collected.reduce((a, c) => a + c.metrics[key] * c.metrics['rollout/episodes'], 0) / episodes;
+      metrics[key] =
+        collected.reduce((a, c) => a + c.metrics[key] * c.metrics['rollout/episodes'], 0) / episodes;
     }
     metrics['rollout/episodes'] = episodes;
 
@@ -244,7 +297,13 @@ export async function istarTraining(input?: RunConfigInput | null, carried?: Tra
     const previousPrmKey = state.prmKey!;
     if (stages.needsPrm && pairs !== 0) {
       stage = 'trainPrm';
-      const prm = await trainer.trainPrm({ ...stageInput, rolloutKeys, pairsKey, prmKey: previousPrmKey, referenceKey: state.referenceKey! });
+      const prm = await trainer.trainPrm({
+        ...stageInput,
+        rolloutKeys,
+        pairsKey,
+        prmKey: previousPrmKey,
+        referenceKey: state.referenceKey!,
+      });
       state.prmKey = prm.prmKey;
       Object.assign(metrics, prm.metrics);
     }
@@ -281,10 +340,24 @@ export async function istarTraining(input?: RunConfigInput | null, carried?: Tra
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTE_KEYS.iteration, value: it }]);
 
     const done = it >= state.config.iterations || state.stopRequested;
-    if (!done && (workflowInfo().continueAsNewSuggested || it - firstIteration + 1 >= cfg.continueAsNewEvery)) {
+    if (
+      !done &&
+      (workflowInfo().continueAsNewSuggested || it - firstIteration + 1 >= cfg.continueAsNewEvery)
+    ) {
       stage = 'continueAsNew';
       await condition(allHandlersFinished);
       await continueAsNew<typeof istarTraining>(null, state as TrainingState);
+    }
+  }
+
+  // The run's HTML report in S3 (experiments/<id>/report/). A report that cannot be built never fails the
+  // run it describes. Patched: histories recorded before the report existed replay without it.
+  if (patched('write-report')) {
+    stage = 'writeReport';
+    try {
+      await report.writeReport({ experimentId });
+    } catch (err) {
+      log.warn('the run report could not be written', { experimentId, error: String(err) });
     }
   }
 

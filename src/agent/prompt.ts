@@ -24,7 +24,8 @@ export const PROMPT_WORDS = ['Task:', 'Observation:', 'Action:', 'Previous'];
 export function contextText(parts: ContextParts, historyLength: number): string {
   const lines = [`Task: ${parts.instruction}`];
   const recent = historyLength > 0 ? parts.history.slice(-historyLength) : [];
-  for (const turn of recent) lines.push(`Previous observation:\n${turn.observation}`, `Previous action: ${turn.action}`);
+  for (const turn of recent)
+    lines.push(`Previous observation:\n${turn.observation}`, `Previous action: ${turn.action}`);
   lines.push(`Observation:\n${parts.observation}`, 'Action:');
   return lines.join('\n');
 }
@@ -34,7 +35,12 @@ export function contextText(parts: ContextParts, historyLength: number): string 
  * turns are dropped first; if even the context without history is too long, it is cut from the left (the
  * current observation always stays).
  */
-export function encodeContext(tokenizer: Tokenizer, parts: ContextParts, historyLength: number, maxTokens: number): number[] {
+export function encodeContext(
+  tokenizer: Tokenizer,
+  parts: ContextParts,
+  historyLength: number,
+  maxTokens: number,
+): number[] {
   for (let h = Math.min(historyLength, parts.history.length); h >= 0; h--) {
     const ids = tokenizer.encode(contextText(parts, h), { bos: true });
     if (ids.length <= maxTokens) return ids;

@@ -9,9 +9,17 @@ export function tokenizerFor(spec: EnvSpec): Tokenizer {
 }
 
 /** The policy's model config for an env: the default size with the run's overrides. */
-export function modelConfigFor(spec: EnvSpec, tokenizer: Tokenizer, overrides: ModelSizeOverrides = {}, valueHead = false): ModelConfig {
+export function modelConfigFor(
+  spec: EnvSpec,
+  tokenizer: Tokenizer,
+  overrides: ModelSizeOverrides = {},
+  valueHead = false,
+): ModelConfig {
   const base = defaultModelConfig(tokenizer.vocab.length);
-  const config: ModelConfig = { ...base, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
+  const config: ModelConfig = {
+    ...base,
+    ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
+  };
   if (spec.name === 'sokoban-visual') config.image = { height: 96, width: 96, channels: 3, patchSize: 16 };
   if (valueHead) config.valueHead = true;
   return config;
@@ -28,9 +36,19 @@ export interface DemonstrationSet {
 export function demonstrationPairs(
   spec: EnvSpec,
   tokenizer: Tokenizer,
-  options: { episodes: number; randomActionFraction: number; seed: number; historyLength: number; maxContextTokens: number },
+  options: {
+    episodes: number;
+    randomActionFraction: number;
+    seed: number;
+    historyLength: number;
+    maxContextTokens: number;
+  },
 ): DemonstrationSet {
-  const demos = collectDemonstrations(spec, { episodes: options.episodes, randomActionFraction: options.randomActionFraction, seed: options.seed });
+  const demos = collectDemonstrations(spec, {
+    episodes: options.episodes,
+    randomActionFraction: options.randomActionFraction,
+    seed: options.seed,
+  });
   const train: ContextAction[] = [];
   const heldOut: ContextAction[] = [];
   demos.forEach((demo, i) => {
@@ -39,11 +57,20 @@ export function demonstrationPairs(
     demo.actions.forEach((action, t) => {
       const observation = demo.observations[t];
       target.push({
-        context: encodeContext(tokenizer, { instruction: demo.instruction, history, observation }, options.historyLength, options.maxContextTokens),
+        context: encodeContext(
+          tokenizer,
+          { instruction: demo.instruction, history, observation },
+          options.historyLength,
+          options.maxContextTokens,
+        ),
         action: encodeAction(tokenizer, action),
       });
       history.push({ observation, action });
     });
   });
-  return { train, heldOut: heldOut.length > 0 ? heldOut : train.slice(0, 1), demonstratorSuccess: demos.filter((d) => d.won).length / Math.max(1, demos.length) };
+  return {
+    train,
+    heldOut: heldOut.length > 0 ? heldOut : train.slice(0, 1),
+    demonstratorSuccess: demos.filter((d) => d.won).length / Math.max(1, demos.length),
+  };
 }

@@ -13,7 +13,9 @@ import { followRun, iterationLine, type OutputOptions } from './follow';
 import { addRunFlags, runConfigFromFlags } from './run-flags';
 
 /** Shared by every command that talks to Temporal. */
-export async function withClient<T>(fn: (client: Client, uiUrl: (id: string) => string) => Promise<T>): Promise<T> {
+export async function withClient<T>(
+  fn: (client: Client, uiUrl: (id: string) => string) => Promise<T>,
+): Promise<T> {
   const { client, settings, close } = await connectClient();
   try {
     return await fn(client, (id) => workflowUrl(settings, id));
@@ -37,9 +39,15 @@ export interface StartRunOptions extends OutputOptions {
  * Start an istarTraining run (or attach to the running one with the same workflow id) and, unless
  * detached, follow it to the end.
  */
-export async function startRun(input: RunConfigInput, opts: StartRunOptions): Promise<TrainingResult | undefined> {
+export async function startRun(
+  input: RunConfigInput,
+  opts: StartRunOptions,
+): Promise<TrainingResult | undefined> {
   return withClient(async (client, uiUrl) => {
-    const workflowId = opts.workflowId ?? input.experimentId ?? `istar-${input.env ?? 'sokoban'}-${input.algorithm ?? 'istar'}-${randomUUID().slice(0, 8)}`;
+    const workflowId =
+      opts.workflowId ??
+      input.experimentId ??
+      `istar-${input.env ?? 'sokoban'}-${input.algorithm ?? 'istar'}-${randomUUID().slice(0, 8)}`;
     let attached = false;
     try {
       attached = (await client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
@@ -53,7 +61,16 @@ export async function startRun(input: RunConfigInput, opts: StartRunOptions): Pr
       workflowIdConflictPolicy: 'USE_EXISTING',
       memo: { startedBy: 'istar cli' },
     });
-    print(opts, { type: attached ? 'attached' : 'started', workflowId, runId: handle.firstExecutionRunId, url: uiUrl(workflowId) }, `${attached ? 'attached to running' : 'started'} run ${workflowId}\n  UI: ${uiUrl(workflowId)}`);
+    print(
+      opts,
+      {
+        type: attached ? 'attached' : 'started',
+        workflowId,
+        runId: handle.firstExecutionRunId,
+        url: uiUrl(workflowId),
+      },
+      `${attached ? 'attached to running' : 'started'} run ${workflowId}\n  UI: ${uiUrl(workflowId)}`,
+    );
     if (opts.detach) return undefined;
     const result = await followRun(handle as never, opts);
     const success = result.finalMetrics['eval/success_rate'];
@@ -69,7 +86,10 @@ export async function startRun(input: RunConfigInput, opts: StartRunOptions): Pr
 }
 
 export const outputFlags = (cmd: Command) =>
-  cmd.option('--json', 'machine-readable output (one JSON object per line)').option('-q, --quiet', 'only the final line').option('-v, --verbose', 'every metric');
+  cmd
+    .option('--json', 'machine-readable output (one JSON object per line)')
+    .option('-q, --quiet', 'only the final line')
+    .option('-v, --verbose', 'every metric');
 
 export function buildProgram(): Command {
   const program = new Command('istar')
@@ -78,7 +98,11 @@ export function buildProgram(): Command {
     .exitOverride();
 
   outputFlags(
-    addRunFlags(program.command('train').description('start a training run and follow it (attaches if the workflow id is already running)'))
+    addRunFlags(
+      program
+        .command('train')
+        .description('start a training run and follow it (attaches if the workflow id is already running)'),
+    )
       .option('--id <workflowId>', 'workflow id (default: the experiment id, or a new one)')
       .option('--task-queue <name>', 'workflow task queue', TASK_QUEUES.workflow)
       .option('--detach', 'start and return without following'),
@@ -88,38 +112,52 @@ export function buildProgram(): Command {
   });
 
   outputFlags(
-    addRunFlags(program.command('resume-from').description('start a new run from a stored checkpoint of another run').argument('<experiment>').argument('<iteration>'))
+    addRunFlags(
+      program
+        .command('resume-from')
+        .description('start a new run from a stored checkpoint of another run')
+        .argument('<experiment>')
+        .argument('<iteration>'),
+    )
       .option('--id <workflowId>', 'workflow id of the new run')
       .option('--task-queue <name>', 'workflow task queue', TASK_QUEUES.workflow)
       .option('--detach', 'start and return without following'),
   ).action(async (experiment: string, iteration: string, opts) => {
-    if (!/^\d+$/.test(iteration)) throw new Error(`iteration must be a non-negative integer, got "${iteration}"`);
-    const { input } = runConfigFromFlags(opts, { resumeFrom: { experimentId: experiment, iteration: Number(iteration) } });
+    if (!/^\d+$/.test(iteration))
+      throw new Error(`iteration must be a non-negative integer, got "${iteration}"`);
+    const { input } = runConfigFromFlags(opts, {
+      resumeFrom: { experimentId: experiment, iteration: Number(iteration) },
+    });
     await startRun(input, { ...opts, workflowId: opts.id });
   });
 
-  outputFlags(program.command('status').description('progress of a run').argument('<workflowId>')).action(async (id: string, opts: OutputOptions) =>
-    withClient(async (client, uiUrl) => {
-      const handle = client.workflow.getHandle(id);
-      const description = await handle.describe();
-      let progress: Progress | undefined;
-      try {
-        progress = (await handle.query('progress')) as Progress;
-      } catch (err) {
-        if (opts.verbose) console.error(`progress query failed: ${(err as Error).message}`);
-        progress = undefined;
-      }
-      const status = description.status.name;
-      if (opts.json) return console.log(JSON.stringify({ workflowId: id, status, progress }));
-      console.log(`${id}: ${status}${progress ? `, iteration ${progress.iteration}/${progress.iterations}, stage ${progress.stage}${progress.paused ? ' (paused)' : ''}` : ''}`);
-      if (progress) {
-        console.log(`  experiment ${progress.experimentId} | ${progress.algorithm} on ${progress.env} | best held-out success ${progress.bestSuccess ?? '-'}`);
-        console.log(`  hyperparameters ${JSON.stringify(progress.hyperparameters)}`);
-        const last = progress.history.at(-1);
-        if (last) console.log(`  ${iterationLine(last, progress.iterations, opts.verbose)}`);
-      }
-      console.log(`  UI: ${uiUrl(id)}`);
-    }),
+  outputFlags(program.command('status').description('progress of a run').argument('<workflowId>')).action(
+    async (id: string, opts: OutputOptions) =>
+      withClient(async (client, uiUrl) => {
+        const handle = client.workflow.getHandle(id);
+        const description = await handle.describe();
+        let progress: Progress | undefined;
+        try {
+          progress = (await handle.query('progress')) as Progress;
+        } catch (err) {
+          if (opts.verbose) console.error(`progress query failed: ${(err as Error).message}`);
+          progress = undefined;
+        }
+        const status = description.status.name;
+        if (opts.json) return console.log(JSON.stringify({ workflowId: id, status, progress }));
+        console.log(
+          `${id}: ${status}${progress ? `, iteration ${progress.iteration}/${progress.iterations}, stage ${progress.stage}${progress.paused ? ' (paused)' : ''}` : ''}`,
+        );
+        if (progress) {
+          console.log(
+            `  experiment ${progress.experimentId} | ${progress.algorithm} on ${progress.env} | best held-out success ${progress.bestSuccess ?? '-'}`,
+          );
+          console.log(`  hyperparameters ${JSON.stringify(progress.hyperparameters)}`);
+          const last = progress.history.at(-1);
+          if (last) console.log(`  ${iterationLine(last, progress.iterations, opts.verbose)}`);
+        }
+        console.log(`  UI: ${uiUrl(id)}`);
+      }),
   );
 
   for (const [name, description] of [
@@ -148,9 +186,13 @@ export function buildProgram(): Command {
     .option('--policy-lr <x>', 'policy learning rate', Number)
     .option('--prm-lr <x>', 'PRM learning rate', Number)
     .action(async (id: string, opts: Record<string, number | undefined>) => {
-      const change = parseHyperparameters(Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)));
+      const change = parseHyperparameters(
+        Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
+      );
       await withClient(async (client) => {
-        const now = await client.workflow.getHandle(id).executeUpdate('setHyperparameters', { args: [change] });
+        const now = await client.workflow
+          .getHandle(id)
+          .executeUpdate('setHyperparameters', { args: [change] });
         console.log(`hyperparameters of ${id}: ${JSON.stringify(now)}`);
       });
     });
@@ -161,15 +203,23 @@ export function buildProgram(): Command {
   registerReportCommands(program);
 
   const infra = program.command('infra').description('the local Temporal dev server and MinIO');
-  infra.command('up').description('install if needed and start the local stack (reusing services already up)').action(async () => {
-    const { upStack } = await import('../../infra/stack');
-    const stack = await upStack();
-    console.log(`stack up: Temporal ${stack.temporal.address}, UI ${stack.uiUrl}, S3 ${stack.s3.endpoint} (bucket ${stack.s3.bucket})`);
-  });
-  infra.command('down').description('stop the services this project started').action(async () => {
-    const { downStack } = await import('../../infra/stack');
-    await downStack();
-  });
+  infra
+    .command('up')
+    .description('install if needed and start the local stack (reusing services already up)')
+    .action(async () => {
+      const { upStack } = await import('../../infra/stack');
+      const stack = await upStack();
+      console.log(
+        `stack up: Temporal ${stack.temporal.address}, UI ${stack.uiUrl}, S3 ${stack.s3.endpoint} (bucket ${stack.s3.bucket})`,
+      );
+    });
+  infra
+    .command('down')
+    .description('stop the services this project started')
+    .action(async () => {
+      const { downStack } = await import('../../infra/stack');
+      await downStack();
+    });
   infra
     .command('status')
     .option('--json', 'machine-readable output')
@@ -184,7 +234,9 @@ export function buildProgram(): Command {
 
   program
     .command('workers')
-    .description('run a local worker: the workflow worker here, a trainer and ISTAR_ROLLOUT_PROCESSES rollout workers in child processes')
+    .description(
+      'run a local worker: the workflow worker here, a trainer and ISTAR_ROLLOUT_PROCESSES rollout workers in child processes',
+    )
     .option('--roles <list>', 'run exactly these roles in one process: workflow,rollout,trainer')
     .action(async (opts: { roles?: string }) => {
       if (opts.roles) process.env.ISTAR_WORKER_ROLES = opts.roles;
@@ -203,7 +255,8 @@ export async function runCli(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     const e = err as Error & { code?: string; exitCode?: number };
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
+      return 0;
     if (e.code?.startsWith('commander.')) return e.exitCode ?? 2;
     if (err instanceof WorkflowNotFoundError) console.error(`error: no such workflow: ${e.message}`);
     else console.error(`error: ${e.message}`);

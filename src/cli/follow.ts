@@ -9,7 +9,8 @@ export interface OutputOptions {
   verbose?: boolean;
 }
 
-const fmt = (x: number | undefined, digits = 3) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits));
+const fmt = (x: number | undefined, digits = 3) =>
+  x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits);
 
 /** One line per iteration, CleanRL-style metric names shortened. */
 export function iterationLine(record: IterationRecord, total: number, verbose = false): string {
@@ -23,9 +24,15 @@ export function iterationLine(record: IterationRecord, total: number, verbose = 
   ];
   if (m['prm/accuracy'] !== undefined) parts.push(`prm acc ${fmt(m['prm/accuracy'], 2)}`);
   if (m['policy/loss'] !== undefined) parts.push(`policy loss ${fmt(m['policy/loss'], 4)}`);
-  if (record.iteration === 0 && m['sft/heldout_action_accuracy'] !== undefined) parts.push(`sft acc ${fmt(m['sft/heldout_action_accuracy'], 2)}`);
+  if (record.iteration === 0 && m['sft/heldout_action_accuracy'] !== undefined)
+    parts.push(`sft acc ${fmt(m['sft/heldout_action_accuracy'], 2)}`);
   let line = parts.join(' | ');
-  if (verbose) line += '\n    ' + Object.entries(m).map(([k, v]) => `${k}=${fmt(v, 4)}`).join(' ');
+  if (verbose)
+    line +=
+      '\n    ' +
+      Object.entries(m)
+        .map(([k, v]) => `${k}=${fmt(v, 4)}`)
+        .join(' ');
   return line;
 }
 
@@ -35,12 +42,20 @@ type TrainingHandle = WorkflowHandle<(input?: unknown) => Promise<TrainingResult
  * Follow a run until it ends: a progress bar over iterations with the current stage, a metric line per
  * completed iteration (or a JSON object per line with --json), and the result.
  */
-export async function followRun(handle: TrainingHandle, options: OutputOptions & { intervalMs?: number; log?: (line: string) => void } = {}): Promise<TrainingResult> {
+export async function followRun(
+  handle: TrainingHandle,
+  options: OutputOptions & { intervalMs?: number; log?: (line: string) => void } = {},
+): Promise<TrainingResult> {
   const log = options.log ?? ((line: string) => console.log(line));
   const interactive = !options.json && !options.quiet && process.stderr.isTTY;
   const bar = interactive
     ? new cliProgress.SingleBar(
-        { format: 'training [{bar}] {value}/{total} iterations | {stage}', hideCursor: true, clearOnComplete: true, stream: process.stderr },
+        {
+          format: 'training [{bar}] {value}/{total} iterations | {stage}',
+          hideCursor: true,
+          clearOnComplete: true,
+          stream: process.stderr,
+        },
         cliProgress.Presets.shades_classic,
       )
     : undefined;
@@ -51,7 +66,9 @@ export async function followRun(handle: TrainingHandle, options: OutputOptions &
     for (const record of progress.history.filter((h) => h.iteration > printed)) {
       printed = record.iteration;
       if (options.quiet) continue;
-      const text = options.json ? JSON.stringify({ type: 'iteration', ...record }) : iterationLine(record, progress.iterations, options.verbose);
+      const text = options.json
+        ? JSON.stringify({ type: 'iteration', ...record })
+        : iterationLine(record, progress.iterations, options.verbose);
       if (bar) bar.stop();
       log(text);
       if (bar) bar.start(progress.iterations, progress.iteration, { stage: progress.stage });
@@ -70,7 +87,10 @@ export async function followRun(handle: TrainingHandle, options: OutputOptions &
     } catch {
       // No worker yet to answer the query, or the run just closed: try again.
     }
-    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, options.intervalMs ?? 1000))]);
+    await Promise.race([
+      result.catch(() => undefined),
+      new Promise((r) => setTimeout(r, options.intervalMs ?? 1000)),
+    ]);
   }
   bar?.stop();
   const final = await result;

@@ -10,11 +10,15 @@ export function addRunFlags(cmd: Command): Command {
   };
   const num = (name: string) => (v: string) => {
     const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${v}"`);
+    if (v.trim() === '' || !Number.isFinite(n))
+      throw new InvalidArgumentError(`${name} must be a number, got "${v}"`);
     return n;
   };
   return cmd
-    .option('-c, --config <json|file>', 'run config as JSON text or a path to a JSON file (flags override it)')
+    .option(
+      '-c, --config <json|file>',
+      'run config as JSON text or a path to a JSON file (flags override it)',
+    )
     .option('--env <name>', 'environment: sokoban, sokoban-visual, webshop, social')
     .option('--algorithm <name>', 'istar, rloo, grpo, reinforce++, gigpo, prime, ppo')
     .option('--experiment <id>', 'experiment id (storage prefix); default: the workflow id')
@@ -45,11 +49,19 @@ const FLAG_FIELDS: Record<string, keyof RunConfigInput> = {
 };
 
 /** Read `--config` (JSON text or file), apply flags, validate: throws a clear error naming bad fields. */
-export function runConfigFromFlags(opts: Record<string, unknown>, base: RunConfigInput = {}): { input: RunConfigInput; config: RunConfig } {
+export function runConfigFromFlags(
+  opts: Record<string, unknown>,
+  base: RunConfigInput = {},
+): { input: RunConfigInput; config: RunConfig } {
   let fromConfig: RunConfigInput = {};
   if (typeof opts.config === 'string') {
-    const text = opts.config.trim().startsWith('{') ? opts.config : existsSync(opts.config) ? readFileSync(opts.config, 'utf8') : undefined;
-    if (text === undefined) throw new Error(`--config: "${opts.config}" is neither JSON nor an existing file`);
+    const text = opts.config.trim().startsWith('{')
+      ? opts.config
+      : existsSync(opts.config)
+        ? readFileSync(opts.config, 'utf8')
+        : undefined;
+    if (text === undefined)
+      throw new Error(`--config: "${opts.config}" is neither JSON nor an existing file`);
     try {
       fromConfig = JSON.parse(text) as RunConfigInput;
     } catch (err) {
@@ -57,6 +69,7 @@ export function runConfigFromFlags(opts: Record<string, unknown>, base: RunConfi
     }
   }
   const input: Record<string, unknown> = { ...base, ...fromConfig };
-  for (const [flag, field] of Object.entries(FLAG_FIELDS)) if (opts[flag] !== undefined) input[field] = opts[flag];
+  for (const [flag, field] of Object.entries(FLAG_FIELDS))
+    if (opts[flag] !== undefined) input[field] = opts[flag];
   return { input: input as RunConfigInput, config: parseRunConfig(input) };
 }

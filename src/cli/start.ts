@@ -38,7 +38,9 @@ async function run(): Promise<void> {
     .exitOverride();
   cmd.parse(process.argv.slice(2), { from: 'user' });
   const opts = cmd.opts();
-  const env = process.env.ISTAR_START_CONFIG ? (JSON.parse(process.env.ISTAR_START_CONFIG) as RunConfigInput) : {};
+  const env = process.env.ISTAR_START_CONFIG
+    ? (JSON.parse(process.env.ISTAR_START_CONFIG) as RunConfigInput)
+    : {};
   const { input } = runConfigFromFlags(opts, { ...QUICKSTART, ...env });
 
   const stack = await upStack({ log: (l) => !opts.quiet && !opts.json && console.log(l) });
@@ -46,23 +48,31 @@ async function run(): Promise<void> {
   mkdirSync(logs, { recursive: true });
   const workerLog = path.join(logs, 'worker.log');
   const fd = openSync(workerLog, 'a');
-  const worker = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../../workers/local.ts', import.meta.url))], {
-    stdio: ['ignore', fd, fd],
-    env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, S3_ENDPOINT: stack.s3.endpoint },
-  });
+  const worker = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('../../workers/local.ts', import.meta.url))],
+    {
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, S3_ENDPOINT: stack.s3.endpoint },
+    },
+  );
   const stopWorker = () => worker.exitCode === null && worker.kill('SIGTERM');
   process.once('exit', stopWorker);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      console.log(`\nstopping the local worker; the run keeps its state on the Temporal server. Run \`npm start\` again to attach to it.`);
+      console.log(
+        `\nstopping the local worker; the run keeps its state on the Temporal server. Run \`npm start\` again to attach to it.`,
+      );
       stopWorker();
       process.exit(130);
     });
   }
   worker.once('exit', (code) => {
-    if (code !== null && code !== 0) console.error(`the local worker exited with status ${code}; see ${workerLog}`);
+    if (code !== null && code !== 0)
+      console.error(`the local worker exited with status ${code}; see ${workerLog}`);
   });
-  if (!opts.quiet && !opts.json) console.log(`local worker started (log ${workerLog}); Temporal UI ${stack.uiUrl}`);
+  if (!opts.quiet && !opts.json)
+    console.log(`local worker started (log ${workerLog}); Temporal UI ${stack.uiUrl}`);
   try {
     await startRun(input, { workflowId: opts.id, json: opts.json, quiet: opts.quiet, verbose: opts.verbose });
   } finally {

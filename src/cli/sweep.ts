@@ -6,13 +6,38 @@ import { istarSweep, type SweepProgress, type SweepRow } from '../../workflows/s
 import type { withClient as WithClient } from './commands';
 import { runConfigFromFlags } from './run-flags';
 
-const list = <T>(parse: (s: string) => T) => (v: string) => v.split(',').map((x) => parse(x.trim()));
+const list =
+  <T>(parse: (s: string) => T) =>
+  (v: string) =>
+    v.split(',').map((x) => parse(x.trim()));
 
 /** The results table of a sweep, one row per run. */
 export function sweepTable(rows: SweepRow[]): string {
   const f = (x: number | null | undefined) => (x === undefined || x === null ? '-' : x.toFixed(3));
-  const header = ['run', 'algorithm', 'alpha', 'beta', 'seed', 'iterations', 'final success', 'best success', 'status'];
-  const body = rows.map((r) => [r.name, r.algorithm, r.alpha ?? '-', r.beta ?? '-', r.seed, r.iterations ?? '-', f(r.finalSuccess), f(r.bestSuccess), r.status === 'failed' ? `failed: ${r.error}` : 'ok'].map(String));
+  const header = [
+    'run',
+    'algorithm',
+    'alpha',
+    'beta',
+    'seed',
+    'iterations',
+    'final success',
+    'best success',
+    'status',
+  ];
+  const body = rows.map((r) =>
+    [
+      r.name,
+      r.algorithm,
+      r.alpha ?? '-',
+      r.beta ?? '-',
+      r.seed,
+      r.iterations ?? '-',
+      f(r.finalSuccess),
+      f(r.bestSuccess),
+      r.status === 'failed' ? `failed: ${r.error}` : 'ok',
+    ].map(String),
+  );
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   return [header, ...body].map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ')).join('\n');
 }
@@ -20,7 +45,9 @@ export function sweepTable(rows: SweepRow[]): string {
 export function registerSweepCommand(program: Command, withClient: typeof WithClient): void {
   program
     .command('sweep')
-    .description('run istarTraining children over a grid (algorithms x alphas x betas x seeds) and print the results table')
+    .description(
+      'run istarTraining children over a grid (algorithms x alphas x betas x seeds) and print the results table',
+    )
     .option('--algorithms <list>', 'comma-separated algorithms', list(String))
     .option('--alphas <list>', 'comma-separated alpha values', list(Number))
     .option('--betas <list>', 'comma-separated beta values', list(Number))
@@ -33,11 +60,22 @@ export function registerSweepCommand(program: Command, withClient: typeof WithCl
     .option('--json', 'machine-readable output')
     .action(async (opts) => {
       const base = opts.config ? runConfigFromFlags({ config: opts.config }).input : {};
-      const input = { base, algorithms: opts.algorithms, alphas: opts.alphas, betas: opts.betas, seeds: opts.seeds, maxConcurrent: opts.maxConcurrent };
+      const input = {
+        base,
+        algorithms: opts.algorithms,
+        alphas: opts.alphas,
+        betas: opts.betas,
+        seeds: opts.seeds,
+        maxConcurrent: opts.maxConcurrent,
+      };
       const id = opts.id ?? `istar-sweep-${randomUUID().slice(0, 8)}`;
       sweepCells(parseSweep(input), id); // validate the whole grid before starting anything
       await withClient(async (client, uiUrl) => {
-        const handle = await client.workflow.start(istarSweep, { taskQueue: opts.taskQueue, workflowId: id, args: [input] });
+        const handle = await client.workflow.start(istarSweep, {
+          taskQueue: opts.taskQueue,
+          workflowId: id,
+          args: [input],
+        });
         if (opts.json) console.log(JSON.stringify({ type: 'started', workflowId: id, url: uiUrl(id) }));
         else console.log(`started sweep ${id}\n  UI: ${uiUrl(id)}`);
         if (opts.detach) return;
@@ -46,7 +84,8 @@ export function registerSweepCommand(program: Command, withClient: typeof WithCl
         const result = handle.result().finally(() => (finished = true));
         while (!finished) {
           const p = (await handle.query('progress').catch(() => undefined)) as SweepProgress | undefined;
-          if (p && p.done !== done && !opts.json) console.log(`sweep: ${p.done}/${p.total} runs done, running: ${p.running.join(', ') || '-'}`);
+          if (p && p.done !== done && !opts.json)
+            console.log(`sweep: ${p.done}/${p.total} runs done, running: ${p.running.join(', ') || '-'}`);
           if (p) done = p.done;
           await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
         }

@@ -59,7 +59,9 @@ export function s3SettingsFromEnv(env: NodeJS.ProcessEnv = process.env): S3Setti
   try {
     url = new URL(endpoint);
   } catch {
-    throw new Error(`S3_ENDPOINT must be a URL such as http://127.0.0.1:9000, got ${JSON.stringify(endpoint)}`);
+    throw new Error(
+      `S3_ENDPOINT must be a URL such as http://127.0.0.1:9000, got ${JSON.stringify(endpoint)}`,
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new Error(`S3_ENDPOINT must start with http:// or https://, got ${JSON.stringify(endpoint)}`);

@@ -200,6 +200,9 @@ export function parseHyperparameters(input: unknown): Hyperparameters {
 
 /** A valid experiment id derived from any string (e.g. a workflow id). */
 export function experimentIdFrom(raw: string): string {
-  const cleaned = raw.replace(/[^A-Za-z0-9._-]/g, '-').replace(/\.{2,}/g, '.').replace(/^[^A-Za-z0-9]+/, '');
+  const cleaned = raw
+    .replace(/[^A-Za-z0-9._-]/g, '-')
+    .replace(/\.{2,}/g, '.')
+    .replace(/^[^A-Za-z0-9]+/, '');
   return (cleaned || 'run').slice(0, 128);
 }

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { ALGORITHM_NAMES, RunConfigError, runConfigSchema, type RunConfig, type RunConfigInput } from './run-config';
+import {
+  ALGORITHM_NAMES,
+  RunConfigError,
+  runConfigSchema,
+  type RunConfig,
+  type RunConfigInput,
+} from './run-config';
 
 /**
  * Input of the `istarSweep` workflow: a grid of algorithms x alpha x beta x seeds over a base run config,
@@ -16,7 +22,11 @@ export const sweepSchema = z
     /** Child runs at the same time. */
     maxConcurrent: z.number().int().min(1).max(64).default(2),
     /** Prefix of the children's experiment ids (default: the sweep's workflow id). */
-    experimentPrefix: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/).max(80).optional(),
+    experimentPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/)
+      .max(80)
+      .optional(),
   })
   .strict();
 
@@ -35,7 +45,9 @@ export interface SweepCell {
 export function parseSweep(input: unknown): SweepConfig {
   const result = sweepSchema.safeParse(input ?? {});
   if (!result.success) {
-    throw new RunConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`));
+    throw new RunConfigError(
+      result.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`),
+    );
   }
   return result.data;
 }
@@ -47,13 +59,26 @@ export function sweepCells(sweep: SweepConfig, prefix: string): SweepCell[] {
     for (const alpha of sweep.alphas ?? [undefined])
       for (const beta of sweep.betas ?? [undefined])
         for (const seed of sweep.seeds) {
-          const parts = [algorithm.replace(/\+/g, 'p'), alpha !== undefined ? `a${alpha}` : '', beta !== undefined ? `b${beta}` : '', `s${seed}`].filter(Boolean);
+          const parts = [
+            algorithm.replace(/\+/g, 'p'),
+            alpha !== undefined ? `a${alpha}` : '',
+            beta !== undefined ? `b${beta}` : '',
+            `s${seed}`,
+          ].filter(Boolean);
           const name = parts.join('-');
-          const input: RunConfigInput = { ...(sweep.base as RunConfigInput), algorithm, seed, experimentId: `${prefix}-${name}`.slice(0, 128) };
+          const input: RunConfigInput = {
+            ...(sweep.base as RunConfigInput),
+            algorithm,
+            seed,
+            experimentId: `${prefix}-${name}`.slice(0, 128),
+          };
           if (alpha !== undefined) input.alpha = alpha;
           if (beta !== undefined) input.beta = beta;
           const parsed = runConfigSchema.safeParse(input);
-          if (!parsed.success) throw new RunConfigError(parsed.error.issues.map((i) => `base.${i.path.join('.')}: ${i.message}`));
+          if (!parsed.success)
+            throw new RunConfigError(
+              parsed.error.issues.map((i) => `base.${i.path.join('.')}: ${i.message}`),
+            );
           cells.push({ name, algorithm, alpha, beta, seed, config: parsed.data });
         }
   return cells;

@@ -42,7 +42,9 @@ async function loadTensorflow(): Promise<string | undefined> {
 
 async function activate(requested: BackendName): Promise<BackendInfo> {
   if (!BACKEND_NAMES.includes(requested)) {
-    throw new Error(`unknown tensor backend "${requested}"; ISTAR_BACKEND must be one of ${BACKEND_NAMES.join(', ')}`);
+    throw new Error(
+      `unknown tensor backend "${requested}"; ISTAR_BACKEND must be one of ${BACKEND_NAMES.join(', ')}`,
+    );
   }
   let backend: string;
   let device: string;
@@ -65,7 +67,9 @@ async function activate(requested: BackendName): Promise<BackendInfo> {
     try {
       await import('@tensorflow/tfjs-backend-wasm');
     } catch (err) {
-      throw new Error(`tensor backend "wasm" is not installed: npm install @tensorflow/tfjs-backend-wasm (${String(err)})`);
+      throw new Error(
+        `tensor backend "wasm" is not installed: npm install @tensorflow/tfjs-backend-wasm (${String(err)})`,
+      );
     }
   }
   if (!(await tf.setBackend(backend))) throw new Error(`tensor backend "${backend}" failed to initialise`);

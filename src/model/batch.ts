@@ -28,7 +28,8 @@ export function buildActionBatch(items: readonly ContextAction[], images?: Float
   const actionMask: number[][] = [];
   const lengths: number[] = [];
   items.forEach((it, b) => {
-    if (it.action.length === 0) throw new Error(`item ${b} has an empty action (need at least one action token)`);
+    if (it.action.length === 0)
+      throw new Error(`item ${b} has an empty action (need at least one action token)`);
     if (it.context.length === 0) throw new Error(`item ${b} has an empty context (start it with <bos>)`);
     const row = [...it.context, ...it.action];
     lengths.push(row.length);
@@ -47,7 +48,12 @@ export function buildActionBatch(items: readonly ContextAction[], images?: Float
  * Check a batch against the model and return each row's real length. Every message names the row and
  * what to change; the checks only build strings on failure.
  */
-export function validateBatch(batch: TokenBatch, config: ModelConfig, what: string, requireAction = true): number[] {
+export function validateBatch(
+  batch: TokenBatch,
+  config: ModelConfig,
+  what: string,
+  requireAction = true,
+): number[] {
   const fail = (msg: string): never => {
     throw new Error(`${what}: ${msg}`);
   };
@@ -61,8 +67,10 @@ export function validateBatch(batch: TokenBatch, config: ModelConfig, what: stri
   for (let b = 0; b < tokens.length; b++) {
     const row = tokens[b];
     const mask = actionMask[b];
-    if (!Array.isArray(row) || row.length !== T) fail(`ragged tokens: row ${b} has length ${row?.length}, row 0 has ${T}; right-pad with <pad>`);
-    if (!Array.isArray(mask) || mask.length !== T) fail(`ragged actionMask: row ${b} has length ${mask?.length}, tokens rows have ${T}`);
+    if (!Array.isArray(row) || row.length !== T)
+      fail(`ragged tokens: row ${b} has length ${row?.length}, row 0 has ${T}; right-pad with <pad>`);
+    if (!Array.isArray(mask) || mask.length !== T)
+      fail(`ragged actionMask: row ${b} has length ${mask?.length}, tokens rows have ${T}`);
     for (let t = 0; t < T; t++) {
       const id = row[t];
       if (!Number.isInteger(id) || id < 0 || id >= config.vocabSize) {
@@ -72,9 +80,12 @@ export function validateBatch(batch: TokenBatch, config: ModelConfig, what: stri
     }
     let len = batch.lengths ? batch.lengths[b] : T;
     if (!batch.lengths) while (len > 0 && row[len - 1] === PAD_ID && mask[len - 1] === 0) len--;
-    if (!Number.isInteger(len) || len < 1 || len > T) fail(`row ${b} has length ${len}; it must be in [1, ${T}]`);
+    if (!Number.isInteger(len) || len < 1 || len > T)
+      fail(`row ${b} has length ${len}; it must be in [1, ${T}]`);
     if (len > config.contextLength) {
-      fail(`row ${b} has ${len} tokens but the model's window (contextLength) is ${config.contextLength}; shorten the context`);
+      fail(
+        `row ${b} has ${len} tokens but the model's window (contextLength) is ${config.contextLength}; shorten the context`,
+      );
     }
     let actions = 0;
     for (let t = 0; t < T; t++) {
@@ -90,10 +101,15 @@ export function validateBatch(batch: TokenBatch, config: ModelConfig, what: stri
   if (im) {
     const n = im.height * im.width * im.channels;
     if (!batch.images || batch.images.length !== tokens.length) {
-      fail(`this model takes an image per row (${im.height}x${im.width}x${im.channels}); got ${batch.images?.length ?? 0} images for ${tokens.length} rows`);
+      fail(
+        `this model takes an image per row (${im.height}x${im.width}x${im.channels}); got ${batch.images?.length ?? 0} images for ${tokens.length} rows`,
+      );
     }
     batch.images!.forEach((img, b) => {
-      if (img.length !== n) fail(`image ${b} has ${img.length} values, expected ${n} (${im.height}x${im.width}x${im.channels} HWC)`);
+      if (img.length !== n)
+        fail(
+          `image ${b} has ${img.length} values, expected ${n} (${im.height}x${im.width}x${im.channels} HWC)`,
+        );
     });
   } else if (batch.images) {
     fail('this model has no image input (config.image is unset) but images were given');

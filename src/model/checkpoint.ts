@@ -11,10 +11,18 @@ export const MODEL_KIND = 'istar-transformer-lm/1';
  * Weights, AdamW moments (`optimizer/<param>/m|v`), tokenizer, model config and optimizer step as the
  * store's CheckpointContent. `step` is the caller's step/iteration; the optimizer's own step is in meta.
  */
-export function modelToCheckpoint(model: TransformerLM, options: { step: number; meta?: Record<string, unknown> }): CheckpointContent {
+export function modelToCheckpoint(
+  model: TransformerLM,
+  options: { step: number; meta?: Record<string, unknown> },
+): CheckpointContent {
   const tensors: NamedTensor[] = [];
   for (const [name, v] of model.namedVariables()) {
-    tensors.push({ name, shape: [...v.shape], dtype: 'float32', data: new Float32Array(v.dataSync() as Float32Array) });
+    tensors.push({
+      name,
+      shape: [...v.shape],
+      dtype: 'float32',
+      data: new Float32Array(v.dataSync() as Float32Array),
+    });
   }
   return {
     tensors,
@@ -34,7 +42,10 @@ export function modelToCheckpoint(model: TransformerLM, options: { step: number;
  * every mismatching field when the stored config differs from `expected`, and naming any missing or
  * misshapen tensor.
  */
-export function modelFromCheckpoint(content: CheckpointContent, expected: Partial<ModelConfig> = {}): TransformerLM {
+export function modelFromCheckpoint(
+  content: CheckpointContent,
+  expected: Partial<ModelConfig> = {},
+): TransformerLM {
   const config = content.config as ModelConfig;
   if (typeof config !== 'object' || config === null) throw new Error('checkpoint has no model config');
   const meta = content.meta ?? {};
@@ -42,7 +53,8 @@ export function modelFromCheckpoint(content: CheckpointContent, expected: Partia
     throw new Error(`checkpoint holds a "${String(meta.model)}", not a ${MODEL_KIND}`);
   }
   const mismatches = configMismatches(config, expected);
-  if (mismatches.length) throw new Error(`checkpoint model config does not match the requested one: ${mismatches.join('; ')}`);
+  if (mismatches.length)
+    throw new Error(`checkpoint model config does not match the requested one: ${mismatches.join('; ')}`);
   validateModelConfig(config);
   const byName = new Map(content.tensors.map((t) => [t.name, t]));
   const take = (name: string, shape: number[]): Float32Array => {

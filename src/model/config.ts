@@ -46,7 +46,8 @@ export function patchDim(config: ModelConfig): number {
 export function validateModelConfig(config: ModelConfig): ModelConfig {
   const bad: string[] = [];
   const posInt = (name: string, v: unknown) => {
-    if (!Number.isInteger(v) || (v as number) <= 0) bad.push(`${name} must be a positive integer (got ${String(v)})`);
+    if (!Number.isInteger(v) || (v as number) <= 0)
+      bad.push(`${name} must be a positive integer (got ${String(v)})`);
   };
   posInt('vocabSize', config.vocabSize);
   posInt('dModel', config.dModel);
@@ -54,7 +55,11 @@ export function validateModelConfig(config: ModelConfig): ModelConfig {
   posInt('nHeads', config.nHeads);
   posInt('dFF', config.dFF);
   posInt('contextLength', config.contextLength);
-  if (Number.isInteger(config.dModel) && Number.isInteger(config.nHeads) && config.dModel % config.nHeads !== 0) {
+  if (
+    Number.isInteger(config.dModel) &&
+    Number.isInteger(config.nHeads) &&
+    config.dModel % config.nHeads !== 0
+  ) {
     bad.push(`dModel (${config.dModel}) must be a multiple of nHeads (${config.nHeads})`);
   }
   const im = config.image;

@@ -36,7 +36,10 @@ export function prepare(params: Params, c: ModelConfig): Prepared {
   const p = (n: string) => params.get(n)!;
   const dh = c.dModel / c.nHeads;
   const heads = (w: tf.Tensor, rows: number, cols: number) =>
-    Array.from({ length: c.nHeads }, (_, h) => tf.reshape(tf.slice(w, [h, 0, 0], [1, rows, cols]), [rows, cols]) as tf.Tensor2D);
+    Array.from(
+      { length: c.nHeads },
+      (_, h) => tf.reshape(tf.slice(w, [h, 0, 0], [1, rows, cols]), [rows, cols]) as tf.Tensor2D,
+    );
   return {
     embT: tf.transpose(p('tok_emb')) as tf.Tensor2D,
     layers: Array.from({ length: c.nLayers }, (_, l) => ({
@@ -63,22 +66,24 @@ export function prepare(params: Params, c: ModelConfig): Prepared {
  * (tensors kept; the replaced ones are pushed to `stale` for the caller to dispose).
  */
 export function hidden(
-params: Params,
-c: ModelConfig,
-prep: Prepared,
-tokens: number[],
-image?: Float32Array,
-cache?: KvCache,
-stale?: tf.Tensor[],
+  params: Params,
+  c: ModelConfig,
+  prep: Prepared,
+  tokens: number[],
+  image?: Float32Array,
+  cache?: KvCache,
+  stale?: tf.Tensor[],
 ): tf.Tensor2D {
   const start = cache?.n ?? 0;
   const P = start === 0 ? numPatches(c) : 0;
   const n = P + tokens.length;
   let x = matMul2d(oneHotRows(tokens, c.vocabSize), params.get('tok_emb')! as tf.Tensor2D);
-  if (P > 0) x = tf.concat([matMul2d(imagePatches(c, image!), params.get('patch_proj')! as tf.Tensor2D), x], 0);
+  if (P > 0)
+    x = tf.concat([matMul2d(imagePatches(c, image!), params.get('patch_proj')! as tf.Tensor2D), x], 0);
   const key = `${start}:${n}`;
   let pos = prep.pos.get(key);
-  if (!pos) prep.pos.set(key, (pos = tf.slice(params.get('pos_emb')!, [start, 0], [n, c.dModel]) as tf.Tensor2D));
+  if (!pos)
+    prep.pos.set(key, (pos = tf.slice(params.get('pos_emb')!, [start, 0], [n, c.dModel]) as tf.Tensor2D));
   let mask = prep.masks.get(key);
   if (!mask && n > 1) prep.masks.set(key, (mask = causalMask(n, start)));
   x = tf.add(x, pos);
@@ -138,13 +143,26 @@ export function imagePatches(c: ModelConfig, image: Float32Array): tf.Tensor2D {
  * the MLP run as [B, d] matmuls; only attention over each sequence's own cache runs per sequence.
  * Returns final-LayerNorm hidden states [B, d]; keys/values are appended to the caches.
  */
-export function decodeStep(params: Params, c: ModelConfig, prep: Prepared, caches: KvCache[], tokens: number[], stale: tf.Tensor[]): tf.Tensor2D {
+export function decodeStep(
+  params: Params,
+  c: ModelConfig,
+  prep: Prepared,
+  caches: KvCache[],
+  tokens: number[],
+  stale: tf.Tensor[],
+): tf.Tensor2D {
   const B = caches.length;
   const dh = c.dModel / c.nHeads;
   const pos = params.get('pos_emb')!;
   let x: tf.Tensor2D = tf.add(
     matMul2d(oneHotRows(tokens, c.vocabSize), params.get('tok_emb')! as tf.Tensor2D),
-    matMul2d(oneHotRows(caches.map((k) => k.n), pos.shape[0]), pos as tf.Tensor2D),
+    matMul2d(
+      oneHotRows(
+        caches.map((k) => k.n),
+        pos.shape[0],
+      ),
+      pos as tf.Tensor2D,
+    ),
   );
   prep.layers.forEach((L, l) => {
     const h = layerNorm(x, L.ln1[0], L.ln1[1]);

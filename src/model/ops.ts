@@ -36,7 +36,10 @@ export const layerNorm = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xh, r, g] = saved;
       const dxHat = tf.mul(dy, g);
-      const dx = tf.mul(r, tf.sub(tf.sub(dxHat, tf.mean(dxHat, -1, true)), tf.mul(xh, tf.mean(tf.mul(dxHat, xh), -1, true))));
+      const dx = tf.mul(
+        r,
+        tf.sub(tf.sub(dxHat, tf.mean(dxHat, -1, true)), tf.mul(xh, tf.mean(tf.mul(dxHat, xh), -1, true))),
+      );
       return [dx, tf.sum(tf.mul(dy, xh), 0), tf.sum(dy, 0)];
     },
   };
@@ -46,7 +49,12 @@ export const layerNorm = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]
  * One causal attention head, softmax(q k^T + mask) v, with a fused gradient that keeps only the
  * probabilities: q [n, dh] (already scaled), kT [dh, m], v [m, dh], mask [n, m] or none -> [n, dh].
  */
-export function attentionHead(q: tf.Tensor2D, kT: tf.Tensor2D, v: tf.Tensor2D, mask?: tf.Tensor2D): tf.Tensor2D {
+export function attentionHead(
+  q: tf.Tensor2D,
+  kT: tf.Tensor2D,
+  v: tf.Tensor2D,
+  mask?: tf.Tensor2D,
+): tf.Tensor2D {
   const head = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [qi, kTi, vi, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
     const [o, p] = tf.tidy(() => {
@@ -62,7 +70,11 @@ export function attentionHead(q: tf.Tensor2D, kT: tf.Tensor2D, v: tf.Tensor2D, m
         const dO = dy as tf.Tensor2D;
         const dP = tf.matMul(dO, tf.transpose(sv));
         const dS = tf.mul(sp, tf.sub(dP, tf.sum(tf.mul(dP, sp), -1, true))) as tf.Tensor2D;
-        return [tf.matMul(dS, tf.transpose(skT)), tf.matMul(tf.transpose(sq), dS), tf.matMul(tf.transpose(sp), dO)];
+        return [
+          tf.matMul(dS, tf.transpose(skT)),
+          tf.matMul(tf.transpose(sq), dS),
+          tf.matMul(tf.transpose(sp), dO),
+        ];
       },
     };
   }) as (q: tf.Tensor2D, kT: tf.Tensor2D, v: tf.Tensor2D) => tf.Tensor2D;
@@ -93,7 +105,14 @@ export function oneHotRows(ids: readonly number[], depth: number, scale?: readon
  * Porting note: tfjs keeps every node's output gradient until backprop ends, so fewer nodes = less memory.
  */
 export const mlp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [h, w1, b1, w2, b2, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  const [h, w1, b1, w2, b2, save] = args as [
+    tf.Tensor2D,
+    tf.Tensor2D,
+    tf.Tensor1D,
+    tf.Tensor2D,
+    tf.Tensor1D,
+    tf.GradSaveFunc,
+  ];
   const [y, r] = tf.tidy(() => {
     const act = tf.relu(tf.add(tf.matMul(h, w1), b1)) as tf.Tensor2D;
     return [tf.add(tf.matMul(act, w2), b2), act];
@@ -105,7 +124,13 @@ export const mlp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const [sh, sr, sw1, sw2] = saved as tf.Tensor2D[];
       const d = dy as tf.Tensor2D;
       const da = tf.mul(tf.matMul(d, tf.transpose(sw2)), tf.step(sr)) as tf.Tensor2D;
-      return [tf.matMul(da, tf.transpose(sw1)), tf.matMul(tf.transpose(sh), da), tf.sum(da, 0), tf.matMul(tf.transpose(sr), d), tf.sum(d, 0)];
+      return [
+        tf.matMul(da, tf.transpose(sw1)),
+        tf.matMul(tf.transpose(sh), da),
+        tf.sum(da, 0),
+        tf.matMul(tf.transpose(sr), d),
+        tf.sum(d, 0),
+      ];
     },
   };
 }) as (h: tf.Tensor2D, w1: tf.Tensor2D, b1: tf.Tensor, w2: tf.Tensor2D, b2: tf.Tensor) => tf.Tensor2D;
@@ -165,7 +190,11 @@ export function multiHeadAttention(
           dW[i] = tf.matMul(xT, dq);
           dW[H + i] = tf.matMul(dkT, sx);
           dW[2 * H + i] = tf.matMul(xT, dv);
-          dx.push(tf.matMul(dq, tf.transpose(W[i])), tf.matMul(tf.transpose(dkT), W[H + i]), tf.matMul(dv, tf.transpose(W[2 * H + i])));
+          dx.push(
+            tf.matMul(dq, tf.transpose(W[i])),
+            tf.matMul(tf.transpose(dkT), W[H + i]),
+            tf.matMul(dv, tf.transpose(W[2 * H + i])),
+          );
         }
         return [tf.addN(dx), ...dW];
       },

@@ -50,7 +50,8 @@ export function adamWStep(
   const normT = tf.tidy(() => tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g))))));
   const gradNorm = normT.dataSync()[0];
   normT.dispose();
-  if (!Number.isFinite(gradNorm)) throw new NonFiniteLossError(`gradient norm is ${gradNorm} at step ${t}; weights left unchanged`);
+  if (!Number.isFinite(gradNorm))
+    throw new NonFiniteLossError(`gradient norm is ${gradNorm} at step ${t}; weights left unchanged`);
   const clip = gradNorm > maxGradNorm ? maxGradNorm / (gradNorm + 1e-6) : 1;
   const stepSize = (lr * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
   tf.tidy(() => {

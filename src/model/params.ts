@@ -39,9 +39,15 @@ export function paramSpecs(c: ModelConfig): ParamSpec[] {
       { name: `${p}/mlp/b2`, shape: [d], init: 'zeros' },
     );
   }
-  specs.push({ name: 'ln_f/gamma', shape: [d], init: 'ones' }, { name: 'ln_f/beta', shape: [d], init: 'zeros' });
+  specs.push(
+    { name: 'ln_f/gamma', shape: [d], init: 'ones' },
+    { name: 'ln_f/beta', shape: [d], init: 'zeros' },
+  );
   if (c.valueHead) {
-    specs.push({ name: 'value_head/w', shape: [d, 1], init: 'normal', std }, { name: 'value_head/b', shape: [1], init: 'zeros' });
+    specs.push(
+      { name: 'value_head/w', shape: [d, 1], init: 'normal', std },
+      { name: 'value_head/b', shape: [1], init: 'zeros' },
+    );
   }
   return specs;
 }

@@ -25,14 +25,18 @@ export interface SampleResult {
 }
 
 export function validateContexts(config: ModelConfig, contexts: number[][], options: SampleOptions): void {
-  if (!Array.isArray(contexts) || contexts.length === 0) throw new Error('sample: contexts must be a non-empty number[][]');
+  if (!Array.isArray(contexts) || contexts.length === 0)
+    throw new Error('sample: contexts must be a non-empty number[][]');
   if (!Number.isInteger(options.maxTokens) || options.maxTokens < 1) {
     throw new Error(`sample: maxTokens must be a positive integer (got ${options.maxTokens})`);
   }
   contexts.forEach((ctx, b) => {
-    if (!Array.isArray(ctx) || ctx.length === 0) throw new Error(`sample: context ${b} is empty (start it with <bos>)`);
+    if (!Array.isArray(ctx) || ctx.length === 0)
+      throw new Error(`sample: context ${b} is empty (start it with <bos>)`);
     if (ctx.length > config.contextLength) {
-      throw new Error(`sample: context ${b} has ${ctx.length} tokens but the model's window (contextLength) is ${config.contextLength}`);
+      throw new Error(
+        `sample: context ${b} has ${ctx.length} tokens but the model's window (contextLength) is ${config.contextLength}`,
+      );
     }
     for (const id of ctx) {
       if (!Number.isInteger(id) || id < 0 || id >= config.vocabSize) {
@@ -41,7 +45,9 @@ export function validateContexts(config: ModelConfig, contexts: number[][], opti
     }
   });
   if (config.image && options.images?.length !== contexts.length) {
-    throw new Error(`sample: this model takes one image per context; got ${options.images?.length ?? 0} for ${contexts.length}`);
+    throw new Error(
+      `sample: this model takes one image per context; got ${options.images?.length ?? 0} for ${contexts.length}`,
+    );
   }
 }
 

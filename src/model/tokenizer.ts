@@ -28,7 +28,8 @@ export class Tokenizer {
 
   private constructor(vocab: string[]) {
     for (let i = 0; i < SPECIAL_TOKENS.length; i++) {
-      if (vocab[i] !== SPECIAL_TOKENS[i]) throw new Error(`tokenizer vocab must start with ${SPECIAL_TOKENS.join(' ')}`);
+      if (vocab[i] !== SPECIAL_TOKENS[i])
+        throw new Error(`tokenizer vocab must start with ${SPECIAL_TOKENS.join(' ')}`);
     }
     this.vocab = Object.freeze([...vocab]);
     this.ids = new Map(vocab.map((t, i) => [t, i]));

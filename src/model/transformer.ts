@@ -3,7 +3,13 @@ import { buildActionBatch, type ContextAction, type TokenBatch, validateBatch } 
 import { type ModelConfig, validateModelConfig } from './config';
 import { decodeStep, hidden, type KvCache, prepare } from './forward';
 import { matMul2d, oneHotRows } from './ops';
-import { adamWStep, type AdamWOptions, type AdamWState, createAdamWState, NonFiniteLossError } from './optimizer';
+import {
+  adamWStep,
+  type AdamWOptions,
+  type AdamWState,
+  createAdamWState,
+  NonFiniteLossError,
+} from './optimizer';
 import { initParam, paramSpecs } from './params';
 import { Prng } from './prng';
 import { sampleTokens, type SampleOptions, type SampleResult } from './sample';
@@ -37,7 +43,10 @@ export class TransformerLM {
     for (const spec of paramSpecs(this.config)) {
       const data = values.get(spec.name);
       if (!data) throw new Error(`missing parameter "${spec.name}"`);
-      this.params.set(spec.name, tf.variable(tf.tensor(data, spec.shape, 'float32'), true, `lm${this.id}/${spec.name}`));
+      this.params.set(
+        spec.name,
+        tf.variable(tf.tensor(data, spec.shape, 'float32'), true, `lm${this.id}/${spec.name}`),
+      );
     }
     this.opt = createAdamWState(this.params, `lm${this.id}`);
   }
@@ -51,7 +60,11 @@ export class TransformerLM {
   }
 
   /** Build from named float32 arrays (checkpoint loading). */
-  static fromValues(config: ModelConfig, values: Map<string, Float32Array>, tokenizer?: Tokenizer): TransformerLM {
+  static fromValues(
+    config: ModelConfig,
+    values: Map<string, Float32Array>,
+    tokenizer?: Tokenizer,
+  ): TransformerLM {
     return new TransformerLM(config, values, tokenizer);
   }
 
@@ -129,7 +142,9 @@ export class TransformerLM {
   /** Argmax next-token prediction at each action position (teacher forcing), as plain arrays. */
   greedyPredictions(batch: TokenBatch): number[][] {
     const lengths = validateBatch(batch, this.config, 'greedyPredictions');
-    const out = tf.tidy(() => this.perPosition(batch, lengths, (logits) => tf.cast(tf.argMax(logits, 1), 'float32')));
+    const out = tf.tidy(() =>
+      this.perPosition(batch, lengths, (logits) => tf.cast(tf.argMax(logits, 1), 'float32')),
+    );
     const data = out.arraySync();
     out.dispose();
     return data.map((row, b) => row.filter((_, t) => batch.actionMask[b][t] === 1).map((x) => Math.round(x)));
@@ -137,7 +152,8 @@ export class TransformerLM {
 
   /** Value head V(tokens_<=t) at every real position: [B, T], 0 on padding. Needs config.valueHead. */
   values(batch: TokenBatch): tf.Tensor2D {
-    if (!this.config.valueHead) throw new Error('values(): this model has no value head (set config.valueHead = true)');
+    if (!this.config.valueHead)
+      throw new Error('values(): this model has no value head (set config.valueHead = true)');
     const lengths = validateBatch(batch, this.config, 'values', false);
     const T = batch.tokens[0].length;
     return tf.tidy(() => {
@@ -168,7 +184,13 @@ export class TransformerLM {
     this.assertLive();
     const caches: KvCache[] = contexts.map(() => ({ kT: [], v: [], n: 0 }));
     try {
-      return sampleTokens(this.config, contexts, options, (rows, pending) => this.cachedLogits(rows.map((b) => caches[b]), pending, rows.map((b) => options.images?.[b])));
+      return sampleTokens(this.config, contexts, options, (rows, pending) =>
+        this.cachedLogits(
+          rows.map((b) => caches[b]),
+          pending,
+          rows.map((b) => options.images?.[b]),
+        ),
+      );
     } finally {
       for (const cache of caches) tf.dispose([...cache.kT.flat(), ...cache.v.flat()]);
     }
@@ -180,7 +202,10 @@ export class TransformerLM {
    * each micro-batch loss by its share). Throws NonFiniteLossError and leaves the weights untouched
    * when a loss or the gradient norm is NaN/Inf. Returns the summed loss and the pre-clip norm.
    */
-  trainStep(lossFn: (() => tf.Scalar) | (() => tf.Scalar)[], options: AdamWOptions): { loss: number; gradNorm: number } {
+  trainStep(
+    lossFn: (() => tf.Scalar) | (() => tf.Scalar)[],
+    options: AdamWOptions,
+  ): { loss: number; gradNorm: number } {
     this.assertLive();
     const fns = Array.isArray(lossFn) ? lossFn : [lossFn];
     if (fns.length === 0) throw new Error('trainStep: no loss functions');
@@ -203,7 +228,8 @@ export class TransformerLM {
             g.dispose();
           }
         }
-        if (!Number.isFinite(part)) throw new NonFiniteLossError(`loss is ${part} at step ${this.step}; weights left unchanged`);
+        if (!Number.isFinite(part))
+          throw new NonFiniteLossError(`loss is ${part} at step ${this.step}; weights left unchanged`);
       }
       const gradNorm = adamWStep(this.params, this.opt, acc, this.step + 1, options);
       this.step++;
@@ -214,12 +240,26 @@ export class TransformerLM {
   }
 
   /** Feed each cached sequence its pending tokens; next-token logits [rows, V] as a flat Float32Array. */
-  private cachedLogits(caches: KvCache[], pending: number[][], images: (Float32Array | undefined)[]): Float32Array {
+  private cachedLogits(
+    caches: KvCache[],
+    pending: number[][],
+    images: (Float32Array | undefined)[],
+  ): Float32Array {
     const stale: tf.Tensor[] = [];
     const logits = tf.tidy(() => {
       const prep = prepare(this.params, this.config);
       if (caches.every((k, b) => k.n > 0 && pending[b].length === 1)) {
-        return matMul2d(decodeStep(this.params, this.config, prep, caches, pending.map((p) => p[0]), stale), prep.embT);
+        return matMul2d(
+          decodeStep(
+            this.params,
+            this.config,
+            prep,
+            caches,
+            pending.map((p) => p[0]),
+            stale,
+          ),
+          prep.embT,
+        );
       }
       const rows = caches.map((cache, b) => {
         const h = hidden(this.params, this.config, prep, pending[b], images[b], cache, stale);
@@ -234,7 +274,11 @@ export class TransformerLM {
   }
 
   /** Runs `f` on each row's text logits [len-1, V] (position i predicts token i+1) and lays the [len-1] results out as [B, T] aligned with the predicted token. */
-  private perPosition(batch: TokenBatch, lengths: number[], f: (logits: tf.Tensor2D, b: number, len: number) => tf.Tensor): tf.Tensor2D {
+  private perPosition(
+    batch: TokenBatch,
+    lengths: number[],
+    f: (logits: tf.Tensor2D, b: number, len: number) => tf.Tensor,
+  ): tf.Tensor2D {
     this.assertLive();
     const T = batch.tokens[0].length;
     return tf.tidy(() => {

@@ -62,7 +62,10 @@ function elementCount(shape: number[]): number {
  * Lay out the tensors and hash them. Returns the manifest and the blob as a list of chunks that are views
  * over the tensors' own memory (no copy), so a large checkpoint can be streamed to storage.
  */
-export function encodeCheckpoint(content: CheckpointContent): { manifest: CheckpointManifest; chunks: Uint8Array[] } {
+export function encodeCheckpoint(content: CheckpointContent): {
+  manifest: CheckpointManifest;
+  chunks: Uint8Array[];
+} {
   const seen = new Set<string>();
   const hash = createHash('sha256');
   const tensors: TensorEntry[] = [];
@@ -73,7 +76,9 @@ export function encodeCheckpoint(content: CheckpointContent): { manifest: Checkp
     seen.add(t.name);
     const expected = elementCount(t.shape);
     if (t.data.length !== expected) {
-      throw new Error(`tensor "${t.name}": shape [${t.shape}] needs ${expected} values, data has ${t.data.length}`);
+      throw new Error(
+        `tensor "${t.name}": shape [${t.shape}] needs ${expected} values, data has ${t.data.length}`,
+      );
     }
     const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     hash.update(bytes);
@@ -99,25 +104,33 @@ export function validateManifest(value: unknown, where: string): CheckpointManif
   };
   if (typeof value !== 'object' || value === null) fail('not a JSON object');
   const m = value as Partial<CheckpointManifest>;
-  if (m.format !== CHECKPOINT_FORMAT) fail(`format is ${JSON.stringify(m.format)}, expected "${CHECKPOINT_FORMAT}"`);
+  if (m.format !== CHECKPOINT_FORMAT)
+    fail(`format is ${JSON.stringify(m.format)}, expected "${CHECKPOINT_FORMAT}"`);
   if (typeof m.step !== 'number') fail('step is missing');
   if (!Array.isArray(m.tensors)) fail('tensors is missing');
-  if (!m.blob || typeof m.blob.sha256 !== 'string' || typeof m.blob.byteLength !== 'number') fail('blob is missing');
+  if (!m.blob || typeof m.blob.sha256 !== 'string' || typeof m.blob.byteLength !== 'number')
+    fail('blob is missing');
   let end = 0;
   for (const t of m.tensors!) {
-    if (!(t.dtype in BYTES_PER_ELEMENT)) fail(`tensor "${t.name}" has unknown dtype ${JSON.stringify(t.dtype)}`);
+    if (!(t.dtype in BYTES_PER_ELEMENT))
+      fail(`tensor "${t.name}" has unknown dtype ${JSON.stringify(t.dtype)}`);
     if (t.offset !== end) fail(`tensor "${t.name}" starts at ${t.offset}, expected ${end}`);
     if (t.byteLength !== elementCount(t.shape) * BYTES_PER_ELEMENT[t.dtype]) {
       fail(`tensor "${t.name}" byteLength ${t.byteLength} does not match shape [${t.shape}]`);
     }
     end += t.byteLength;
   }
-  if (end !== m.blob!.byteLength) fail(`tensors cover ${end} bytes but blob.byteLength is ${m.blob!.byteLength}`);
+  if (end !== m.blob!.byteLength)
+    fail(`tensors cover ${end} bytes but blob.byteLength is ${m.blob!.byteLength}`);
   return m as CheckpointManifest;
 }
 
 /** Verify the blob against the manifest (length, sha256) and cut it into tensors. */
-export function decodeCheckpoint(manifest: CheckpointManifest, blob: Uint8Array, where = ''): CheckpointContent {
+export function decodeCheckpoint(
+  manifest: CheckpointManifest,
+  blob: Uint8Array,
+  where = '',
+): CheckpointContent {
   if (blob.byteLength !== manifest.blob.byteLength) {
     throw new CheckpointCorruptError(
       `checkpoint ${where} is corrupt: weights.bin has ${blob.byteLength} bytes, manifest says ${manifest.blob.byteLength}`,
@@ -136,7 +149,10 @@ export function decodeCheckpoint(manifest: CheckpointManifest, blob: Uint8Array,
 }
 
 /** Cut an already verified, 4-byte aligned weights buffer into tensors (views, no copy). */
-export function contentFromVerifiedBuffer(manifest: CheckpointManifest, aligned: ArrayBuffer): CheckpointContent {
+export function contentFromVerifiedBuffer(
+  manifest: CheckpointManifest,
+  aligned: ArrayBuffer,
+): CheckpointContent {
   const tensors: NamedTensor[] = manifest.tensors.map((t) => ({
     name: t.name,
     shape: [...t.shape],
@@ -153,5 +169,9 @@ export function contentFromVerifiedBuffer(manifest: CheckpointManifest, aligned:
 export function roundTripCheckpoint(content: CheckpointContent): CheckpointContent {
   const { manifest, chunks } = encodeCheckpoint(content);
   const blob = Buffer.concat(chunks);
-  return decodeCheckpoint(validateManifest(JSON.parse(JSON.stringify(manifest)), 'in-memory'), blob, 'in-memory');
+  return decodeCheckpoint(
+    validateManifest(JSON.parse(JSON.stringify(manifest)), 'in-memory'),
+    blob,
+    'in-memory',
+  );
 }

@@ -22,12 +22,17 @@ export function validateExperimentId(id: unknown): string {
   };
   if (typeof id !== 'string') return bad('it must be a string');
   if (id.length === 0) bad('it is empty');
-  if (id.length > MAX_EXPERIMENT_ID_LENGTH) bad(`it is ${id.length} characters long, the limit is ${MAX_EXPERIMENT_ID_LENGTH}`);
+  if (id.length > MAX_EXPERIMENT_ID_LENGTH)
+    bad(`it is ${id.length} characters long, the limit is ${MAX_EXPERIMENT_ID_LENGTH}`);
   if (id.includes('/') || id.includes('\\')) bad('it contains a path separator');
   if (id === '.' || id === '..' || id.includes('..')) bad('it contains ".." (path traversal)');
   if (!EXPERIMENT_ID.test(id)) {
     const odd = [...id].find((c) => !/[A-Za-z0-9._-]/.test(c));
-    bad(odd !== undefined ? `character ${JSON.stringify(odd)} is not allowed (use letters, digits, "-", "_", ".")` : 'it must start with a letter or digit');
+    bad(
+      odd !== undefined
+        ? `character ${JSON.stringify(odd)} is not allowed (use letters, digits, "-", "_", ".")`
+        : 'it must start with a letter or digit',
+    );
   }
   return id;
 }
@@ -44,13 +49,16 @@ export function padIteration(iteration: number): string {
 
 export const experimentPrefix = (id: string) => `experiments/${validateExperimentId(id)}/`;
 export const configKey = (id: string) => `${experimentPrefix(id)}config.json`;
-export const iterationPrefix = (id: string, iteration: number) => `${experimentPrefix(id)}iterations/${padIteration(iteration)}/`;
+export const iterationPrefix = (id: string, iteration: number) =>
+  `${experimentPrefix(id)}iterations/${padIteration(iteration)}/`;
 export const iterationKey = (id: string, iteration: number, name: string) => {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(name) || name.includes('..')) throw new Error(`invalid artifact name ${JSON.stringify(name)}`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(name) || name.includes('..'))
+    throw new Error(`invalid artifact name ${JSON.stringify(name)}`);
   return `${iterationPrefix(id, iteration)}${name}`;
 };
 export const checkpointPrefix = (id: string, kind: CheckpointKind, iteration: number) => {
-  if (!CHECKPOINT_KINDS.includes(kind)) throw new Error(`unknown checkpoint kind ${JSON.stringify(kind)}; valid: ${CHECKPOINT_KINDS.join(', ')}`);
+  if (!CHECKPOINT_KINDS.includes(kind))
+    throw new Error(`unknown checkpoint kind ${JSON.stringify(kind)}; valid: ${CHECKPOINT_KINDS.join(', ')}`);
   return `${experimentPrefix(id)}checkpoints/${kind}/${padIteration(iteration)}/`;
 };
 export const reportKey = (id: string) => `${experimentPrefix(id)}report/index.html`;

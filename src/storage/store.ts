@@ -81,7 +81,12 @@ export class ArtifactStore {
   }
 
   /** Upload a stream without holding it in memory (multipart, PART_SIZE at a time). */
-  async putStream(key: string, stream: Readable, size?: number, contentType = 'application/octet-stream'): Promise<string> {
+  async putStream(
+    key: string,
+    stream: Readable,
+    size?: number,
+    contentType = 'application/octet-stream',
+  ): Promise<string> {
     await this.client.putObject(this.bucket, key, stream, size, { 'Content-Type': contentType });
     return key;
   }
@@ -114,7 +119,9 @@ export class ArtifactStore {
     try {
       return JSON.parse(bytes.toString('utf8')) as T;
     } catch (err) {
-      throw new CheckpointCorruptError(`s3://${this.bucket}/${key} is not valid JSON: ${(err as Error).message}`);
+      throw new CheckpointCorruptError(
+        `s3://${this.bucket}/${key} is not valid JSON: ${(err as Error).message}`,
+      );
     }
   }
 
@@ -145,7 +152,9 @@ export class ArtifactStore {
   /** Iterations of an experiment that have any artifact stored, ascending. */
   async listIterations(experimentId: string): Promise<number[]> {
     const keys = await this.list(`${experimentPrefix(experimentId)}iterations/`);
-    return [...new Set(keys.map(iterationOfKey).filter((i): i is number => i !== undefined))].sort((a, b) => a - b);
+    return [...new Set(keys.map(iterationOfKey).filter((i): i is number => i !== undefined))].sort(
+      (a, b) => a - b,
+    );
   }
 
   /** Iterations of an experiment with a complete checkpoint (a manifest) of this kind, ascending. */
@@ -160,9 +169,14 @@ export class ArtifactStore {
 
   /** Write a checkpoint under `prefix` (ending in "/"): weights streamed first, manifest last. */
   async putCheckpoint(prefix: string, content: CheckpointContent): Promise<string> {
-    if (!prefix.endsWith('/')) throw new Error(`checkpoint prefix must end with "/", got ${JSON.stringify(prefix)}`);
+    if (!prefix.endsWith('/'))
+      throw new Error(`checkpoint prefix must end with "/", got ${JSON.stringify(prefix)}`);
     const { manifest, chunks } = encodeCheckpoint(content);
-    await this.putStream(`${prefix}${WEIGHTS}`, Readable.from(chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength))), manifest.blob.byteLength);
+    await this.putStream(
+      `${prefix}${WEIGHTS}`,
+      Readable.from(chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength))),
+      manifest.blob.byteLength,
+    );
     await this.putJson(`${prefix}${MANIFEST}`, manifest);
     return prefix;
   }
@@ -194,35 +208,51 @@ export class ArtifactStore {
     try {
       stream = await this.getStream(`${prefix}${WEIGHTS}`);
     } catch (err) {
-      if (err instanceof ArtifactMissingError) throw new CheckpointCorruptError(`checkpoint ${where} has a manifest but no ${WEIGHTS}`);
+      if (err instanceof ArtifactMissingError)
+        throw new CheckpointCorruptError(`checkpoint ${where} has a manifest but no ${WEIGHTS}`);
       throw err;
     }
     for await (const chunk of stream) {
       const c = chunk as Buffer;
       if (offset + c.byteLength > view.byteLength) {
         stream.destroy();
-        throw new CheckpointCorruptError(`checkpoint ${where} is corrupt: ${WEIGHTS} is longer than the manifest's ${manifest.blob.byteLength} bytes`);
+        throw new CheckpointCorruptError(
+          `checkpoint ${where} is corrupt: ${WEIGHTS} is longer than the manifest's ${manifest.blob.byteLength} bytes`,
+        );
       }
       view.set(c, offset);
       hash.update(c);
       offset += c.byteLength;
     }
     if (offset !== manifest.blob.byteLength) {
-      throw new CheckpointCorruptError(`checkpoint ${where} is corrupt: ${WEIGHTS} has ${offset} bytes, manifest says ${manifest.blob.byteLength}`);
+      throw new CheckpointCorruptError(
+        `checkpoint ${where} is corrupt: ${WEIGHTS} has ${offset} bytes, manifest says ${manifest.blob.byteLength}`,
+      );
     }
     const sha = hash.digest('hex');
     if (sha !== manifest.blob.sha256) {
-      throw new CheckpointCorruptError(`checkpoint ${where} is corrupt: ${WEIGHTS} sha256 ${sha} does not match the manifest's ${manifest.blob.sha256}`);
+      throw new CheckpointCorruptError(
+        `checkpoint ${where} is corrupt: ${WEIGHTS} sha256 ${sha} does not match the manifest's ${manifest.blob.sha256}`,
+      );
     }
     return contentFromVerifiedBuffer(manifest, aligned);
   }
 
   /** Convenience: checkpoint of an experiment's policy/PRM at an iteration. */
-  putModelCheckpoint(experimentId: string, kind: CheckpointKind, iteration: number, content: CheckpointContent): Promise<string> {
+  putModelCheckpoint(
+    experimentId: string,
+    kind: CheckpointKind,
+    iteration: number,
+    content: CheckpointContent,
+  ): Promise<string> {
     return this.putCheckpoint(checkpointPrefix(experimentId, kind, iteration), content);
   }
 
-  getModelCheckpoint(experimentId: string, kind: CheckpointKind, iteration: number): Promise<CheckpointContent> {
+  getModelCheckpoint(
+    experimentId: string,
+    kind: CheckpointKind,
+    iteration: number,
+  ): Promise<CheckpointContent> {
     return this.getCheckpoint(checkpointPrefix(experimentId, kind, iteration));
   }
 }

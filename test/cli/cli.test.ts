@@ -6,15 +6,28 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Progress } from '../../workflows/training';
 import { testEnv } from '../helpers/stack';
-import { connectTestTemporal, testWorkers, tinyConfig, uniqueQueues, withWorkers, type TestTemporal } from '../helpers/workers';
+import {
+  connectTestTemporal,
+  testWorkers,
+  tinyConfig,
+  uniqueQueues,
+  withWorkers,
+  type TestTemporal,
+} from '../helpers/workers';
 
 const root = path.resolve(__dirname, '../..');
 const istarBin = path.join(root, 'bin/istar.js');
 
 /** Run the istar CLI asynchronously (in-process test workers must keep running meanwhile). */
-function istar(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function istar(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [istarBin, ...args], { cwd: root, env: { ...process.env, ...testEnv(), ...env } });
+    const child = spawn(process.execPath, [istarBin, ...args], {
+      cwd: root,
+      env: { ...process.env, ...testEnv(), ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -55,9 +68,25 @@ describe('istar CLI', () => {
     const queues = uniqueQueues();
     const id = `cli-${randomUUID().slice(0, 8)}`;
     const config = JSON.stringify(tinyConfig(queues, { iterations: 6, evalEvery: 6 }));
-    const started = await istar(['train', '--detach', '--id', id, '--task-queue', queues.workflow, '--config', config, '--alpha', '0.7', '--json']);
+    const started = await istar([
+      'train',
+      '--detach',
+      '--id',
+      id,
+      '--task-queue',
+      queues.workflow,
+      '--config',
+      config,
+      '--alpha',
+      '0.7',
+      '--json',
+    ]);
     expect(started.code, started.stderr).toBe(0);
-    const line = JSON.parse(started.stdout.trim().split('\n')[0]) as { type: string; workflowId: string; url: string };
+    const line = JSON.parse(started.stdout.trim().split('\n')[0]) as {
+      type: string;
+      workflowId: string;
+      url: string;
+    };
     expect(line).toMatchObject({ type: 'started', workflowId: id });
     expect(line.url).toContain(`/workflows/${id}`);
 
@@ -123,13 +152,22 @@ describe('npm start', () => {
       model: { dModel: 32, nLayers: 1, nHeads: 2, dFF: 64, contextLength: 160 },
       sft: { episodes: 10, epochs: 1 },
     };
-    const env = { ...process.env, ...testEnv(), ISTAR_HOME: home, ISTAR_START_CONFIG: JSON.stringify(tiny), ISTAR_ROLLOUT_PROCESSES: '1' };
+    const env = {
+      ...process.env,
+      ...testEnv(),
+      ISTAR_HOME: home,
+      ISTAR_START_CONFIG: JSON.stringify(tiny),
+      ISTAR_ROLLOUT_PROCESSES: '1',
+    };
     const args = ['--import', 'tsx', path.join(root, 'src/cli/start.ts'), '--id', id];
     // First run: killed after the SFT base is evaluated (iteration 0 printed).
     const first = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`npm start printed no iteration in time:\n${out}`)), 180_000);
+      const timer = setTimeout(
+        () => reject(new Error(`npm start printed no iteration in time:\n${out}`)),
+        180_000,
+      );
       first.stdout.on('data', (d: Buffer) => {
         out += d.toString();
         if (/iteration 0\/3/.test(out)) {
@@ -146,7 +184,11 @@ describe('npm start', () => {
     const second = spawnSync(process.execPath, args, { cwd: root, env, encoding: 'utf8', timeout: 300_000 });
     expect(second.status, second.stderr).toBe(0);
     expect(second.stdout).toContain(`attached to running run ${id}`);
-    expect(second.stdout).toMatch(/final held-out success \d\.\d{3} \(SFT base \d\.\d{3}\) after 3 iterations/);
-    expect(second.stdout).toMatch(/checkpoints: s3 experiments\/start-[0-9a-f]{8}-[0-9a-f]{8}\/checkpoints\/policy\/000003\//);
+    expect(second.stdout).toMatch(
+      /final held-out success \d\.\d{3} \(SFT base \d\.\d{3}\) after 3 iterations/,
+    );
+    expect(second.stdout).toMatch(
+      /checkpoints: s3 experiments\/start-[0-9a-f]{8}-[0-9a-f]{8}\/checkpoints\/policy\/000003\//,
+    );
   }, 400_000);
 });

@@ -3,13 +3,23 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEnv } from '../helpers/stack';
-import { connectTestTemporal, testWorkers, tinyConfig, uniqueQueues, withWorkers, type TestTemporal } from '../helpers/workers';
+import {
+  connectTestTemporal,
+  testWorkers,
+  tinyConfig,
+  uniqueQueues,
+  withWorkers,
+  type TestTemporal,
+} from '../helpers/workers';
 
 const root = path.resolve(__dirname, '../..');
 
 function istar(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(root, 'bin/istar.js'), ...args], { cwd: root, env: { ...process.env, ...testEnv() } });
+    const child = spawn(process.execPath, [path.join(root, 'bin/istar.js'), ...args], {
+      cwd: root,
+      env: { ...process.env, ...testEnv() },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -28,13 +38,34 @@ describe('istar sweep', () => {
   it('runs 2 algorithms x 2 seeds as child workflows and prints the results table', async () => {
     const queues = uniqueQueues();
     const id = `sweep-${randomUUID().slice(0, 6)}`;
-    const base = JSON.stringify(tinyConfig(queues, { iterations: 1, evalEvery: 1, groupSize: 2, sft: { episodes: 6, epochs: 1 } }));
+    const base = JSON.stringify(
+      tinyConfig(queues, { iterations: 1, evalEvery: 1, groupSize: 2, sft: { episodes: 6, epochs: 1 } }),
+    );
     const workers = await testWorkers(t, queues);
     const r = await withWorkers(workers, () =>
-      istar(['sweep', '--id', id, '--task-queue', queues.workflow, '--algorithms', 'rloo,grpo', '--seeds', '0,1', '--max-concurrent', '2', '--config', base, '--json']),
+      istar([
+        'sweep',
+        '--id',
+        id,
+        '--task-queue',
+        queues.workflow,
+        '--algorithms',
+        'rloo,grpo',
+        '--seeds',
+        '0,1',
+        '--max-concurrent',
+        '2',
+        '--config',
+        base,
+        '--json',
+      ]),
     );
     expect(r.code, r.stderr).toBe(0);
-    const result = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; rows?: Array<Record<string, unknown>> }).find((l) => l.type === 'result')!;
+    const result = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; rows?: Array<Record<string, unknown>> })
+      .find((l) => l.type === 'result')!;
     expect(result.rows!.map((row) => [row.name, row.status, row.iterations])).toEqual([
       ['rloo-s0', 'completed', 1],
       ['rloo-s1', 'completed', 1],
@@ -46,7 +77,10 @@ describe('istar sweep', () => {
       expect(row.experimentId).toBe(`${id}-${row.name}`);
     }
     const children = [];
-    for await (const w of t.client.workflow.list({ query: `WorkflowType = 'istarTraining' AND WorkflowId STARTS_WITH '${id}-'` })) children.push(w.workflowId);
+    for await (const w of t.client.workflow.list({
+      query: `WorkflowType = 'istarTraining' AND WorkflowId STARTS_WITH '${id}-'`,
+    }))
+      children.push(w.workflowId);
     expect(children.sort()).toEqual([`${id}-grpo-s0`, `${id}-grpo-s1`, `${id}-rloo-s0`, `${id}-rloo-s1`]);
   });
 
@@ -63,8 +97,22 @@ describe('istar schedule', () => {
   it('creates a schedule that triggers a run, and pauses, lists, triggers and deletes it', async () => {
     const queues = uniqueQueues();
     const id = `sched-${randomUUID().slice(0, 6)}`;
-    const config = JSON.stringify(tinyConfig(queues, { iterations: 1, evalEvery: 1, groupSize: 2, sft: { episodes: 6, epochs: 1 } }));
-    const created = await istar(['schedule', 'create', id, '--every', '1d', '--overlap', 'buffer-one', '--task-queue', queues.workflow, '--config', config]);
+    const config = JSON.stringify(
+      tinyConfig(queues, { iterations: 1, evalEvery: 1, groupSize: 2, sft: { episodes: 6, epochs: 1 } }),
+    );
+    const created = await istar([
+      'schedule',
+      'create',
+      id,
+      '--every',
+      '1d',
+      '--overlap',
+      'buffer-one',
+      '--task-queue',
+      queues.workflow,
+      '--config',
+      config,
+    ]);
     expect(created.code, created.stderr).toBe(0);
     expect(created.stdout).toContain(`created schedule ${id} (every 1d, overlap buffer-one)`);
     const handle = t.client.schedule.getHandle(id);
@@ -83,19 +131,35 @@ describe('istar schedule', () => {
     expect((await istar(['schedule', 'pause', id])).code).toBe(0);
     expect((await handle.describe()).state.paused).toBe(true);
     const listed = await istar(['schedule', 'list', '--json']);
-    const entry = (JSON.parse(listed.stdout) as Array<{ scheduleId: string; paused: boolean }>).find((s) => s.scheduleId === id);
+    const entry = (JSON.parse(listed.stdout) as Array<{ scheduleId: string; paused: boolean }>).find(
+      (s) => s.scheduleId === id,
+    );
     expect(entry?.paused).toBe(true);
     expect((await istar(['schedule', 'unpause', id])).code).toBe(0);
     expect((await handle.describe()).state.paused).toBe(false);
-    const backfill = await istar(['schedule', 'backfill', id, '--start', '2026-01-02T00:00:00Z', '--end', '2026-01-01T00:00:00Z']);
+    const backfill = await istar([
+      'schedule',
+      'backfill',
+      id,
+      '--start',
+      '2026-01-02T00:00:00Z',
+      '--end',
+      '2026-01-01T00:00:00Z',
+    ]);
     expect(backfill.stderr).toMatch(/--end must be after --start/);
     expect((await istar(['schedule', 'delete', id])).code).toBe(0);
     await expect(handle.describe()).rejects.toThrow(/not found/i);
   });
 
   it('refuses bad schedule flags', async () => {
-    expect((await istar(['schedule', 'create', 'x'])).stderr).toMatch(/give exactly one of --cron or --every/);
-    expect((await istar(['schedule', 'create', 'x', '--every', 'soon'])).stderr).toMatch(/"soon" is not a duration/);
-    expect((await istar(['schedule', 'create', 'x', '--every', '1h', '--overlap', 'sometimes'])).stderr).toMatch(/--overlap must be one of skip/);
+    expect((await istar(['schedule', 'create', 'x'])).stderr).toMatch(
+      /give exactly one of --cron or --every/,
+    );
+    expect((await istar(['schedule', 'create', 'x', '--every', 'soon'])).stderr).toMatch(
+      /"soon" is not a duration/,
+    );
+    expect(
+      (await istar(['schedule', 'create', 'x', '--every', '1h', '--overlap', 'sometimes'])).stderr,
+    ).toMatch(/--overlap must be one of skip/);
   });
 });

@@ -8,11 +8,21 @@ describe('parseRunConfig', () => {
     const config = parseRunConfig({});
     expect(parseRunConfig(null)).toEqual(config);
     expect(parseRunConfig(undefined)).toEqual(config);
-    expect(config).toMatchObject({ env: 'sokoban', algorithm: 'istar', episodeEstimator: 'rloo', variant: 'istar', alpha: 1, beta: 0.05, clipEps: 0.2 });
+    expect(config).toMatchObject({
+      env: 'sokoban',
+      algorithm: 'istar',
+      episodeEstimator: 'rloo',
+      variant: 'istar',
+      alpha: 1,
+      beta: 0.05,
+      clipEps: 0.2,
+    });
     expect(config.iterations).toBeGreaterThanOrEqual(1);
     expect(config.groupSize).toBeGreaterThanOrEqual(2);
     // Only the fields documented as "default: derived" stay unset.
-    const unset = Object.keys(runConfigSchema.shape).filter((k) => config[k as keyof typeof config] === undefined);
+    const unset = Object.keys(runConfigSchema.shape).filter(
+      (k) => config[k as keyof typeof config] === undefined,
+    );
     expect(unset.sort()).toEqual(['experimentId', 'maxSteps', 'resumeFrom']);
     // Validated once: a parsed config parses to itself.
     expect(parseRunConfig(config)).toEqual(config);
@@ -21,14 +31,23 @@ describe('parseRunConfig', () => {
   it('names every bad field in one RunConfigError', () => {
     let error: unknown;
     try {
-      parseRunConfig({ groups: -1, env: 'minecraft', algorithm: 'dqn', iterations: 'ten', experimentId: '../x', foo: 1 });
+      parseRunConfig({
+        groups: -1,
+        env: 'minecraft',
+        algorithm: 'dqn',
+        iterations: 'ten',
+        experimentId: '../x',
+        foo: 1,
+      });
     } catch (err) {
       error = err;
     }
     expect(error).toBeInstanceOf(RunConfigError);
     const { issues } = error as RunConfigError;
     const fields = issues.map((i) => i.split(':')[0]);
-    expect(fields).toEqual(expect.arrayContaining(['groups', 'env', 'algorithm', 'iterations', 'experimentId']));
+    expect(fields).toEqual(
+      expect.arrayContaining(['groups', 'env', 'algorithm', 'iterations', 'experimentId']),
+    );
     expect(issues).toContain('unknown field "foo"');
     expect(issues.find((i) => i.startsWith('experimentId'))).toContain('..');
   });

@@ -19,7 +19,12 @@ import { installRuntime } from '../../workers/worker';
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Poll `check` until it returns a value other than undefined/false; throws naming `what` on timeout. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs: number, intervalMs = 200): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs: number,
+  intervalMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -31,7 +36,9 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     }
     await sleep(intervalMs);
   }
-  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+  throw new Error(
+    `timed out after ${timeoutMs / 1000} s waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`,
+  );
 }
 
 export interface WorkerProcess {
@@ -49,7 +56,11 @@ const spawned = new Set<WorkerProcess>();
  * `node --import tsx workers/worker-entry.ts <roles>` as its own process group (detached), output appended to
  * `<stack home>/logs/worker.log`. Environment: the stack's connection settings plus `env`.
  */
-export function spawnWorkerProcess(stack: EphemeralStack, env: Record<string, string> = {}, roles = 'workflow,rollout,trainer'): WorkerProcess {
+export function spawnWorkerProcess(
+  stack: EphemeralStack,
+  env: Record<string, string> = {},
+  roles = 'workflow,rollout,trainer',
+): WorkerProcess {
   const fd = openSync(path.join(stack.home, 'logs', 'worker.log'), 'a');
   const child = spawn(process.execPath, ['--import', 'tsx', 'workers/worker-entry.ts', roles], {
     cwd: projectRoot,
@@ -136,7 +147,13 @@ export async function restartServices(stack: EphemeralStack): Promise<void> {
   process.env.ISTAR_TEMPORAL_BIN = findTemporal(istarHome());
   process.env.ISTAR_MINIO_BIN = findMinio(istarHome());
   try {
-    await upStack({ home: stack.home, temporal: stack.temporal, s3: stack.s3, install: false, log: () => {} });
+    await upStack({
+      home: stack.home,
+      temporal: stack.temporal,
+      s3: stack.s3,
+      install: false,
+      log: () => {},
+    });
   } finally {
     process.env = saved;
   }
@@ -150,15 +167,22 @@ export async function stopService(stack: EphemeralStack, name: 'temporal' | 'min
 export type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 /** Activity attempts by activity type, from the ActivityTaskStarted events of a history. */
-export function activityAttempts(events: HistoryEvent[]): Array<{ type: string; attempt: number; scheduledEventId: number }> {
+export function activityAttempts(
+  events: HistoryEvent[],
+): Array<{ type: string; attempt: number; scheduledEventId: number }> {
   const typeOf = new Map<number, string>();
   const out: Array<{ type: string; attempt: number; scheduledEventId: number }> = [];
   for (const e of events) {
-    if (e.activityTaskScheduledEventAttributes) typeOf.set(Number(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
+    if (e.activityTaskScheduledEventAttributes)
+      typeOf.set(Number(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
     const started = e.activityTaskStartedEventAttributes;
     if (started) {
       const scheduledEventId = Number(started.scheduledEventId);
-      out.push({ type: typeOf.get(scheduledEventId) ?? '?', attempt: started.attempt ?? 1, scheduledEventId });
+      out.push({
+        type: typeOf.get(scheduledEventId) ?? '?',
+        attempt: started.attempt ?? 1,
+        scheduledEventId,
+      });
     }
   }
   return out;
@@ -171,15 +195,24 @@ export function scheduledActivities(events: HistoryEvent[]): Array<{ type: strin
     .map((e) => {
       const a = e.activityTaskScheduledEventAttributes!;
       const payload = a.input?.payloads?.[0];
-      return { type: a.activityType?.name ?? '?', input: payload ? defaultPayloadConverter.fromPayload(payload) : undefined };
+      return {
+        type: a.activityType?.name ?? '?',
+        input: payload ? defaultPayloadConverter.fromPayload(payload) : undefined,
+      };
     });
 }
 
 /** Heartbeat details the server holds for a pending activity of `type` (undefined when none is pending). */
-export async function pendingHeartbeat(handle: WorkflowHandle, type: string): Promise<{ attempt: number; details: unknown } | undefined> {
+export async function pendingHeartbeat(
+  handle: WorkflowHandle,
+  type: string,
+): Promise<{ attempt: number; details: unknown } | undefined> {
   const { raw } = await handle.describe();
   const pending = raw.pendingActivities?.find((a) => a.activityType?.name === type);
   if (!pending) return undefined;
   const payload = pending.heartbeatDetails?.payloads?.[0];
-  return { attempt: pending.attempt ?? 1, details: payload ? defaultPayloadConverter.fromPayload(payload) : undefined };
+  return {
+    attempt: pending.attempt ?? 1,
+    details: payload ? defaultPayloadConverter.fromPayload(payload) : undefined,
+  };
 }

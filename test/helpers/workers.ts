@@ -32,8 +32,17 @@ export async function connectTestTemporal(): Promise<TestTemporal> {
 }
 
 /** In-process workers of the given roles on the test stack. */
-export function testWorkers(t: TestTemporal, queues: ReturnType<typeof uniqueQueues>, roles: WorkerRole[] = ['workflow', 'rollout', 'trainer']): Promise<Worker[]> {
-  return createWorkers(roles, { connection: t.nativeConnection, namespace: testTemporal().namespace, store: testStore(), queues });
+export function testWorkers(
+  t: TestTemporal,
+  queues: ReturnType<typeof uniqueQueues>,
+  roles: WorkerRole[] = ['workflow', 'rollout', 'trainer'],
+): Promise<Worker[]> {
+  return createWorkers(roles, {
+    connection: t.nativeConnection,
+    namespace: testTemporal().namespace,
+    store: testStore(),
+    queues,
+  });
 }
 
 /** Run `fn` while all `workers` poll; shut them down afterwards. */

@@ -22,11 +22,20 @@ describe('infra', () => {
   });
 
   it('rejects malformed connection settings by name', () => {
-    expect(() => temporalSettingsFromEnv({ TEMPORAL_ADDRESS: 'http://x:7233' })).toThrow(/TEMPORAL_ADDRESS must be host:port/);
-    expect(() => temporalSettingsFromEnv({ ISTAR_UI_PORT: 'abc' })).toThrow(/ISTAR_UI_PORT must be a port number/);
-    expect(() => s3SettingsFromEnv({ S3_ENDPOINT: 'minio:9000' })).toThrow(/S3_ENDPOINT must start with http/);
+    expect(() => temporalSettingsFromEnv({ TEMPORAL_ADDRESS: 'http://x:7233' })).toThrow(
+      /TEMPORAL_ADDRESS must be host:port/,
+    );
+    expect(() => temporalSettingsFromEnv({ ISTAR_UI_PORT: 'abc' })).toThrow(
+      /ISTAR_UI_PORT must be a port number/,
+    );
+    expect(() => s3SettingsFromEnv({ S3_ENDPOINT: 'minio:9000' })).toThrow(
+      /S3_ENDPOINT must start with http/,
+    );
     expect(() => s3SettingsFromEnv({ S3_ENDPOINT: 'not a url' })).toThrow(/S3_ENDPOINT must be a URL/);
     expect(s3SettingsFromEnv({})).toMatchObject({ endpoint: 'http://127.0.0.1:9000', bucket: 'istar' });
-    expect(temporalSettingsFromEnv({ TEMPORAL_ADDRESS: 'temporal.example:7233' })).toMatchObject({ uiPort: 8233, namespace: 'default' });
+    expect(temporalSettingsFromEnv({ TEMPORAL_ADDRESS: 'temporal.example:7233' })).toMatchObject({
+      uiPort: 8233,
+      namespace: 'default',
+    });
   });
 });

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { roundTripCheckpoint } from '../../src/storage/checkpoint-format';
-import { buildActionBatch, initBackend, modelFromCheckpoint, modelToCheckpoint, Tokenizer, TransformerLM } from '../../src/model';
+import {
+  buildActionBatch,
+  initBackend,
+  modelFromCheckpoint,
+  modelToCheckpoint,
+  Tokenizer,
+  TransformerLM,
+} from '../../src/model';
 import { maxAbsDiff, TINY, tinyModel } from './helpers';
 
 const batch = buildActionBatch([
@@ -40,8 +47,13 @@ describe('checkpoint bytes', () => {
     );
     const missing = { ...content, tensors: content.tensors.filter((t) => t.name !== 'block1/mlp/w2') };
     expect(() => modelFromCheckpoint(missing)).toThrow(/missing tensor "block1\/mlp\/w2"/);
-    const bent = { ...content, tensors: content.tensors.map((t) => (t.name === 'tok_emb' ? { ...t, shape: [16, 12] } : t)) };
-    expect(() => modelFromCheckpoint(bent)).toThrow(/"tok_emb" is float32\[16,12\], expected float32\[12,16\]/);
+    const bent = {
+      ...content,
+      tensors: content.tensors.map((t) => (t.name === 'tok_emb' ? { ...t, shape: [16, 12] } : t)),
+    };
+    expect(() => modelFromCheckpoint(bent)).toThrow(
+      /"tok_emb" is float32\[16,12\], expected float32\[12,16\]/,
+    );
     model.dispose();
   });
 
@@ -72,7 +84,16 @@ describe('initBackend', () => {
     const a = await initBackend('wasm');
     expect(await initBackend('wasm')).toBe(a);
     const pkg = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'];
-    const hasLibtensorflow = (await Promise.all(pkg.map((p) => import(p).then(() => true, () => false)))).some(Boolean);
+    const hasLibtensorflow = (
+      await Promise.all(
+        pkg.map((p) =>
+          import(p).then(
+            () => true,
+            () => false,
+          ),
+        ),
+      )
+    ).some(Boolean);
     if (hasLibtensorflow) {
       expect((await initBackend('tensorflow')).backend).toBe('tensorflow');
     } else {

@@ -27,8 +27,24 @@ describe('gradient check (cpu backend)', () => {
         return tf.add(tf.add(lp, ent), v) as tf.Scalar;
       });
     const vars = model.namedVariables();
-    const names = ['tok_emb', 'pos_emb', 'block0/attn/wq', 'block0/attn/wk_t', 'block1/attn/wv', 'block1/attn/wo', 'block0/ln1/gamma', 'block1/mlp/w1', 'block0/mlp/b1', 'block1/mlp/w2', 'ln_f/beta', 'value_head/w'];
-    const { value, grads } = tf.variableGrads(loss, names.map((n) => vars.get(n)!));
+    const names = [
+      'tok_emb',
+      'pos_emb',
+      'block0/attn/wq',
+      'block0/attn/wk_t',
+      'block1/attn/wv',
+      'block1/attn/wo',
+      'block0/ln1/gamma',
+      'block1/mlp/w1',
+      'block0/mlp/b1',
+      'block1/mlp/w2',
+      'ln_f/beta',
+      'value_head/w',
+    ];
+    const { value, grads } = tf.variableGrads(
+      loss,
+      names.map((n) => vars.get(n)!),
+    );
     value.dispose();
     // 1e-3: small enough that ReLU kinks are rarely crossed, large enough for float32 round-off.
     const eps = 1e-3;
@@ -52,7 +68,9 @@ describe('gradient check (cpu backend)', () => {
         };
         const numeric = (at(eps) - at(-eps)) / (2 * eps);
         tf.tidy(() => v.assign(tf.tensor(orig, v.shape)));
-        expect(Math.abs(numeric - g[i]), `${name}[${i}] numeric ${numeric} analytic ${g[i]}`).toBeLessThan(2e-3 + 2e-2 * Math.abs(g[i]));
+        expect(Math.abs(numeric - g[i]), `${name}[${i}] numeric ${numeric} analytic ${g[i]}`).toBeLessThan(
+          2e-3 + 2e-2 * Math.abs(g[i]),
+        );
         checked++;
       }
       expect(Math.max(...Array.from(g, Math.abs)), `${name} has a zero gradient`).toBeGreaterThan(1e-4);

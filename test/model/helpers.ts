@@ -1,7 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { type ModelConfig, Prng, TransformerLM } from '../../src/model';
 
-export const TINY: ModelConfig = { vocabSize: 12, dModel: 16, nLayers: 2, nHeads: 2, dFF: 32, contextLength: 16 };
+export const TINY: ModelConfig = {
+  vocabSize: 12,
+  dModel: 16,
+  nLayers: 2,
+  nHeads: 2,
+  dFF: 32,
+  contextLength: 16,
+};
 
 /** A tiny model with weights scaled up so log-probs and gradients are far from uniform. */
 export function tinyModel(config: ModelConfig = TINY, seed = 1, std = 0.3): TransformerLM {

@@ -24,10 +24,19 @@ function demos(): { train: ContextAction[]; heldOut: ContextAction[] } {
 describe('sft', () => {
   it('drives a tiny demonstration set to >= 99% action accuracy', async () => {
     const { train, heldOut } = demos();
-    const model = TransformerLM.create({ vocabSize: 16, dModel: 32, nLayers: 2, nHeads: 2, dFF: 64, contextLength: 8 }, 0);
+    const model = TransformerLM.create(
+      { vocabSize: 16, dModel: 32, nLayers: 2, nHeads: 2, dFF: 64, contextLength: 8 },
+      0,
+    );
     const before = actionAccuracy(model, train);
     expect(before.action).toBeLessThan(0.5);
-    const history = await sft(model, train, heldOut, { epochs: 60, batchSize: 10, lr: 3e-3, seed: 1, targetAccuracy: 1 });
+    const history = await sft(model, train, heldOut, {
+      epochs: 60,
+      batchSize: 10,
+      lr: 3e-3,
+      seed: 1,
+      targetAccuracy: 1,
+    });
     const last = history[history.length - 1];
     expect(history[0]['sft/loss']).toBeGreaterThan(last['sft/loss']);
     expect(last['sft/train_token_accuracy']).toBeGreaterThanOrEqual(0.99);
@@ -37,7 +46,10 @@ describe('sft', () => {
   });
 
   it('rejects an empty training set', async () => {
-    const model = TransformerLM.create({ vocabSize: 16, dModel: 8, nLayers: 1, nHeads: 1, dFF: 8, contextLength: 8 }, 0);
+    const model = TransformerLM.create(
+      { vocabSize: 16, dModel: 8, nLayers: 1, nHeads: 1, dFF: 8, contextLength: 8 },
+      0,
+    );
     await expect(sft(model, [], [])).rejects.toThrow(/no training demonstrations/);
     model.dispose();
   });

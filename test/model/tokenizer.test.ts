@@ -19,7 +19,14 @@ describe('Tokenizer', () => {
     expect(row.map((id) => tok.vocab[id])).toEqual(['#', 'P', 'X', '_', '#']);
     expect(tok.encode('#_√S#').map((id) => tok.vocab[id])).toEqual(['#', '_', '√', 'S', '#']);
     for (const w of ['up', 'down', 'search', 'click', 'Buy']) expect(tok.encode(w)).toEqual([tok.id(w)]);
-    expect(tok.encode('click[Buy Now]').map((id) => tok.vocab[id])).toEqual(['click', '[', 'Buy', ' ', 'Now', ']']);
+    expect(tok.encode('click[Buy Now]').map((id) => tok.vocab[id])).toEqual([
+      'click',
+      '[',
+      'Buy',
+      ' ',
+      'Now',
+      ']',
+    ]);
     // Digits are always single tokens, even those never seen.
     expect(tok.encode('1907').map((id) => tok.vocab[id])).toEqual(['1', '9', '0', '7']);
   });

@@ -11,7 +11,9 @@ describe('TransformerLM log-probs', () => {
   it('log-probs of every possible next token sum to 1', () => {
     const model = tinyModel();
     const context = [1, 5, 7, 3];
-    const batch = buildActionBatch(Array.from({ length: TINY.vocabSize }, (_, v) => ({ context, action: [v] })));
+    const batch = buildActionBatch(
+      Array.from({ length: TINY.vocabSize }, (_, v) => ({ context, action: [v] })),
+    );
     const lp = model.actionLogProbs(batch).map((r) => r[0]);
     const total = lp.reduce((s, x) => s + Math.exp(x), 0);
     expect(total).toBeCloseTo(1, 5);
@@ -47,7 +49,9 @@ describe('TransformerLM log-probs', () => {
   it('entropy at action positions matches -sum p log p over the vocabulary', () => {
     const model = tinyModel();
     const context = [1, 5, 7];
-    const all = buildActionBatch(Array.from({ length: TINY.vocabSize }, (_, v) => ({ context, action: [v] })));
+    const all = buildActionBatch(
+      Array.from({ length: TINY.vocabSize }, (_, v) => ({ context, action: [v] })),
+    );
     const lp = model.actionLogProbs(all).map((r) => r[0]);
     const expected = -lp.reduce((s, x) => s + Math.exp(x) * x, 0);
     const ent = model.entropy(buildActionBatch([{ context, action: [3] }]));
@@ -62,7 +66,10 @@ describe('TransformerLM log-probs', () => {
 describe('TransformerLM sampling', () => {
   it('temperature -> 0 is argmax of the next-token distribution at every step', () => {
     const model = tinyModel();
-    const contexts = [[1, 4, 5], [1, 9]];
+    const contexts = [
+      [1, 4, 5],
+      [1, 9],
+    ];
     const s = model.sample(contexts, { temperature: 0, maxTokens: 5, seed: 7 });
     s.tokens.forEach((toks, b) => {
       const pred = model.greedyPredictions(buildActionBatch([{ context: contexts[b], action: toks }]))[0];
@@ -75,14 +82,20 @@ describe('TransformerLM sampling', () => {
 
   it('is reproducible with a seed, differs with another seed, and reports tokenLogProbs log-probs', () => {
     const model = tinyModel(TINY, 1, 0.05);
-    const contexts = [[1, 4, 5], [1, 9], [1, 3, 3, 3]];
+    const contexts = [
+      [1, 4, 5],
+      [1, 9],
+      [1, 3, 3, 3],
+    ];
     const opts = { temperature: 1, maxTokens: 8, seed: 42 };
     const a = model.sample(contexts, opts);
     const b = model.sample(contexts, opts);
     const c = model.sample(contexts, { ...opts, seed: 43 });
     expect(b).toEqual(a);
     expect(c.tokens).not.toEqual(a.tokens);
-    const lp = model.actionLogProbs(buildActionBatch(contexts.map((ctx, i) => ({ context: ctx, action: a.tokens[i] }))));
+    const lp = model.actionLogProbs(
+      buildActionBatch(contexts.map((ctx, i) => ({ context: ctx, action: a.tokens[i] }))),
+    );
     a.logProbs.forEach((row, i) => expect(maxAbsDiff(row, lp[i])).toBeLessThan(1e-4));
     model.dispose();
   });
@@ -90,7 +103,13 @@ describe('TransformerLM sampling', () => {
   it('stops a row at the stop token and at the window end', () => {
     const model = tinyModel();
     const greedy = model.sample([[1, 4]], { temperature: 0, maxTokens: 1 }).tokens[0][0];
-    const s = model.sample([[1, 4], [1, 4]], { temperature: 0, maxTokens: 6, stopTokenId: greedy });
+    const s = model.sample(
+      [
+        [1, 4],
+        [1, 4],
+      ],
+      { temperature: 0, maxTokens: 6, stopTokenId: greedy },
+    );
     expect(s.tokens).toEqual([[greedy], [greedy]]);
     const long = Array.from({ length: TINY.contextLength - 2 }, () => 5);
     expect(model.sample([long], { temperature: 0, maxTokens: 10 }).tokens[0]).toHaveLength(2);
@@ -105,7 +124,8 @@ describe('TransformerLM training', () => {
     const first = model.trainStep(() => model.actionNll(batch), { lr: 1e-2, maxGradNorm: 1e-3 });
     expect(first.gradNorm).toBeGreaterThan(1e-3); // clipping does not hide the true norm
     let last = first;
-    for (let i = 0; i < 10; i++) last = model.trainStep(() => model.actionNll(batch), { lr: 1e-2, maxGradNorm: 1 });
+    for (let i = 0; i < 10; i++)
+      last = model.trainStep(() => model.actionNll(batch), { lr: 1e-2, maxGradNorm: 1 });
     expect(last.loss).toBeLessThan(first.loss * 0.7);
     expect(model.step).toBe(11);
     model.dispose();
@@ -115,7 +135,9 @@ describe('TransformerLM training', () => {
     const model = tinyModel();
     const batch = buildActionBatch([{ context: [1, 4], action: [6] }]);
     const before = model.actionLogProbs(batch);
-    expect(() => model.trainStep(() => tf.mul(model.actionNll(batch), NaN) as tf.Scalar, { lr: 1 })).toThrow(NonFiniteLossError);
+    expect(() => model.trainStep(() => tf.mul(model.actionNll(batch), NaN) as tf.Scalar, { lr: 1 })).toThrow(
+      NonFiniteLossError,
+    );
     expect(model.actionLogProbs(batch)).toEqual(before);
     model.dispose();
   });
@@ -140,13 +162,22 @@ describe('TransformerLM training', () => {
     ]);
     const start = tf.memory().numTensors;
     for (let i = 0; i < 20; i++) {
-      model.trainStep(() => tf.add(model.actionNll(batch), tf.mul(tf.mean(model.entropy(batch)), -0.001)) as tf.Scalar, {
-        lr: 1e-3,
-        weightDecay: 0.01,
-        maxGradNorm: 1,
-      });
+      model.trainStep(
+        () => tf.add(model.actionNll(batch), tf.mul(tf.mean(model.entropy(batch)), -0.001)) as tf.Scalar,
+        {
+          lr: 1e-3,
+          weightDecay: 0.01,
+          maxGradNorm: 1,
+        },
+      );
       expect(tf.memory().numTensors).toBe(start);
-      model.sample([[1, 4], [1, 7, 8]], { maxTokens: 3, seed: i });
+      model.sample(
+        [
+          [1, 4],
+          [1, 7, 8],
+        ],
+        { maxTokens: 3, seed: i },
+      );
       model.actionLogProbs(batch);
       expect(tf.memory().numTensors).toBe(start);
     }
@@ -184,13 +215,29 @@ describe('value head and image input', () => {
     const lpBlack = model.actionLogProbs(buildActionBatch(items, [black]));
     const lpWhite = model.actionLogProbs(buildActionBatch(items, [white]));
     expect(maxAbsDiff(lpBlack[0], lpWhite[0])).toBeGreaterThan(1e-5);
-    const s = model.sample([[1, 4], [1, 6, 7]], { temperature: 1, maxTokens: 3, seed: 1, images: [white, black] });
+    const s = model.sample(
+      [
+        [1, 4],
+        [1, 6, 7],
+      ],
+      { temperature: 1, maxTokens: 3, seed: 1, images: [white, black] },
+    );
     expect(s.tokens[0]).toHaveLength(3);
     // The KV-cache decode (patch positions included) gives the full forward's log-probs.
-    const full = model.actionLogProbs(buildActionBatch([{ context: [1, 4], action: s.tokens[0] }, { context: [1, 6, 7], action: s.tokens[1] }], [white, black]));
+    const full = model.actionLogProbs(
+      buildActionBatch(
+        [
+          { context: [1, 4], action: s.tokens[0] },
+          { context: [1, 6, 7], action: s.tokens[1] },
+        ],
+        [white, black],
+      ),
+    );
     s.logProbs.forEach((row, b) => expect(maxAbsDiff(row, full[b])).toBeLessThan(1e-4));
     expect(() => model.actionLogProbs(buildActionBatch(items))).toThrow(/takes an image per row/);
-    expect(() => model.actionLogProbs(buildActionBatch(items, [new Float32Array(5)]))).toThrow(/image 0 has 5 values/);
+    expect(() => model.actionLogProbs(buildActionBatch(items, [new Float32Array(5)]))).toThrow(
+      /image 0 has 5 values/,
+    );
     model.dispose();
   });
 });
@@ -198,27 +245,45 @@ describe('value head and image input', () => {
 describe('malformed input gives clear errors', () => {
   const model = TransformerLM.create(TINY, 0);
   it.each([
-    ['context longer than the window', { tokens: [Array(17).fill(5)], actionMask: [[...Array(16).fill(0), 1]] }, /window \(contextLength\) is 16/],
+    [
+      'context longer than the window',
+      { tokens: [Array(17).fill(5)], actionMask: [[...Array(16).fill(0), 1]] },
+      /window \(contextLength\) is 16/,
+    ],
     ['empty action', { tokens: [[1, 4, 5]], actionMask: [[0, 0, 0]] }, /empty action/],
-    ['token id out of range', { tokens: [[1, 12]], actionMask: [[0, 1]] }, /token id 12 .* out of range \[0, 12\)/],
+    [
+      'token id out of range',
+      { tokens: [[1, 12]], actionMask: [[0, 1]] },
+      /token id 12 .* out of range \[0, 12\)/,
+    ],
     ['negative token id', { tokens: [[1, -1]], actionMask: [[0, 1]] }, /token id -1/],
     ['ragged tokens', { tokens: [[1, 4], [1]], actionMask: [[0, 1], [0]] }, /ragged tokens: row 1/],
     ['ragged mask', { tokens: [[1, 4]], actionMask: [[0, 1, 1]] }, /ragged actionMask/],
     ['mask value not 0/1', { tokens: [[1, 4]], actionMask: [[0, 2]] }, /must be 0 or 1/],
     ['action at position 0', { tokens: [[4, 5]], actionMask: [[1, 1]] }, /no context/],
     ['mask on padding', { tokens: [[1, 4, 0]], actionMask: [[0, 0, 1]], lengths: [2] }, /padding position/],
-    ['images on a text model', { tokens: [[1, 4]], actionMask: [[0, 1]], images: [new Float32Array(3)] }, /no image input/],
+    [
+      'images on a text model',
+      { tokens: [[1, 4]], actionMask: [[0, 1]], images: [new Float32Array(3)] },
+      /no image input/,
+    ],
   ])('%s', (_name, batch, message) => {
     expect(() => model.tokenLogProbs(batch)).toThrow(message);
   });
 
   it('in sampling and batch building', () => {
-    expect(() => model.sample([Array(17).fill(5)], { maxTokens: 1 })).toThrow(/context 0 has 17 tokens but the model's window/);
-    expect(() => model.sample([[1, 99]], { maxTokens: 1 })).toThrow(/token id 99 in context 0 is out of range/);
+    expect(() => model.sample([Array(17).fill(5)], { maxTokens: 1 })).toThrow(
+      /context 0 has 17 tokens but the model's window/,
+    );
+    expect(() => model.sample([[1, 99]], { maxTokens: 1 })).toThrow(
+      /token id 99 in context 0 is out of range/,
+    );
     expect(() => model.sample([[]], { maxTokens: 1 })).toThrow(/context 0 is empty/);
     expect(() => model.sample([[1]], { maxTokens: 0 })).toThrow(/maxTokens must be a positive integer/);
     expect(() => buildActionBatch([{ context: [1], action: [] }])).toThrow(/item 0 has an empty action/);
-    expect(() => TransformerLM.create({ ...TINY, nHeads: 3 })).toThrow(/dModel \(16\) must be a multiple of nHeads \(3\)/);
+    expect(() => TransformerLM.create({ ...TINY, nHeads: 3 })).toThrow(
+      /dModel \(16\) must be a multiple of nHeads \(3\)/,
+    );
   });
 });
 
@@ -231,10 +296,14 @@ describe('gradient accumulation', () => {
       { context: [1, 7], action: [8, 9, 2] },
     ];
     const whole = buildActionBatch(items);
-    const sumLoss = (m: TransformerLM, batch: typeof whole) => () => tf.tidy(() => tf.neg(tf.sum(m.tokenLogProbs(batch))) as tf.Scalar);
+    const sumLoss = (m: TransformerLM, batch: typeof whole) => () =>
+      tf.tidy(() => tf.neg(tf.sum(m.tokenLogProbs(batch))) as tf.Scalar);
     const ra = a.trainStep(sumLoss(a, whole), { lr: 1e-2, maxGradNorm: 1 });
     const start = tf.memory().numTensors;
-    const rb = b.trainStep(items.map((it) => sumLoss(b, buildActionBatch([it]))), { lr: 1e-2, maxGradNorm: 1 });
+    const rb = b.trainStep(
+      items.map((it) => sumLoss(b, buildActionBatch([it]))),
+      { lr: 1e-2, maxGradNorm: 1 },
+    );
     expect(tf.memory().numTensors).toBe(start);
     expect(rb.loss).toBeCloseTo(ra.loss, 4);
     expect(rb.gradNorm).toBeCloseTo(ra.gradNorm, 4);
@@ -242,7 +311,9 @@ describe('gradient accumulation', () => {
     const lb = b.actionLogProbs(whole).flat();
     expect(maxAbsDiff(la, lb)).toBeLessThan(1e-5);
     const nll = () => b.actionNll(whole);
-    expect(() => b.trainStep([nll, () => tf.mul(nll(), NaN) as tf.Scalar], { lr: 1 })).toThrow(NonFiniteLossError);
+    expect(() => b.trainStep([nll, () => tf.mul(nll(), NaN) as tf.Scalar], { lr: 1 })).toThrow(
+      NonFiniteLossError,
+    );
     expect(tf.memory().numTensors).toBe(start);
     a.dispose();
     b.dispose();

@@ -3,7 +3,17 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { flattenSteps, prmDpoLoss, type RolloutBatch } from '../../src/algo';
 import { parseRunConfig, type RunConfigInput } from '../../src/config/run-config';
 import { initBackend, type TransformerLM } from '../../src/model';
-import { collectShard, computeAdvantages, initialPolicy, preferencePairs, rowsBatch, runSetup, scatterToActions, trainPolicy, trainPrm } from '../../src/pipeline';
+import {
+  collectShard,
+  computeAdvantages,
+  initialPolicy,
+  preferencePairs,
+  rowsBatch,
+  runSetup,
+  scatterToActions,
+  trainPolicy,
+  trainPrm,
+} from '../../src/pipeline';
 
 const tiny: RunConfigInput = {
   groups: 2,
@@ -45,8 +55,20 @@ describe('micro-batched training steps are exact', () => {
     const targets = await computeAdvantages(setup, batch, {});
     const whole = base.clone();
     const micro = base.clone();
-    await trainPolicy({ ...setup, config: { ...setup.config, microBatchSteps: 4096 } }, whole, batch, targets, 1);
-    await trainPolicy({ ...setup, config: { ...setup.config, microBatchSteps: 1 } }, micro, batch, targets, 1);
+    await trainPolicy(
+      { ...setup, config: { ...setup.config, microBatchSteps: 4096 } },
+      whole,
+      batch,
+      targets,
+      1,
+    );
+    await trainPolicy(
+      { ...setup, config: { ...setup.config, microBatchSteps: 1 } },
+      micro,
+      batch,
+      targets,
+      1,
+    );
     expect(maxDiff(weights(whole), weights(base))).toBeGreaterThan(1e-4); // the step did something
     expect(maxDiff(weights(whole), weights(micro))).toBeLessThan(2e-6);
     [base, whole, micro].forEach((m) => m.dispose());
@@ -64,7 +86,10 @@ describe('micro-batched training steps are exact', () => {
     const direct = policy.clone();
     const rows = flattenSteps(batch).filter((r) => r.group === 0);
     const tb = rowsBatch(setup, batch, rows);
-    const old = scatterToActions(tb, rows.map((r) => batch.groups[0].trajectories[r.trajectory].steps[r.step].oldLogProbs));
+    const old = scatterToActions(
+      tb,
+      rows.map((r) => batch.groups[0].trajectories[r.trajectory].steps[r.step].oldLogProbs),
+    );
     let directLoss = 0;
     direct.trainStep(
       () => {

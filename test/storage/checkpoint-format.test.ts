@@ -29,14 +29,20 @@ describe('checkpoint format', () => {
   });
 
   it('refuses bad content and bad manifests by name', () => {
-    expect(() => encodeCheckpoint({ ...content, tensors: [content.tensors[0], content.tensors[0]] })).toThrow(/two tensors named "w"/);
-    expect(() => encodeCheckpoint({ step: 0, config: {}, tensors: [{ ...content.tensors[0], shape: [3] }] })).toThrow(
-      /shape \[3\] needs 3 values, data has 4/,
+    expect(() => encodeCheckpoint({ ...content, tensors: [content.tensors[0], content.tensors[0]] })).toThrow(
+      /two tensors named "w"/,
     );
+    expect(() =>
+      encodeCheckpoint({ step: 0, config: {}, tensors: [{ ...content.tensors[0], shape: [3] }] }),
+    ).toThrow(/shape \[3\] needs 3 values, data has 4/);
     const { manifest } = encodeCheckpoint(content);
     expect(() => validateManifest({ ...manifest, format: 'v0' }, 'm')).toThrow(/format is "v0"/);
-    expect(() => validateManifest({ ...manifest, tensors: [{ ...manifest.tensors[0], dtype: 'float16' }] }, 'm')).toThrow(/unknown dtype/);
-    expect(() => validateManifest({ ...manifest, tensors: [manifest.tensors[1]] }, 'm')).toThrow(/starts at 16, expected 0/);
+    expect(() =>
+      validateManifest({ ...manifest, tensors: [{ ...manifest.tensors[0], dtype: 'float16' }] }, 'm'),
+    ).toThrow(/unknown dtype/);
+    expect(() => validateManifest({ ...manifest, tensors: [manifest.tensors[1]] }, 'm')).toThrow(
+      /starts at 16, expected 0/,
+    );
     expect(() => validateManifest(null, 'm')).toThrow(CheckpointCorruptError);
   });
 
@@ -44,6 +50,8 @@ describe('checkpoint format', () => {
     const { manifest, chunks } = encodeCheckpoint(content);
     const blob = Buffer.concat(chunks);
     blob[0] ^= 0x80;
-    expect(() => decodeCheckpoint(manifest, blob, 'x')).toThrow(/checkpoint x is corrupt: weights.bin sha256/);
+    expect(() => decodeCheckpoint(manifest, blob, 'x')).toThrow(
+      /checkpoint x is corrupt: weights.bin sha256/,
+    );
   });
 });

@@ -18,7 +18,12 @@ function smallCheckpoint(step = 3): CheckpointContent {
     config: { dModel: 4, vocabSize: 3 },
     meta: { tokenizer: ['<pad>', 'up', 'down'] },
     tensors: [
-      { name: 'embed', shape: [3, 4], dtype: 'float32', data: Float32Array.from({ length: 12 }, (_, i) => i * 0.5 - 1) },
+      {
+        name: 'embed',
+        shape: [3, 4],
+        dtype: 'float32',
+        data: Float32Array.from({ length: 12 }, (_, i) => i * 0.5 - 1),
+      },
       { name: 'step', shape: [1], dtype: 'int32', data: Int32Array.of(7) },
       { name: 'bias', shape: [4], dtype: 'float32', data: Float32Array.of(1e-8, -3.25, Number.MAX_VALUE, 0) },
     ],
@@ -57,11 +62,17 @@ describe('ArtifactStore against a real MinIO', () => {
       ['bias', [4], 'float32'],
     ]);
     for (let i = 0; i < content.tensors.length; i++) {
-      expect(Buffer.from(back.tensors[i].data.buffer, back.tensors[i].data.byteOffset, back.tensors[i].data.byteLength)).toEqual(
-        Buffer.from(content.tensors[i].data.buffer),
-      );
+      expect(
+        Buffer.from(
+          back.tensors[i].data.buffer,
+          back.tensors[i].data.byteOffset,
+          back.tensors[i].data.byteLength,
+        ),
+      ).toEqual(Buffer.from(content.tensors[i].data.buffer));
     }
-    const manifest = await store.getJson<{ tensors: { offset: number }[] }>(`${checkpointPrefix('store-ckpt', 'policy', 4)}manifest.json`);
+    const manifest = await store.getJson<{ tensors: { offset: number }[] }>(
+      `${checkpointPrefix('store-ckpt', 'policy', 4)}manifest.json`,
+    );
     expect(manifest.tensors.map((t) => t.offset)).toEqual([0, 48, 52]);
     // A blob without a manifest (a crash between the two writes) is not a checkpoint.
     await store.putBytes(`${checkpointPrefix('store-ckpt', 'policy', 5)}weights.bin`, new Uint8Array(8));
@@ -76,7 +87,9 @@ describe('ArtifactStore against a real MinIO', () => {
     await store.putBytes(`${prefix}weights.bin`, weights);
     const err = await store.getCheckpoint(prefix).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CheckpointCorruptError);
-    expect(String(err)).toMatch(/store-corrupt\/checkpoints\/prm\/000001\/ is corrupt: weights.bin sha256 [0-9a-f]{64} does not match/);
+    expect(String(err)).toMatch(
+      /store-corrupt\/checkpoints\/prm\/000001\/ is corrupt: weights.bin sha256 [0-9a-f]{64} does not match/,
+    );
     expect(isPermanentStorageError(err)).toBe(true);
 
     await store.putBytes(`${prefix}weights.bin`, weights.subarray(0, 20));
@@ -91,7 +104,9 @@ describe('ArtifactStore against a real MinIO', () => {
     await store.putBytes(`${prefix}weights.bin`, new Uint8Array(16));
     const err = await store.getCheckpoint(prefix).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ArtifactMissingError);
-    expect(String(err)).toContain('experiments/store-missing/checkpoints/policy/000009/ has no manifest.json');
+    expect(String(err)).toContain(
+      'experiments/store-missing/checkpoints/policy/000009/ has no manifest.json',
+    );
     expect(isPermanentStorageError(err)).toBe(true);
     await expect(store.getJson('experiments/store-missing/none.json')).rejects.toThrow(ArtifactMissingError);
   });
@@ -142,7 +157,11 @@ describe('ArtifactStore against a real MinIO', () => {
     const data = new Float32Array(n);
     for (let i = 0; i < n; i += 4096) data[i] = i / n;
     const prefix = checkpointPrefix('store-large', 'policy', 1);
-    await store.putCheckpoint(prefix, { step: 1, config: {}, tensors: [{ name: 'big', shape: [n], dtype: 'float32', data }] });
+    await store.putCheckpoint(prefix, {
+      step: 1,
+      config: {},
+      tensors: [{ name: 'big', shape: [n], dtype: 'float32', data }],
+    });
     const back = await store.getCheckpoint(prefix);
     expect(back.tensors[0].data.length).toBe(n);
     expect(back.tensors[0].data[4096 * 100]).toBeCloseTo((4096 * 100) / n, 7);

@@ -48,11 +48,16 @@ describe('a workflow and activity through a real worker, Temporal and MinIO', ()
       });
       const err = await handle.result().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(WorkflowFailedError);
-      const cause = (err as WorkflowFailedError).cause?.cause as Error & { nonRetryable?: boolean; type?: string };
+      const cause = (err as WorkflowFailedError).cause?.cause as Error & {
+        nonRetryable?: boolean;
+        type?: string;
+      };
       expect(cause.message).toMatch(/invalid experiment id "..\/escape": it contains a path separator/);
       expect(cause.nonRetryable).toBe(true);
       const history = await handle.fetchHistory();
-      const attempts = history.events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+      const attempts = history
+        .events!.filter((e) => e.activityTaskStartedEventAttributes)
+        .map((e) => e.activityTaskStartedEventAttributes!.attempt);
       expect(attempts).toEqual([1]);
     });
   });

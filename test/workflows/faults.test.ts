@@ -18,7 +18,14 @@ import {
   waitFor,
   type FaultStack,
 } from '../helpers/faults';
-import { connectTestTemporal, testWorkers, tinyConfig, uniqueQueues, withWorkers, type TestTemporal } from '../helpers/workers';
+import {
+  connectTestTemporal,
+  testWorkers,
+  tinyConfig,
+  uniqueQueues,
+  withWorkers,
+  type TestTemporal,
+} from '../helpers/workers';
 
 /**
  * Fault tolerance (issue 6) on real servers: each fault test brings up its own Temporal + MinIO (the shared
@@ -43,7 +50,10 @@ async function history(handle: WorkflowHandle) {
 }
 
 /** handle.result(), retried while the server is unreachable (the client sees UNAVAILABLE until it is back). */
-async function resultThroughOutages(handle: WorkflowHandle<typeof istarTraining>, timeoutMs: number): Promise<TrainingResult> {
+async function resultThroughOutages(
+  handle: WorkflowHandle<typeof istarTraining>,
+  timeoutMs: number,
+): Promise<TrainingResult> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -56,21 +66,33 @@ async function resultThroughOutages(handle: WorkflowHandle<typeof istarTraining>
 }
 
 /** Completed with every iteration exactly once (no iteration lost or repeated) and every artifact in MinIO. */
-async function expectCompleteRun(f: FaultStack, handle: WorkflowHandle, result: TrainingResult, experimentId: string, iterations: number) {
+async function expectCompleteRun(
+  f: FaultStack,
+  handle: WorkflowHandle,
+  result: TrainingResult,
+  experimentId: string,
+  iterations: number,
+) {
   const once = Array.from({ length: iterations }, (_, i) => i + 1);
   const scheduled = scheduledActivities(await history(handle));
   for (const stage of ['computeStepAdvantages', 'trainPolicy']) {
-    expect(scheduled.filter((a) => a.type === stage).map((a) => (a.input as { iteration: number }).iteration)).toEqual(once);
+    expect(
+      scheduled.filter((a) => a.type === stage).map((a) => (a.input as { iteration: number }).iteration),
+    ).toEqual(once);
   }
   expect(scheduled.filter((a) => a.type === 'sftBasePolicy')).toHaveLength(1);
   expect(result.iterations).toBe(iterations);
   expect(result.stopped).toBe(false);
   expect(result.history.map((h) => h.iteration)).toEqual(Array.from({ length: iterations + 1 }, (_, i) => i));
-  expect(await f.store.listCheckpoints(experimentId, 'policy')).toEqual(Array.from({ length: iterations + 1 }, (_, i) => i));
+  expect(await f.store.listCheckpoints(experimentId, 'policy')).toEqual(
+    Array.from({ length: iterations + 1 }, (_, i) => i),
+  );
   const keys = await f.store.list(`experiments/${experimentId}/`);
   expect(keys.filter((k) => k.includes('/partial/'))).toEqual([]);
   for (let it = 1; it <= iterations; it++) {
-    const metrics = await f.store.getJson<Record<string, number>>(iterationKey(experimentId, it, 'metrics.json'));
+    const metrics = await f.store.getJson<Record<string, number>>(
+      iterationKey(experimentId, it, 'metrics.json'),
+    );
     expect(metrics.iteration).toBe(it);
     expect(metrics['rollout/episodes']).toBe(8);
   }
@@ -113,7 +135,8 @@ describe('fault tolerance on a private real stack', () => {
           const p = await handle.query(progressQuery);
           if (p.iteration !== 0 || p.stage !== 'trainPolicy') return undefined;
           const pending = await pendingHeartbeat(handle, 'trainPolicy');
-          const details = pending?.details as { partialPrefix?: string; step?: number; progress?: string } | undefined;
+          const details = pending?.details as
+            { partialPrefix?: string; step?: number; progress?: string } | undefined;
           if (details?.partialPrefix !== partialPrefix || !details.step) return undefined;
           const keys = await f.store.list(partialPrefix);
           return keys.includes(`${partialPrefix}manifest.json`) ? details : undefined;
@@ -129,12 +152,16 @@ describe('fault tolerance on a private real stack', () => {
       const partialStep = partial?.step ?? 0;
       const total = Number(seen.progress?.split('/')[1]);
       expect(total).toBeGreaterThan(2);
-      console.log(`[sigkill] killed worker ${first.pid} at trainPolicy ${seen.progress}; server heartbeat step ${seen.step}, partial step ${partialStep}`);
+      console.log(
+        `[sigkill] killed worker ${first.pid} at trainPolicy ${seen.progress}; server heartbeat step ${seen.step}, partial step ${partialStep}`,
+      );
 
       const started = Date.now();
       spawnWorkerProcess(f.stack, env);
       const result = await handle.result();
-      console.log(`[sigkill] run completed ${((Date.now() - started) / 1000).toFixed(1)} s after the new worker started`);
+      console.log(
+        `[sigkill] run completed ${((Date.now() - started) / 1000).toFixed(1)} s after the new worker started`,
+      );
 
       await expectCompleteRun(f, handle, result, experimentId, 2);
       const policyAttempts = activityAttempts(await history(handle)).filter((a) => a.type === 'trainPolicy');
@@ -176,7 +203,13 @@ describe('fault tolerance on a private real stack', () => {
         workflowId: experimentId,
         args: [faultConfig(experimentId)],
       });
-      const before = await waitForIterationOne(handle, ['collectRollouts', 'labelPreferences', 'trainPrm', 'computeStepAdvantages', 'trainPolicy']);
+      const before = await waitForIterationOne(handle, [
+        'collectRollouts',
+        'labelPreferences',
+        'trainPrm',
+        'computeStepAdvantages',
+        'trainPolicy',
+      ]);
       await stopService(f.stack, 'temporal');
       await sleep(5_000);
       const workerSurvivedOutage = worker.alive();
@@ -184,7 +217,9 @@ describe('fault tolerance on a private real stack', () => {
       // The worker process reconnects by itself (its pollers retry UNAVAILABLE); give it a moment to show otherwise.
       await sleep(3_000);
       const workerSurvivedRestart = worker.alive();
-      console.log(`[temporal-restart] stopped at stage ${before.stage}; worker alive during outage: ${workerSurvivedOutage}, after restart: ${workerSurvivedRestart}`);
+      console.log(
+        `[temporal-restart] stopped at stage ${before.stage}; worker alive during outage: ${workerSurvivedOutage}, after restart: ${workerSurvivedRestart}`,
+      );
       if (!workerSurvivedRestart) spawnWorkerProcess(f.stack);
 
       const result = await resultThroughOutages(handle, 180_000);
@@ -214,7 +249,12 @@ describe('fault tolerance on a private real stack', () => {
         workflowId: experimentId,
         args: [faultConfig(experimentId)],
       });
-      await waitForIterationOne(handle, ['collectRollouts', 'labelPreferences', 'trainPrm', 'computeStepAdvantages']);
+      await waitForIterationOne(handle, [
+        'collectRollouts',
+        'labelPreferences',
+        'trainPrm',
+        'computeStepAdvantages',
+      ]);
       await stopService(f.stack, 'minio');
       const down = Date.now();
       // While MinIO is down, some activity attempt fails on it and waits for its retry.
@@ -227,13 +267,17 @@ describe('fault tolerance on a private real stack', () => {
         30_000,
         250,
       );
-      console.log(`[minio-outage] ${failing.activityType?.name} attempt ${failing.attempt} failed: ${failing.lastFailure?.message}`);
+      console.log(
+        `[minio-outage] ${failing.activityType?.name} attempt ${failing.attempt} failed: ${failing.lastFailure?.message}`,
+      );
       await sleep(Math.max(0, 30_000 - (Date.now() - down)));
       expect((await handle.query(progressQuery)).iteration).toBeLessThan(2);
       await restartServices(f.stack);
       const started = Date.now();
       const result = await handle.result();
-      console.log(`[minio-outage] run completed ${((Date.now() - started) / 1000).toFixed(1)} s after MinIO came back`);
+      console.log(
+        `[minio-outage] run completed ${((Date.now() - started) / 1000).toFixed(1)} s after MinIO came back`,
+      );
 
       await expectCompleteRun(f, handle, result, experimentId, 2);
       expect(worker.alive()).toBe(true);
@@ -257,12 +301,32 @@ describe('bad input fails fast with the field named (shared stack)', () => {
     { name: 'unknown env', input: { env: 'minecraft' }, fields: ['env:'] },
     { name: 'unknown algorithm', input: { algorithm: 'dqn' }, fields: ['algorithm:'] },
     { name: 'wrong type', input: { iterations: 'ten' }, fields: ['iterations:'] },
-    { name: 'path traversal in the experiment id', input: { experimentId: '../x' }, fields: ['experimentId:'] },
+    {
+      name: 'path traversal in the experiment id',
+      input: { experimentId: '../x' },
+      fields: ['experimentId:'],
+    },
     { name: 'unknown field', input: { foo: 1 }, fields: ['unknown field "foo"'] },
     {
       name: 'every bad field at once',
-      input: { groups: -1, env: 'minecraft', algorithm: 'dqn', iterations: 'ten', experimentId: '../x', foo: 1, model: { nHeads: 0 } },
-      fields: ['groups:', 'env:', 'algorithm:', 'iterations:', 'experimentId:', 'unknown field "foo"', 'model.nHeads:'],
+      input: {
+        groups: -1,
+        env: 'minecraft',
+        algorithm: 'dqn',
+        iterations: 'ten',
+        experimentId: '../x',
+        foo: 1,
+        model: { nHeads: 0 },
+      },
+      fields: [
+        'groups:',
+        'env:',
+        'algorithm:',
+        'iterations:',
+        'experimentId:',
+        'unknown field "foo"',
+        'model.nHeads:',
+      ],
     },
   ];
 
@@ -291,7 +355,10 @@ describe('bad input fails fast with the field named (shared stack)', () => {
           for (const field of fields) expect(failure.message, name).toContain(field);
           expect(Date.now() - started, name).toBeLessThan(10_000);
           const events = await history(handle);
-          expect(events.filter((e) => e.activityTaskScheduledEventAttributes), name).toEqual([]);
+          expect(
+            events.filter((e) => e.activityTaskScheduledEventAttributes),
+            name,
+          ).toEqual([]);
           // Failed in its first workflow task: started, task scheduled/started/completed, failed.
           expect(events.length, name).toBe(5);
           expect(events.at(-1)?.workflowExecutionFailedEventAttributes, name).toBeTruthy();

@@ -3,10 +3,24 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunConfig } from '../../src/config/run-config';
 import { iterationKey, iterationPrefix } from '../../src/storage/keys';
-import { istarTraining, pauseSignal, progressQuery, resumeSignal, setHyperparametersUpdate, stopSignal } from '../../workflows';
+import {
+  istarTraining,
+  pauseSignal,
+  progressQuery,
+  resumeSignal,
+  setHyperparametersUpdate,
+  stopSignal,
+} from '../../workflows';
 import { scheduledActivities, sleep, waitFor } from '../helpers/faults';
 import { testStore } from '../helpers/stack';
-import { connectTestTemporal, testWorkers, tinyConfig, uniqueQueues, withWorkers, type TestTemporal } from '../helpers/workers';
+import {
+  connectTestTemporal,
+  testWorkers,
+  tinyConfig,
+  uniqueQueues,
+  withWorkers,
+  type TestTemporal,
+} from '../helpers/workers';
 
 /** Signals, the update and the query of istarTraining on the shared real stack, with in-process workers. */
 
@@ -16,7 +30,13 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.close());
 
-const ITERATION_STAGES = ['collectRollouts', 'labelPreferences', 'trainPrm', 'computeStepAdvantages', 'trainPolicy'];
+const ITERATION_STAGES = [
+  'collectRollouts',
+  'labelPreferences',
+  'trainPrm',
+  'computeStepAdvantages',
+  'trainPolicy',
+];
 
 describe('istarTraining messages', () => {
   it('pause holds the run before its next iteration, setHyperparameters validates and applies, resume continues', async () => {
@@ -28,12 +48,26 @@ describe('istarTraining messages', () => {
         taskQueue: queues.workflow,
         workflowId: experimentId,
         // Explicit values, so the test does not depend on the defaults.
-        args: [tinyConfig(queues, { experimentId, iterations: 1, evalEvery: 1, alpha: 1, beta: 0.05, policyLr: 1e-3, prmLr: 1e-3 })],
+        args: [
+          tinyConfig(queues, {
+            experimentId,
+            iterations: 1,
+            evalEvery: 1,
+            alpha: 1,
+            beta: 0.05,
+            policyLr: 1e-3,
+            prmLr: 1e-3,
+          }),
+        ],
       });
       await handle.signal(pauseSignal);
       expect((await handle.query(progressQuery)).paused).toBe(true);
       // The SFT base policy finishes; the loop then waits before iteration 1.
-      await waitFor('the run to park in stage "paused"', async () => (await handle.query(progressQuery)).stage === 'paused', 60_000);
+      await waitFor(
+        'the run to park in stage "paused"',
+        async () => (await handle.query(progressQuery)).stage === 'paused',
+        60_000,
+      );
       const scheduledAtPause = scheduledActivities((await handle.fetchHistory()).events ?? []).length;
       await sleep(3_000);
       const held = await handle.query(progressQuery);
@@ -60,7 +94,9 @@ describe('istarTraining messages', () => {
       }
       expect((await handle.query(progressQuery)).hyperparameters).toEqual(before);
 
-      const updated = await handle.executeUpdate(setHyperparametersUpdate, { args: [{ alpha: 0.5, beta: 0.1 }] });
+      const updated = await handle.executeUpdate(setHyperparametersUpdate, {
+        args: [{ alpha: 0.5, beta: 0.1 }],
+      });
       expect(updated).toEqual({ alpha: 0.5, beta: 0.1, policyLr: 1e-3, prmLr: 1e-3 });
       expect((await handle.query(progressQuery)).hyperparameters).toEqual(updated);
       expect((await handle.query(progressQuery)).stage).toBe('paused');
@@ -78,12 +114,16 @@ describe('istarTraining messages', () => {
         const { config, iteration } = a.input as { config: RunConfig; iteration: number };
         return { type: a.type, iteration, alpha: config.alpha, beta: config.beta };
       };
-      expect(withConfig.filter((a) => (a.input as { iteration: number }).iteration === 0).map(values)).toEqual([
+      expect(
+        withConfig.filter((a) => (a.input as { iteration: number }).iteration === 0).map(values),
+      ).toEqual([
         { type: 'sftBasePolicy', iteration: 0, alpha: 1, beta: 0.05 },
         { type: 'evaluate', iteration: 0, alpha: 1, beta: 0.05 },
       ]);
       const after = withConfig.filter((a) => (a.input as { iteration: number }).iteration === 1).map(values);
-      expect(after.map((a) => a.type)).toEqual(expect.arrayContaining(['collectRollouts', 'computeStepAdvantages', 'trainPolicy', 'evaluate']));
+      expect(after.map((a) => a.type)).toEqual(
+        expect.arrayContaining(['collectRollouts', 'computeStepAdvantages', 'trainPolicy', 'evaluate']),
+      );
       for (const a of after) expect(a).toMatchObject({ alpha: 0.5, beta: 0.1 });
     });
   });

@@ -10,7 +10,14 @@ import { historyFromFixture } from '../fixtures/history-json';
 import { FIXTURE_PATH, FIXTURE_WORKFLOW_ID } from '../fixtures/record-history';
 import { scheduledActivities, type HistoryEvent } from '../helpers/faults';
 import { testStore } from '../helpers/stack';
-import { connectTestTemporal, testWorkers, tinyConfig, uniqueQueues, withWorkers, type TestTemporal } from '../helpers/workers';
+import {
+  connectTestTemporal,
+  testWorkers,
+  tinyConfig,
+  uniqueQueues,
+  withWorkers,
+  type TestTemporal,
+} from '../helpers/workers';
 
 /**
  * Determinism: the recorded fixture (test/fixtures/record-history.ts says how and when to re-record it) must
@@ -54,7 +61,9 @@ describe('workflow replay', () => {
     // The same history with the SFT activity renamed: the workflow's command no longer matches it.
     const tampered = JSON.parse(JSON.stringify(json)) as typeof json;
     const sft = tampered.events.find(
-      (e) => (e.activityTaskScheduledEventAttributes as { activityType?: { name?: string } } | undefined)?.activityType?.name === 'sftBasePolicy',
+      (e) =>
+        (e.activityTaskScheduledEventAttributes as { activityType?: { name?: string } } | undefined)
+          ?.activityType?.name === 'sftBasePolicy',
     ) as { activityTaskScheduledEventAttributes: { activityType: { name: string } } };
     sft.activityTaskScheduledEventAttributes.activityType.name = 'warmStartRenamed';
 
@@ -62,7 +71,10 @@ describe('workflow replay', () => {
       { workflowId: FIXTURE_WORKFLOW_ID, history },
       { workflowId: `${FIXTURE_WORKFLOW_ID}-tampered`, history: historyFromFixture(tampered) },
     ]);
-    expect(results.map((r) => r.workflowId)).toEqual([FIXTURE_WORKFLOW_ID, `${FIXTURE_WORKFLOW_ID}-tampered`]);
+    expect(results.map((r) => r.workflowId)).toEqual([
+      FIXTURE_WORKFLOW_ID,
+      `${FIXTURE_WORKFLOW_ID}-tampered`,
+    ]);
     expect(results[0].error).toBeUndefined();
     expect(results[1].error).toBeInstanceOf(DeterminismViolationError);
   });
@@ -90,7 +102,8 @@ describe('workflow replay', () => {
     const runs: Array<{ runId: string; events: HistoryEvent[] }> = [];
     let runId: string | undefined = handle.firstExecutionRunId;
     while (runId) {
-      const events = ((await t.client.workflow.getHandle(experimentId, runId).fetchHistory()).events ?? []) as HistoryEvent[];
+      const events = ((await t.client.workflow.getHandle(experimentId, runId).fetchHistory()).events ??
+        []) as HistoryEvent[];
       runs.push({ runId, events });
       runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
     }
@@ -109,13 +122,17 @@ describe('workflow replay', () => {
       const carried = defaultPayloadConverter.fromPayload<TrainingState>(carriedPayload!);
       expect(carried.iteration).toBe(i);
       expect(carried.history.map((h) => h.iteration)).toEqual(Array.from({ length: i + 1 }, (_, k) => k));
-      expect(carried.policyKey).toBe(`experiments/${experimentId}/checkpoints/policy/${String(i).padStart(6, '0')}/`);
+      expect(carried.policyKey).toBe(
+        `experiments/${experimentId}/checkpoints/policy/${String(i).padStart(6, '0')}/`,
+      );
     }
     expect(progress).toMatchObject({ stage: 'completed', iteration: 3 });
     expect(progress.history).toHaveLength(4);
 
     // Every run of the chain, continued ones included, replays deterministically.
-    const results = await replayAll(runs.map((r) => ({ workflowId: experimentId, history: { events: r.events } })));
+    const results = await replayAll(
+      runs.map((r) => ({ workflowId: experimentId, history: { events: r.events } })),
+    );
     expect(results.map((r) => r.error)).toEqual([undefined, undefined, undefined]);
   });
 });
