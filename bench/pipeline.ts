@@ -60,12 +60,15 @@ export async function benchPipeline(
   input: RunConfigInput = PIPELINE_BENCH_CONFIG,
   name = 'pipeline',
 ): Promise<Record<string, number | string>> {
+  // BENCH_PIPELINE_ORDER=temporal-first runs the Temporal pass first (to see what the order costs).
+  const temporalFirst = process.env.BENCH_PIPELINE_ORDER === 'temporal-first';
+  const durableFirst = temporalFirst ? await onTemporal(input) : undefined;
   const direct = await inProcess(input);
-  const durable = await onTemporal(input);
+  const durable = durableFirst ?? (await onTemporal(input));
   const c = parseRunConfig(input);
   const m = runSetup(c).modelConfig;
   const rows: Record<string, number | string> = {
-    [`${name}/config`]: `${c.algorithm} ${c.env} ${c.groups}x${c.groupSize} d${m.dModel} L${m.nLayers} ${c.iterations}it`,
+    [`${name}/config`]: `${c.algorithm} ${c.env} ${c.groups}x${c.groupSize} d${m.dModel} L${m.nLayers} ${c.iterations}it${temporalFirst ? ' (temporal first)' : ''}`,
     [`${name}/in_process_s_per_iteration`]: round(direct.perIteration),
     [`${name}/temporal_s_per_iteration`]: round(durable.perIteration),
     [`${name}/temporal_vs_in_process_ratio`]: round(durable.perIteration / direct.perIteration, 3),
