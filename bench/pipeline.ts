@@ -2,18 +2,20 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { startEphemeralStack } from '../infra/ephemeral';
 import { parseRunConfig, type RunConfigInput } from '../src/config/run-config';
-import { initBackend } from '../src/model';
+import { initBackend, type TransformerLM } from '../src/model';
 import {
   collectShard,
   computeAdvantages,
   evaluatePolicy,
   initialPolicy,
+  mergeBatches,
   preferencePairs,
   runSetup,
   sftBasePolicy,
   trainPolicy,
   trainPrm,
 } from '../src/pipeline';
+import { decodeBatch } from '../src/algo';
 import { ArtifactStore } from '../src/storage/store';
 import { createWorkers, installRuntime } from '../workers/worker';
 import { isMain } from './util';
@@ -72,6 +74,9 @@ export async function benchPipeline(
     [`${name}/in_process_s_per_iteration`]: round(direct.perIteration),
     [`${name}/temporal_s_per_iteration`]: round(durable.perIteration),
     [`${name}/temporal_vs_in_process_ratio`]: round(durable.perIteration / direct.perIteration, 3),
+    // Equal work is the premise of the ratio: both passes must have sampled the same episodes.
+    [`${name}/rollout_steps (in-process | temporal)`]: `${direct.steps} | ${durable.steps}`,
+    [`${name}/action_tokens (in-process | temporal)`]: `${direct.actionTokens} | ${durable.actionTokens}`,
   };
   for (const stage of STAGES) {
     rows[`${name}/${stage}_s (in-process | temporal)`] =
@@ -82,21 +87,39 @@ export async function benchPipeline(
 
 export const benchPipelineDefault = () => benchPipeline(PIPELINE_DEFAULT_BENCH_CONFIG, 'pipeline-default');
 
+/** How much work a pass did: rollout steps and action tokens over all iterations (equal in both passes). */
+interface Workload {
+  steps: number;
+  actionTokens: number;
+}
+
 interface Timings {
-  /** Seconds per training iteration (everything after the SFT base, the final evaluation included). */
+  /**
+   * Seconds per training iteration: from the first iteration's rollouts to the last iteration's evaluation
+   * (the SFT base, its evaluation and the closing report are outside the window).
+   */
   perIteration: number;
   /** Seconds per iteration spent in each stage. */
   stages: Partial<Record<Stage, number>>;
 }
 
-async function inProcess(input: RunConfigInput): Promise<Timings> {
+/**
+ * The workflow's work without Temporal or S3, stage for stage: the same rollout shards (each shard has its own
+ * sampling seed, so a different shard count would sample different episodes), the PRM trained against the
+ * SFT base as reference, the PRM the config's prmScoring names, the same evaluation schedule. The base
+ * policy's evaluation (iteration 0) is outside the timed window in both passes.
+ */
+async function inProcess(input: RunConfigInput): Promise<Timings & Workload> {
   await initBackend();
   const config = parseRunConfig(input);
   const setup = runSetup(config);
+  const { stages: needs } = setup.algorithm;
   const policy = initialPolicy(setup);
   await sftBasePolicy(setup, policy);
+  const reference = policy.clone();
   const prm = policy.clone();
   const stages: Partial<Record<Stage, number>> = {};
+  const workload = { steps: 0, actionTokens: 0 };
   const timed = async <T>(stage: Stage, fn: () => Promise<T> | T): Promise<T> => {
     const t = performance.now();
     const out = await fn();
@@ -105,41 +128,66 @@ async function inProcess(input: RunConfigInput): Promise<Timings> {
   };
   const start = performance.now();
   for (let it = 1; it <= config.iterations; it++) {
-    const { batch } = await timed('collectRollouts', () => collectShard(setup, policy, it, 0, 1));
-    const { pairs } = await timed('labelPreferences', () => preferencePairs(setup, batch));
-    await timed('trainPrm', () => trainPrm(setup, prm, batch, it, { pairs }));
-    const targets = await timed('computeStepAdvantages', () => computeAdvantages(setup, batch, { prm }));
-    await timed('trainPolicy', () => trainPolicy(setup, policy, batch, targets, it));
+    const shards = Math.min(config.rolloutShards, config.groups);
+    const batch = await timed('collectRollouts', async () => {
+      const parts = [];
+      for (let shard = 0; shard < shards; shard++)
+        parts.push((await collectShard(setup, policy, it, shard, shards)).batch);
+      return mergeBatches(parts);
+    });
+    for (const g of batch.groups)
+      for (const t of g.trajectories)
+        for (const s of t.steps) {
+          workload.steps++;
+          workload.actionTokens += s.action.length;
+        }
+    const pairs = needs.needsPreferences
+      ? (await timed('labelPreferences', () => preferencePairs(setup, batch))).pairs
+      : undefined;
+    let previousPrm: TransformerLM | undefined;
+    if (needs.needsPrm && pairs?.length !== 0) {
+      if (config.prmScoring === 'previous') previousPrm = prm.clone();
+      await timed('trainPrm', () => trainPrm(setup, prm, batch, it, { pairs, reference }));
+    }
+    const targets = await timed('computeStepAdvantages', () =>
+      computeAdvantages(setup, batch, { prm: previousPrm ?? prm, reference, policy }),
+    );
+    previousPrm?.dispose();
+    await timed('trainPolicy', () => trainPolicy(setup, policy, batch, targets, it, { reference }));
     if (it % config.evalEvery === 0 || it === config.iterations)
       await timed('evaluate', () => evaluatePolicy(setup, policy, it));
   }
   const perIteration = (performance.now() - start) / 1000 / config.iterations;
-  policy.dispose();
-  prm.dispose();
-  return { perIteration, stages };
+  [policy, prm, reference].forEach((m) => m.dispose());
+  return { perIteration, stages, ...workload };
 }
 
-async function onTemporal(input: RunConfigInput): Promise<Timings> {
+async function onTemporal(input: RunConfigInput): Promise<Timings & Workload> {
   installRuntime();
   const stack = await startEphemeralStack();
   const connection = await Connection.connect({ address: stack.temporal.address });
   const native = await NativeConnection.connect({ address: stack.temporal.address });
   try {
     const client = new Client({ connection });
+    const store = ArtifactStore.fromSettings(stack.s3);
     const workers = await createWorkers(['workflow', 'rollout', 'trainer'], {
       connection: native,
       namespace: 'default',
-      store: ArtifactStore.fromSettings(stack.s3),
+      store,
     });
     const running = workers.map((w) => w.run());
     try {
+      const experimentId = `bench-pipeline-${Date.now()}`;
       const handle = await client.workflow.start('istarTraining', {
         taskQueue: 'istar',
-        workflowId: `bench-pipeline-${Date.now()}`,
-        args: [input],
+        workflowId: experimentId,
+        args: [{ ...input, experimentId }],
       });
       await handle.result();
-      return await timingsFromHistory(handle, parseRunConfig(input).iterations);
+      return {
+        ...(await timingsFromHistory(handle, parseRunConfig(input).iterations)),
+        ...(await storedWorkload(store, experimentId)),
+      };
     } finally {
       workers.forEach((w) => w.shutdown());
       await Promise.all(running);
@@ -158,32 +206,49 @@ async function timingsFromHistory(handle: WorkflowHandle, iterations: number): P
     const s = typeof ts.seconds === 'number' ? ts.seconds : (ts.seconds?.toNumber() ?? 0);
     return s + (ts.nanos ?? 0) / 1e9;
   };
-  const events = history.events ?? [];
   const typeOf = new Map<string, string>();
   const startedAt = new Map<string, number>();
   const stages: Partial<Record<Stage, number>> = {};
-  let sftDone = 0;
+  // The window opens when the first iteration's rollouts are scheduled (after the SFT base and its
+  // evaluation) and closes when the last stage activity completes (before the closing report).
+  let start: number | undefined;
   let end = 0;
-  for (const e of events) {
+  for (const e of history.events ?? []) {
     const id = String(e.eventId);
     const at = seconds(e.eventTime);
-    end = at;
-    if (e.activityTaskScheduledEventAttributes)
-      typeOf.set(id, e.activityTaskScheduledEventAttributes.activityType?.name ?? '');
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (scheduled) {
+      const type = scheduled.activityType?.name ?? '';
+      if (type === 'collectRollouts') start ??= at;
+      if (start !== undefined) typeOf.set(id, type);
+    }
     if (e.activityTaskStartedEventAttributes)
       startedAt.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), at);
     const done = e.activityTaskCompletedEventAttributes;
-    if (done) {
-      const scheduled = String(done.scheduledEventId);
-      const type = typeOf.get(scheduled) ?? '';
-      if (type === 'sftBasePolicy') sftDone = at;
-      if ((STAGES as readonly string[]).includes(type)) {
-        stages[type as Stage] =
-          (stages[type as Stage] ?? 0) + (at - (startedAt.get(scheduled) ?? at)) / iterations;
-      }
+    const type = done ? typeOf.get(String(done.scheduledEventId)) : undefined;
+    if (done && type && (STAGES as readonly string[]).includes(type)) {
+      const began = startedAt.get(String(done.scheduledEventId)) ?? at;
+      stages[type as Stage] = (stages[type as Stage] ?? 0) + (at - began) / iterations;
+      end = at;
     }
   }
-  return { perIteration: (end - sftDone) / iterations, stages };
+  if (start === undefined) throw new Error('bench: the workflow history has no collectRollouts activity');
+  return { perIteration: (end - start) / iterations, stages };
+}
+
+/** Rollout steps and action tokens of every shard the run stored. */
+async function storedWorkload(store: ArtifactStore, experimentId: string): Promise<Workload> {
+  const workload = { steps: 0, actionTokens: 0 };
+  for (const key of await store.list(`experiments/${experimentId}/iterations/`)) {
+    if (!key.includes('/rollouts/')) continue;
+    for (const g of decodeBatch(await store.getBytes(key)).groups)
+      for (const t of g.trajectories)
+        for (const s of t.steps) {
+          workload.steps++;
+          workload.actionTokens += s.action.length;
+        }
+  }
+  return workload;
 }
 
 const round = (x: number, digits = 2) => Number(x.toFixed(digits));

@@ -22,7 +22,8 @@ export interface ContextParts {
 export const PROMPT_WORDS = ['Task:', 'Observation:', 'Action:', 'Previous'];
 
 export function contextText(parts: ContextParts, historyLength: number): string {
-  const lines = [`Task: ${parts.instruction}`];
+  // An empty instruction leaves the Task line out (small models trained from scratch gain nothing from it).
+  const lines = parts.instruction ? [`Task: ${parts.instruction}`] : [];
   const recent = historyLength > 0 ? parts.history.slice(-historyLength) : [];
   for (const turn of recent)
     lines.push(`Previous observation:\n${turn.observation}`, `Previous action: ${turn.action}`);

@@ -15,6 +15,8 @@ export interface CollectOptions {
   temperature: number;
   maxActionTokens: number;
   historyLength: number;
+  /** Whether contexts start with the env's task instruction (default true). */
+  instruction?: boolean;
   /** Seed of the sampling PRNG; each env step uses a seed derived from it. */
   samplingSeed: number;
   /** Group ids (default `g<seed>`). */
@@ -82,7 +84,11 @@ export async function collectRollouts(
     const contexts = active.map((s) =>
       encodeContext(
         tokenizer,
-        { instruction: s.env.instruction(), history: s.history, observation: s.observation },
+        {
+          instruction: options.instruction === false ? '' : s.env.instruction(),
+          history: s.history,
+          observation: s.observation,
+        },
         options.historyLength,
         budget,
       ),

@@ -42,6 +42,13 @@ export function demonstrationPairs(
     seed: number;
     historyLength: number;
     maxContextTokens: number;
+    /**
+     * SFT targets: `expert` = the expert's action in every visited state (the random actions only steer which
+     * states are visited, DAgger-style); `taken` = the action actually taken, random ones included.
+     */
+    labels?: 'expert' | 'taken';
+    /** Whether contexts start with the env's task instruction (default true). */
+    instruction?: boolean;
   },
 ): DemonstrationSet {
   const demos = collectDemonstrations(spec, {
@@ -59,11 +66,11 @@ export function demonstrationPairs(
       target.push({
         context: encodeContext(
           tokenizer,
-          { instruction: demo.instruction, history, observation },
+          { instruction: options.instruction === false ? '' : demo.instruction, history, observation },
           options.historyLength,
           options.maxContextTokens,
         ),
-        action: encodeAction(tokenizer, action),
+        action: encodeAction(tokenizer, options.labels === 'expert' ? demo.expertActions[t] : action),
       });
       history.push({ observation, action });
     });

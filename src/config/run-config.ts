@@ -55,6 +55,11 @@ export const sftSchema = z
     lr: positive.default(3e-3),
     /** SFT minibatch size. */
     batchSize: int(1, 4096).default(32),
+    /**
+     * SFT targets: `expert` = the expert's action in every visited state (random actions only steer which
+     * states are visited); `taken` = the action actually taken, random ones included (a noisier base).
+     */
+    labels: z.enum(['expert', 'taken']).default('taken'),
   })
   .strict();
 
@@ -82,6 +87,11 @@ export const runConfigSchema = z
     maxActionTokens: int(1, 64).default(8),
     /** H: previous observations/actions kept in the context (paper 2). */
     historyLength: int(0, 16).default(2),
+    /**
+     * Whether every context starts with the env's task instruction, as an LLM agent's prompt does. A model
+     * trained from scratch learns nothing from it, and for Sokoban it is ~130 of the context's tokens.
+     */
+    promptInstruction: z.boolean().default(true),
     /** Sampling temperature of rollouts. */
     temperature: positive.max(10).default(1),
     /** Policy model size (defaults sized for the env, < 1M parameters). */

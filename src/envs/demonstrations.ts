@@ -12,6 +12,8 @@ export interface Demonstration {
   rewards: number[];
   /** Whether each action was the expert's (false = the injected random action). */
   expert: boolean[];
+  /** The expert's action in each visited state (what it would have done where a random action was taken). */
+  expertActions: string[];
   won: boolean;
   /** Episode return (sum of rewards). */
   reward: number;
@@ -63,6 +65,7 @@ function runEpisode(env: Env, seed: number, fraction: number, rng: Rng): Demonst
     actions: [],
     rewards: [],
     expert: [],
+    expertActions: [],
     won: false,
     reward: 0,
     score: 0,
@@ -70,12 +73,14 @@ function runEpisode(env: Env, seed: number, fraction: number, rng: Rng): Demonst
   for (let t = 0; t < env.maxSteps; t++) {
     const admissible = env.admissibleActions();
     const random = fraction > 0 && admissible.length > 0 && rng.chance(fraction);
-    const action = random ? rng.pick(admissible) : env.expertAction();
+    const expertAction = env.expertAction();
+    const action = random ? rng.pick(admissible) : expertAction;
     const result = env.step(action);
     observations.push(result.observation);
     demo.actions.push(action);
     demo.rewards.push(result.reward);
     demo.expert.push(!random);
+    demo.expertActions.push(expertAction);
     demo.reward += result.reward;
     demo.won = result.info.won;
     demo.score = result.info.score;

@@ -38,8 +38,10 @@ export async function sftBasePolicy(
   const demos = demonstrationPairs(setup.spec, setup.tokenizer, {
     episodes: config.sft.episodes,
     randomActionFraction: config.sft.randomActionFraction,
+    labels: config.sft.labels,
     seed: mixSeed(config.seed, 101),
     historyLength: config.historyLength,
+    instruction: config.promptInstruction,
     maxContextTokens: contextBudget(model, config.maxActionTokens),
   });
   let last: SftEpochMetrics | undefined;
@@ -83,6 +85,7 @@ export async function collectShard(
     temperature: config.temperature,
     maxActionTokens: config.maxActionTokens,
     historyLength: config.historyLength,
+    instruction: config.promptInstruction,
     samplingSeed: mixSeed(config.seed, iteration, shard, 7),
     onStep,
   });
@@ -142,6 +145,7 @@ export async function evaluatePolicy(
     temperature: config.evalTemperature,
     maxActionTokens: config.maxActionTokens,
     historyLength: config.historyLength,
+    instruction: config.promptInstruction,
     samplingSeed: mixSeed(config.seed, iteration, 991),
     onStep,
   });

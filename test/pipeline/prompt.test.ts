@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { contextText, encodeContext } from '../../src/agent/prompt';
+import { demonstrationPairs, tokenizerFor } from '../../src/agent/setup';
+import { collectDemonstrations, getEnvSpec } from '../../src/envs';
+import { parseRunConfig } from '../../src/config/run-config';
+
+const sokoban = getEnvSpec('sokoban');
+const board = '####\n#P_#\n####';
+
+describe('agent contexts', () => {
+  it('start with the task line, then the last H turns, then the observation', () => {
+    const text = contextText(
+      {
+        instruction: 'Solve it.',
+        history: [
+          { observation: 'A', action: 'up' },
+          { observation: 'B', action: 'left' },
+        ],
+        observation: board,
+      },
+      1,
+    );
+    expect(text).toBe(
+      `Task: Solve it.\nPrevious observation:\nB\nPrevious action: left\nObservation:\n${board}\nAction:`,
+    );
+  });
+
+  it('leave the task line out for an empty instruction (promptInstruction: false)', () => {
+    expect(contextText({ instruction: '', history: [], observation: board }, 2)).toBe(
+      `Observation:\n${board}\nAction:`,
+    );
+  });
+
+  it('drop the instruction from every SFT context when asked: ~4x fewer tokens on Sokoban', () => {
+    const tokenizer = tokenizerFor(sokoban);
+    const options = {
+      episodes: 2,
+      randomActionFraction: 0,
+      seed: 3,
+      historyLength: 0,
+      maxContextTokens: 512,
+    };
+    const full = demonstrationPairs(sokoban, tokenizer, options);
+    const compact = demonstrationPairs(sokoban, tokenizer, { ...options, instruction: false });
+    expect(compact.train.length).toBe(full.train.length);
+    const text = tokenizer.decode(compact.train[0].context);
+    expect(text.startsWith('Observation:')).toBe(true);
+    expect(tokenizer.decode(full.train[0].context)).toContain('Task: ');
+    // 6x6 board = 41 tokens + template (48), vs 185 with the instruction.
+    expect(compact.train[0].context.length).toBeLessThan(50);
+    expect(full.train[0].context.length).toBeGreaterThan(3.5 * compact.train[0].context.length);
+    // The current observation survives truncation either way.
+    const cut = encodeContext(
+      tokenizer,
+      { instruction: 'x '.repeat(300), history: [], observation: board },
+      0,
+      20,
+    );
+    expect(cut.length).toBe(20);
+    expect(tokenizer.decode(cut)).toContain('Action:');
+  });
+});
+
+describe('SFT labels', () => {
+  const demos = collectDemonstrations(sokoban, { episodes: 20, randomActionFraction: 0.5, seed: 11 });
+  const random = demos.flatMap((d) =>
+    d.actions.map((a, t) => ({ a, e: d.expertActions[t], expert: d.expert[t] })),
+  );
+
+  it("record the expert's action in every visited state, random steps included", () => {
+    expect(random.every((s) => ['up', 'down', 'left', 'right'].includes(s.e))).toBe(true);
+    const expertSteps = random.filter((s) => s.expert);
+    expect(expertSteps.every((s) => s.a === s.e)).toBe(true);
+    // Some random actions differ from what the expert would have done (else the noise would be invisible).
+    expect(random.filter((s) => !s.expert && s.a !== s.e).length).toBeGreaterThan(5);
+  });
+
+  it("`expert` labels train on the expert's action; `taken` on the action taken", () => {
+    const tokenizer = tokenizerFor(sokoban);
+    const options = {
+      episodes: 20,
+      randomActionFraction: 0.5,
+      seed: 11,
+      historyLength: 0,
+      maxContextTokens: 512,
+    };
+    const taken = demonstrationPairs(sokoban, tokenizer, { ...options, labels: 'taken' });
+    const expert = demonstrationPairs(sokoban, tokenizer, { ...options, labels: 'expert' });
+    const texts = (set: typeof taken) =>
+      [...set.train, ...set.heldOut.filter((h) => !set.train.includes(h))].map((p) =>
+        tokenizer.decode(p.action).replace('<eos>', '').trim(),
+      );
+    // Episodes 10 and 20 are held out (every 10th), the rest train: same order as the demonstrations.
+    const order = demos.filter((_, i) => i % 10 !== 9).concat(demos.filter((_, i) => i % 10 === 9));
+    expect(texts(taken)).toEqual(order.flatMap((d) => d.actions));
+    expect(texts(expert)).toEqual(order.flatMap((d) => d.expertActions));
+    expect(texts(expert)).not.toEqual(texts(taken));
+  });
+
+  it('are a validated run-config field', () => {
+    expect(parseRunConfig({}).sft.labels).toBe('taken');
+    expect(parseRunConfig({ sft: { labels: 'expert' } }).sft.labels).toBe('expert');
+    expect(() => parseRunConfig({ sft: { labels: 'oracle' } })).toThrow(/sft\.labels/);
+    expect(parseRunConfig({}).promptInstruction).toBe(true);
+    expect(() => parseRunConfig({ promptInstruction: 'no' })).toThrow(/promptInstruction/);
+  });
+});
