@@ -5,13 +5,21 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { RunConfigError } from '../src/config/run-config';
-import { parseSweep, sweepCells, type SweepCell, type SweepInput } from '../src/config/sweep-config';
-import { istarTraining } from './training';
+import { RunConfigError, type RunConfig } from '../src/config/run-config';
+import {
+  parseSweep,
+  sharedBaseConfig,
+  sweepCells,
+  type SweepCell,
+  type SweepInput,
+} from '../src/config/sweep-config';
+import { istarTraining, stageActivities } from './training';
 
 /** One row of a sweep's results table. */
 export interface SweepRow {
   name: string;
+  /** The variant (or algorithm) of the run; `sft-base` for a shared base. */
+  variant: string;
   algorithm: string;
   alpha?: number;
   beta?: number;
@@ -34,11 +42,19 @@ export interface SweepProgress {
 
 export const sweepProgressQuery = defineQuery<SweepProgress>('progress');
 
-function validSweep(input: SweepInput | null | undefined): { cells: SweepCell[]; maxConcurrent: number } {
+function validSweep(input: SweepInput | null | undefined): {
+  cells: SweepCell[];
+  maxConcurrent: number;
+  base?: RunConfig;
+} {
   try {
     const sweep = parseSweep(input ?? {});
     const prefix = sweep.experimentPrefix ?? workflowInfo().workflowId.replace(/[^A-Za-z0-9._-]/g, '-');
-    return { cells: sweepCells(sweep, prefix), maxConcurrent: sweep.maxConcurrent };
+    return {
+      cells: sweepCells(sweep, prefix),
+      maxConcurrent: sweep.maxConcurrent,
+      base: sweep.sharedBase ? sharedBaseConfig(sweep, prefix) : undefined,
+    };
   } catch (err) {
     if (err instanceof RunConfigError)
       throw ApplicationFailure.create({ message: err.message, type: 'RunConfigError', nonRetryable: true });
@@ -47,11 +63,42 @@ function validSweep(input: SweepInput | null | undefined): { cells: SweepCell[];
 }
 
 /**
- * `istarSweep`: child istarTraining runs over a grid (algorithms x alpha x beta x seeds), at most
- * `maxConcurrent` at a time; returns the results table. A failed child is a failed row, not a failed sweep.
+ * The shared SFT base of a sweep: the SFT activity and the base's held-out evaluation (recorded as the base
+ * experiment's iteration 0), so every child starts from, and is compared with, the same policy.
+ */
+async function trainSharedBase(config: RunConfig): Promise<SweepRow> {
+  const { trainer, rollout, quick } = stageActivities(config);
+  const experimentId = config.experimentId!;
+  await quick.writeExperimentConfig({ experimentId, config });
+  const sft = await trainer.sftBasePolicy({ config, iteration: 0 });
+  const evaluation = await rollout.evaluate({ config, iteration: 0, policyKey: sft.policyKey });
+  await quick.recordIteration({
+    experimentId,
+    iteration: 0,
+    metrics: { ...sft.metrics, ...evaluation.metrics },
+  });
+  const success = evaluation.metrics['eval/success_rate'] ?? null;
+  return {
+    name: 'base',
+    variant: 'sft-base',
+    algorithm: 'sft',
+    seed: config.seed,
+    workflowId: workflowInfo().workflowId,
+    experimentId,
+    status: 'completed',
+    iterations: 0,
+    finalSuccess: success,
+    bestSuccess: success,
+  };
+}
+
+/**
+ * `istarSweep`: child istarTraining runs over a grid (algorithms or named variants x alpha x beta x seeds), at
+ * most `maxConcurrent` at a time, optionally all from one shared SFT base (its row first); returns the
+ * results table. A failed child is a failed row, not a failed sweep.
  */
 export async function istarSweep(input?: SweepInput | null): Promise<SweepRow[]> {
-  const { cells, maxConcurrent } = validSweep(input);
+  const { cells, maxConcurrent, base } = validSweep(input);
   const rows: SweepRow[] = [];
   const running = new Set<string>();
   setHandler(sweepProgressQuery, () => ({
@@ -60,6 +107,12 @@ export async function istarSweep(input?: SweepInput | null): Promise<SweepRow[]>
     done: rows.length,
     rows,
   }));
+  let baseRow: SweepRow | undefined;
+  if (base) {
+    running.add('base');
+    baseRow = await trainSharedBase(base);
+    running.delete('base');
+  }
   let next = 0;
   const worker = async () => {
     while (next < cells.length) {
@@ -68,6 +121,7 @@ export async function istarSweep(input?: SweepInput | null): Promise<SweepRow[]>
       running.add(cell.name);
       const row: SweepRow = {
         name: cell.name,
+        variant: cell.variant,
         algorithm: cell.algorithm,
         alpha: cell.alpha,
         beta: cell.beta,
@@ -95,5 +149,6 @@ export async function istarSweep(input?: SweepInput | null): Promise<SweepRow[]>
   };
   await Promise.all(Array.from({ length: Math.min(maxConcurrent, cells.length) }, worker));
   const order = new Map(cells.map((c, i) => [c.name, i]));
-  return rows.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
+  rows.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
+  return baseRow ? [baseRow, ...rows] : rows;
 }

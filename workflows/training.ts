@@ -80,7 +80,7 @@ export const SEARCH_ATTRIBUTE_KEYS = {
 
 // --- Activities -------------------------------------------------------------------------------------
 /** Activity timeouts; heartbeatTimeout bounds how long a dead worker's attempt is waited for. */
-function stageActivities(config: RunConfig) {
+export function stageActivities(config: RunConfig) {
   const heartbeatTimeout = `${config.heartbeatTimeoutSeconds} seconds`;
   const retry = {
     initialInterval: '2 seconds',

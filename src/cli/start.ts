@@ -1,11 +1,7 @@
-import { spawn } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { istarHome } from '../../infra/paths';
 import { upStack } from '../../infra/stack';
 import type { RunConfigInput } from '../config/run-config';
 import { buildProgram, startRun } from './commands';
+import { startLocalWorker } from './local-worker';
 import { addRunFlags, runConfigFromFlags } from './run-flags';
 
 /**
@@ -44,39 +40,16 @@ async function run(): Promise<void> {
   const { input } = runConfigFromFlags(opts, { ...QUICKSTART, ...env });
 
   const stack = await upStack({ log: (l) => !opts.quiet && !opts.json && console.log(l) });
-  const logs = path.join(istarHome(), 'logs');
-  mkdirSync(logs, { recursive: true });
-  const workerLog = path.join(logs, 'worker.log');
-  const fd = openSync(workerLog, 'a');
-  const worker = spawn(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(new URL('../../workers/local.ts', import.meta.url))],
-    {
-      stdio: ['ignore', fd, fd],
-      env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, S3_ENDPOINT: stack.s3.endpoint },
-    },
+  const worker = startLocalWorker(
+    stack,
+    'stopping the local worker; the run keeps its state on the Temporal server. Run `npm start` again to attach to it.',
   );
-  const stopWorker = () => worker.exitCode === null && worker.kill('SIGTERM');
-  process.once('exit', stopWorker);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      console.log(
-        `\nstopping the local worker; the run keeps its state on the Temporal server. Run \`npm start\` again to attach to it.`,
-      );
-      stopWorker();
-      process.exit(130);
-    });
-  }
-  worker.once('exit', (code) => {
-    if (code !== null && code !== 0)
-      console.error(`the local worker exited with status ${code}; see ${workerLog}`);
-  });
   if (!opts.quiet && !opts.json)
-    console.log(`local worker started (log ${workerLog}); Temporal UI ${stack.uiUrl}`);
+    console.log(`local worker started (log ${worker.logPath}); Temporal UI ${stack.uiUrl}`);
   try {
     await startRun(input, { workflowId: opts.id, json: opts.json, quiet: opts.quiet, verbose: opts.verbose });
   } finally {
-    stopWorker();
+    worker.stop();
   }
 }
 

@@ -16,6 +16,7 @@ export function sweepTable(rows: SweepRow[]): string {
   const f = (x: number | null | undefined) => (x === undefined || x === null ? '-' : x.toFixed(3));
   const header = [
     'run',
+    'variant',
     'algorithm',
     'alpha',
     'beta',
@@ -28,6 +29,7 @@ export function sweepTable(rows: SweepRow[]): string {
   const body = rows.map((r) =>
     [
       r.name,
+      r.variant,
       r.algorithm,
       r.alpha ?? '-',
       r.beta ?? '-',
@@ -53,6 +55,7 @@ export function registerSweepCommand(program: Command, withClient: typeof WithCl
     .option('--betas <list>', 'comma-separated beta values', list(Number))
     .option('--seeds <list>', 'comma-separated seeds', list(Number))
     .option('--max-concurrent <n>', 'children at the same time', Number)
+    .option('--shared-base', 'train one SFT base first and start every run from it')
     .option('-c, --config <json|file>', 'base run config for every child')
     .option('--id <workflowId>', 'workflow id of the sweep')
     .option('--task-queue <name>', 'workflow task queue', TASK_QUEUES.workflow)
@@ -67,6 +70,7 @@ export function registerSweepCommand(program: Command, withClient: typeof WithCl
         betas: opts.betas,
         seeds: opts.seeds,
         maxConcurrent: opts.maxConcurrent,
+        sharedBase: opts.sharedBase === true,
       };
       const id = opts.id ?? `istar-sweep-${randomUUID().slice(0, 8)}`;
       sweepCells(parseSweep(input), id); // validate the whole grid before starting anything

@@ -16,6 +16,29 @@ export const sweepSchema = z
     /** Run config shared by every run of the grid (every field optional, as for istarTraining). */
     base: z.record(z.string(), z.unknown()).default({}),
     algorithms: z.array(z.enum(ALGORITHM_NAMES)).min(1).default(['istar', 'rloo']),
+    /**
+     * Named run-config overrides (e.g. `{name: 'grpo+istar', config: {algorithm: 'istar', episodeEstimator:
+     * 'grpo'}}`), used instead of `algorithms` when given: the paper's variants and ablations.
+     */
+    variants: z
+      .array(
+        z
+          .object({
+            name: z
+              .string()
+              .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/)
+              .max(40),
+            config: z.record(z.string(), z.unknown()).default({}),
+          })
+          .strict(),
+      )
+      .min(1)
+      .optional(),
+    /**
+     * Train one SFT base (experiment `<prefix>-base`, evaluated as its iteration 0) and start every run from
+     * it (resumeFrom), so that all algorithms and seeds share the same starting policy.
+     */
+    sharedBase: z.boolean().default(false),
     alphas: z.array(z.number().finite().min(0)).min(1).optional(),
     betas: z.array(z.number().finite().positive()).min(1).optional(),
     seeds: z.array(z.number().int().min(0)).min(1).default([0]),
@@ -35,6 +58,8 @@ export type SweepConfig = z.output<typeof sweepSchema>;
 
 export interface SweepCell {
   name: string;
+  /** The variant's name (the algorithm's when the grid is over algorithms). */
+  variant: string;
   algorithm: string;
   alpha?: number;
   beta?: number;
@@ -52,15 +77,33 @@ export function parseSweep(input: unknown): SweepConfig {
   return result.data;
 }
 
+/** Experiment id of a sweep's shared SFT base. */
+export const sharedBaseId = (prefix: string) => `${prefix}-base`.slice(0, 128);
+
+/** The shared SFT base's run config: the sweep's base config under its own experiment id. */
+export function sharedBaseConfig(sweep: SweepConfig, prefix: string): RunConfig {
+  const parsed = runConfigSchema.safeParse({ ...sweep.base, experimentId: sharedBaseId(prefix) });
+  if (!parsed.success)
+    throw new RunConfigError(parsed.error.issues.map((i) => `base.${i.path.join('.')}: ${i.message}`));
+  return parsed.data;
+}
+
 /** The grid's runs, each with a validated config (a bad base config names the field, prefixed `base.`). */
 export function sweepCells(sweep: SweepConfig, prefix: string): SweepCell[] {
   const cells: SweepCell[] = [];
-  for (const algorithm of sweep.algorithms)
+  const variants =
+    sweep.variants ?? sweep.algorithms.map((algorithm) => ({ name: algorithm, config: { algorithm } }));
+  const names = new Set<string>();
+  for (const v of variants) {
+    if (names.has(v.name)) throw new RunConfigError([`variants: duplicate name ${v.name}`]);
+    names.add(v.name);
+  }
+  for (const variant of variants)
     for (const alpha of sweep.alphas ?? [undefined])
       for (const beta of sweep.betas ?? [undefined])
         for (const seed of sweep.seeds) {
           const parts = [
-            algorithm.replace(/\+/g, 'p'),
+            variant.name.replace(/\+/g, 'p'),
             alpha !== undefined ? `a${alpha}` : '',
             beta !== undefined ? `b${beta}` : '',
             `s${seed}`,
@@ -68,18 +111,30 @@ export function sweepCells(sweep: SweepConfig, prefix: string): SweepCell[] {
           const name = parts.join('-');
           const input: RunConfigInput = {
             ...(sweep.base as RunConfigInput),
-            algorithm,
+            ...(variant.config as RunConfigInput),
             seed,
             experimentId: `${prefix}-${name}`.slice(0, 128),
           };
+          if (sweep.sharedBase) input.resumeFrom = { experimentId: sharedBaseId(prefix), iteration: 0 };
           if (alpha !== undefined) input.alpha = alpha;
           if (beta !== undefined) input.beta = beta;
           const parsed = runConfigSchema.safeParse(input);
           if (!parsed.success)
             throw new RunConfigError(
-              parsed.error.issues.map((i) => `base.${i.path.join('.')}: ${i.message}`),
+              parsed.error.issues.map(
+                (i) =>
+                  `${i.path[0] !== undefined && i.path[0] in variant.config ? `variants.${variant.name}.` : 'base.'}${i.path.join('.')}: ${i.message}`,
+              ),
             );
-          cells.push({ name, algorithm, alpha, beta, seed, config: parsed.data });
+          cells.push({
+            name,
+            variant: variant.name,
+            algorithm: parsed.data.algorithm,
+            alpha,
+            beta,
+            seed,
+            config: parsed.data,
+          });
         }
   return cells;
 }

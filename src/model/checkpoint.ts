@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CheckpointContent, NamedTensor } from '../storage/checkpoint-format';
 import { configMismatches, type ModelConfig, validateModelConfig } from './config';
-import { paramSpecs } from './params';
+import { initParam, paramSpecs } from './params';
+import { Prng } from './prng';
 import { Tokenizer, type TokenizerJSON } from './tokenizer';
 import { TransformerLM } from './transformer';
 
@@ -46,8 +47,11 @@ export function modelFromCheckpoint(
   content: CheckpointContent,
   expected: Partial<ModelConfig> = {},
 ): TransformerLM {
-  const config = content.config as ModelConfig;
-  if (typeof config !== 'object' || config === null) throw new Error('checkpoint has no model config');
+  const stored = content.config as ModelConfig;
+  if (typeof stored !== 'object' || stored === null) throw new Error('checkpoint has no model config');
+  // A policy without a value head (an SFT base) asked for with one (PPO) gains a freshly initialised head.
+  const addValueHead = expected.valueHead === true && !stored.valueHead;
+  const config: ModelConfig = addValueHead ? { ...stored, valueHead: true } : stored;
   const meta = content.meta ?? {};
   if (meta.model !== undefined && meta.model !== MODEL_KIND) {
     throw new Error(`checkpoint holds a "${String(meta.model)}", not a ${MODEL_KIND}`);
@@ -57,8 +61,14 @@ export function modelFromCheckpoint(
     throw new Error(`checkpoint model config does not match the requested one: ${mismatches.join('; ')}`);
   validateModelConfig(config);
   const byName = new Map(content.tensors.map((t) => [t.name, t]));
+  const fresh = new Prng(0);
   const take = (name: string, shape: number[]): Float32Array => {
     const t = byName.get(name);
+    if (!t && addValueHead && name.startsWith('value_head/'))
+      return initParam(
+        paramSpecs(config).find((s) => s.name === name)!,
+        fresh,
+      );
     if (!t) throw new Error(`checkpoint is missing tensor "${name}"`);
     if (t.dtype !== 'float32' || JSON.stringify(t.shape) !== JSON.stringify(shape)) {
       throw new Error(`checkpoint tensor "${name}" is ${t.dtype}[${t.shape}], expected float32[${shape}]`);

@@ -103,8 +103,11 @@ function numericMetrics(raw: Record<string, unknown>): Record<string, number> {
 }
 
 /** The method a run belongs to, for grouping seeds. */
-export function methodLabel(algorithm: string, variant: string | undefined): string {
-  return algorithm === 'istar' && variant && variant !== 'istar' ? `istar/${variant}` : algorithm;
+export function methodLabel(algorithm: string, variant: string | undefined, estimator?: string): string {
+  if (algorithm !== 'istar') return algorithm;
+  // iStar on top of an episode estimator other than RLOO (the paper's default) is named after it: grpo+istar.
+  const base = estimator && estimator !== 'rloo' ? `${estimator}+istar` : 'istar';
+  return variant && variant !== 'istar' ? `${base}/${variant}` : base;
 }
 
 /** Ids of the experiments in the bucket (one listing of `experiments/`, not recursive), sorted. */
@@ -160,7 +163,11 @@ export async function loadExperiment(
     algorithm,
     variant: variant && variant !== 'istar' ? variant : undefined,
     seed: typeof config.seed === 'number' ? config.seed : 0,
-    label: methodLabel(algorithm, variant),
+    label: methodLabel(
+      algorithm,
+      variant,
+      typeof config.episodeEstimator === 'string' ? config.episodeEstimator : undefined,
+    ),
     iterations,
     warnings: [],
   };

@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testEnv } from '../helpers/stack';
+import { istarSweep } from '../../workflows/sweep';
+import { testEnv, testStore } from '../helpers/stack';
 import {
   connectTestTemporal,
   testWorkers,
@@ -35,6 +36,53 @@ beforeAll(async () => {
 afterAll(async () => t?.close());
 
 describe('istar sweep', () => {
+  it('runs named variants (PPO and GRPO + iStar) from one shared SFT base, whose row comes first', async () => {
+    const queues = uniqueQueues();
+    const id = `variants-${randomUUID().slice(0, 6)}`;
+    const base = tinyConfig(queues, {
+      iterations: 1,
+      evalEvery: 1,
+      groupSize: 2,
+      sft: { episodes: 6, epochs: 1 },
+    });
+    const workers = await testWorkers(t, queues);
+    const rows = await withWorkers(workers, () =>
+      t.client.workflow.execute(istarSweep, {
+        taskQueue: queues.workflow,
+        workflowId: id,
+        args: [
+          {
+            base,
+            variants: [
+              { name: 'ppo', config: { algorithm: 'ppo' } },
+              { name: 'grpo+istar', config: { algorithm: 'istar', episodeEstimator: 'grpo' } },
+            ],
+            seeds: [3],
+            sharedBase: true,
+          },
+        ],
+      }),
+    );
+    expect(rows.map((r) => [r.name, r.variant, r.algorithm, r.status, r.iterations])).toEqual([
+      ['base', 'sft-base', 'sft', 'completed', 0],
+      ['ppo-s3', 'ppo', 'ppo', 'completed', 1],
+      ['grpopistar-s3', 'grpo+istar', 'istar', 'completed', 1],
+    ]);
+    expect(rows[0].finalSuccess).toBeGreaterThanOrEqual(0);
+    const store = testStore();
+    // One SFT base, evaluated as its iteration 0; the runs resumed from it instead of training their own.
+    expect(await store.listCheckpoints(`${id}-base`, 'policy')).toEqual([0]);
+    expect(await store.listIterations(`${id}-base`)).toEqual([0]);
+    for (const row of rows.slice(1)) {
+      const config = await store.getJson<Record<string, any>>(`experiments/${row.experimentId}/config.json`);
+      expect(config.resumeFrom).toEqual({ experimentId: `${id}-base`, iteration: 0 });
+      expect(config.seed).toBe(3);
+      expect(await store.listCheckpoints(row.experimentId, 'policy')).toEqual([1]);
+    }
+    const grpoIstar = await store.getJson<Record<string, any>>(`experiments/${id}-grpopistar-s3/config.json`);
+    expect(grpoIstar.episodeEstimator).toBe('grpo');
+  });
+
   it('runs 2 algorithms x 2 seeds as child workflows and prints the results table', async () => {
     const queues = uniqueQueues();
     const id = `sweep-${randomUUID().slice(0, 6)}`;

@@ -16,6 +16,24 @@ const batch = buildActionBatch([
 ]);
 
 describe('checkpoint bytes', () => {
+  it('a policy without a value head loads into a PPO model with a fresh head (PPO from an SFT base)', async () => {
+    await initBackend('wasm');
+    const model = TransformerLM.create(TINY, 4);
+    const content = roundTripCheckpoint(modelToCheckpoint(model, { step: 1 }));
+    expect(content.tensors.some((t) => t.name.startsWith('value_head/'))).toBe(false);
+    const ppo = modelFromCheckpoint(content, { ...TINY, valueHead: true });
+    expect(ppo.config.valueHead).toBe(true);
+    expect(ppo.actionLogProbs(batch)).toEqual(model.actionLogProbs(batch)); // the LM is untouched
+    const values = ppo.values(batch).arraySync() as number[][];
+    expect(values[0].every(Number.isFinite)).toBe(true);
+    // A missing LM tensor is still an error.
+    const broken = { ...content, tensors: content.tensors.filter((t) => t.name !== 'ln_f/gamma') };
+    expect(() => modelFromCheckpoint(broken, { ...TINY, valueHead: true })).toThrow(
+      /missing tensor "ln_f\/gamma"/,
+    );
+    [model, ppo].forEach((m) => m.dispose());
+  });
+
   it('a save -> load round trip gives bit-identical log-probs, optimizer state, tokenizer and step', async () => {
     await initBackend('wasm');
     const tok = Tokenizer.fromTexts(['#_P', 'up down']);

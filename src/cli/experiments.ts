@@ -1,0 +1,142 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import { upStack } from '../../infra/stack';
+import { istarSweep, type SweepProgress, type SweepRow } from '../../workflows/sweep';
+import { TASK_QUEUES } from '../../workflows/training';
+import { parseSweep, sweepCells } from '../config/sweep-config';
+import { resultsMarkdown, suiteSweep, type SuiteOverrides } from '../experiments/results';
+import { findSuite, SUITES } from '../experiments/suites';
+import { ArtifactStore } from '../storage/store';
+import { withClient } from './commands';
+import { startLocalWorker } from './local-worker';
+import { sweepTable } from './sweep';
+
+/**
+ * `npm run experiments -- <suite>`: bring up the local stack and a local worker, run the suite's sweep
+ * (workflow id `experiments-<suite>`; run again to attach to it), then write the report
+ * (`<out>/<suite>/index.html` + PNGs) and the results table (`<out>/<suite>.md`).
+ */
+const positiveInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError(`expected a positive integer, got "${v}"`);
+  return n;
+};
+const seedList = (v: string) =>
+  v.split(',').map((x) => {
+    const n = Number(x.trim());
+    if (!Number.isInteger(n) || n < 0)
+      throw new InvalidArgumentError(`expected seeds like 0,1,2, got "${v}"`);
+    return n;
+  });
+
+interface Options extends SuiteOverrides {
+  list?: boolean;
+  out: string;
+  id?: string;
+  png: boolean;
+}
+
+async function follow(handle: WorkflowHandle<typeof istarSweep>): Promise<SweepRow[]> {
+  let done = -1;
+  let finished = false;
+  const result = handle.result().finally(() => (finished = true));
+  while (!finished) {
+    const p = (await handle.query('progress').catch(() => undefined)) as SweepProgress | undefined;
+    if (p && p.done !== done) {
+      console.log(`experiments: ${p.done}/${p.total} runs done; running: ${p.running.join(', ') || '-'}`);
+      done = p.done;
+    }
+    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 5000))]);
+  }
+  return result;
+}
+
+async function run(): Promise<void> {
+  const program = new Command('npm run experiments --')
+    .argument('[suite]', `one of: ${SUITES.map((s) => s.name).join(', ')}`)
+    .option('--list', 'list the suites and exit')
+    .option('--iterations <n>', 'iterations per run (overrides the suite)', positiveInt)
+    .option('--seeds <list>', 'comma-separated seeds (overrides the suite)', seedList)
+    .option('--max-concurrent <n>', 'runs at the same time', positiveInt)
+    .option('--out <dir>', 'where the report and results table go', 'docs/results')
+    .option('--id <workflowId>', 'sweep workflow id (default experiments-<suite>)')
+    .option('--no-png', 'skip the PNG exports')
+    .exitOverride();
+  program.parse(process.argv.slice(2), { from: 'user' });
+  const opts = program.opts<Options>();
+  if (opts.list || !program.args[0]) {
+    for (const s of SUITES) console.log(`${s.name.padEnd(16)} ${s.description}`);
+    if (!opts.list) throw new Error('name a suite (see the list above)');
+    return;
+  }
+  const suite = findSuite(program.args[0]);
+  const input = suiteSweep(suite, opts);
+  const id = opts.id ?? `experiments-${suite.name}`;
+  const cells = sweepCells(parseSweep(input), id); // validate everything before starting
+  console.log(`suite ${suite.name}: ${cells.length} runs (${suite.description})`);
+
+  const stack = await upStack({ log: (l) => console.log(l) });
+  const worker = startLocalWorker(
+    stack,
+    'stopping the local worker; the sweep keeps its state on the Temporal server. Run the same command again to attach to it.',
+  );
+  console.log(`local worker started (log ${worker.logPath}); Temporal UI ${stack.uiUrl}`);
+  const started = Date.now();
+  try {
+    const rows = await withClient(async (client, uiUrl) => {
+      let handle: WorkflowHandle<typeof istarSweep>;
+      try {
+        handle = await client.workflow.start(istarSweep, {
+          taskQueue: TASK_QUEUES.workflow,
+          workflowId: id,
+          args: [input],
+        });
+        console.log(`started sweep ${id}\n  UI: ${uiUrl(id)}`);
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        handle = client.workflow.getHandle<typeof istarSweep>(id);
+        console.log(`attached to running sweep ${id}\n  UI: ${uiUrl(id)}`);
+      }
+      return follow(handle);
+    });
+    console.log(sweepTable(rows));
+
+    const store = ArtifactStore.fromSettings(stack.s3);
+    const runs = rows
+      .filter((r) => r.variant !== 'sft-base' && r.status === 'completed')
+      .map((r) => r.experimentId);
+    const { buildReport, writeReport } = await import('../report');
+    const report = await buildReport(store, runs, { png: opts.png });
+    const outDir = path.join(opts.out, suite.name);
+    const written = await writeReport(store, report, { outDir, upload: false });
+    const argv = process.argv.slice(2).join(' ');
+    const markdown = resultsMarkdown({
+      suite,
+      command: `npm run experiments -- ${argv}`,
+      rows,
+      results: report.results,
+      wallSeconds: (Date.now() - started) / 1000,
+      charts: Object.keys(report.pngs),
+      now: new Date(),
+    });
+    await mkdir(opts.out, { recursive: true });
+    const mdPath = path.join(opts.out, `${suite.name}.md`);
+    await writeFile(mdPath, markdown);
+    for (const w of report.warnings) console.warn(`report: ${w}`);
+    console.log(`results: ${mdPath}\nreport: ${written.htmlPath}`);
+  } finally {
+    worker.stop();
+  }
+}
+
+run()
+  .then(() => process.exit(0))
+  .catch((err) => {
+    const e = err as Error & { code?: string };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') process.exit(0);
+    console.error(`experiments failed: ${e.message}`);
+    process.exit(1);
+  });

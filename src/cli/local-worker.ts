@@ -1,0 +1,45 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { istarHome } from '../../infra/paths';
+import type { Stack } from '../../infra/stack';
+
+/**
+ * Start the all-in-one local worker (workers/local.ts) as a child process against `stack`, logging to
+ * `<ISTAR_HOME>/logs/worker.log`. It is stopped when this process exits; on SIGINT/SIGTERM `interruptedHint`
+ * is printed first (the run itself lives on in Temporal).
+ */
+export function startLocalWorker(
+  stack: Stack,
+  interruptedHint: string,
+): { stop: () => void; logPath: string } {
+  const logs = path.join(istarHome(), 'logs');
+  mkdirSync(logs, { recursive: true });
+  const logPath = path.join(logs, 'worker.log');
+  const fd = openSync(logPath, 'a');
+  const worker = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('../../workers/local.ts', import.meta.url))],
+    {
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, S3_ENDPOINT: stack.s3.endpoint },
+    },
+  );
+  const stop = () => {
+    if (worker.exitCode === null) worker.kill('SIGTERM');
+  };
+  process.once('exit', stop);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.log(`\n${interruptedHint}`);
+      stop();
+      process.exit(130);
+    });
+  }
+  worker.once('exit', (code) => {
+    if (code !== null && code !== 0)
+      console.error(`the local worker exited with status ${code}; see ${logPath}`);
+  });
+  return { stop, logPath };
+}

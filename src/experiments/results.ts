@@ -1,0 +1,76 @@
+import os from 'node:os';
+import type { SweepInput } from '../config/sweep-config';
+import type { ResultRow } from '../report/summary';
+import type { SweepRow } from '../../workflows/sweep';
+import type { Suite } from './suites';
+
+/** Command-line overrides of a suite. */
+export interface SuiteOverrides {
+  iterations?: number;
+  seeds?: number[];
+  maxConcurrent?: number;
+}
+
+/** The suite's sweep with the command line's overrides. */
+export function suiteSweep(suite: Suite, opts: SuiteOverrides): SweepInput {
+  const base = { ...suite.sweep.base };
+  if (opts.iterations !== undefined) base.iterations = opts.iterations;
+  return {
+    ...suite.sweep,
+    base,
+    seeds: opts.seeds ?? suite.sweep.seeds,
+    maxConcurrent: opts.maxConcurrent ?? suite.sweep.maxConcurrent,
+  };
+}
+
+const f3 = (x: number | null | undefined) => (x === undefined || x === null ? '-' : x.toFixed(3));
+
+/** docs/results/<suite>.md: what was measured, on what, how to reproduce it. */
+export function resultsMarkdown(args: {
+  suite: Suite;
+  command: string;
+  rows: SweepRow[];
+  results: ResultRow[];
+  wallSeconds: number;
+  charts: string[];
+  now: Date;
+}): string {
+  const { suite, rows, results } = args;
+  const base = rows.find((r) => r.variant === 'sft-base');
+  const cpus = os.cpus();
+  const lines = [
+    `# ${suite.name}: ${suite.description}`,
+    '',
+    `Measured ${args.now.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus[0]?.model ?? 'unknown CPU'} ` +
+      `(${cpus.length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB), TensorFlow.js wasm backend; ` +
+      `wall time ${Math.round(args.wallSeconds / 60)} min.`,
+    '',
+    `Reproduce: \`${args.command}\``,
+    '',
+  ];
+  if (base)
+    lines.push(`Shared SFT base (${base.experimentId}): held-out success ${f3(base.finalSuccess)}.`, '');
+  lines.push(
+    '| method | seeds | final held-out success (mean ± std) | per seed |',
+    '| --- | --- | --- | --- |',
+    ...results.map(
+      (r) =>
+        `| ${r.label} | ${r.seeds.join(', ')} | ${r.mean.toFixed(3)} ± ${r.std.toFixed(3)} | ${r.values.map((v: number) => v.toFixed(3)).join(', ')} |`,
+    ),
+    '',
+    'Every run:',
+    '',
+    '| run | variant | seed | iterations | final | best | status |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.experimentId} | ${r.variant} | ${r.seed} | ${r.iterations ?? '-'} | ${f3(r.finalSuccess)} | ${f3(r.bestSuccess)} | ${r.status === 'failed' ? `failed: ${r.error}` : 'ok'} |`,
+    ),
+    '',
+    `Report: [${suite.name}/index.html](${suite.name}/index.html)`,
+    '',
+    ...args.charts.map((c) => `![${c}](${suite.name}/${c}.png)`),
+    '',
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,129 @@
+import type { RunConfigInput } from '../config/run-config';
+import type { SweepInput } from '../config/sweep-config';
+
+/**
+ * The paper's comparison (Table 1/3) and ablations as sweep suites for `npm run experiments -- <suite>`:
+ * every variant x 3 seeds, equal iterations, all from one shared SFT base, evaluated on held-out levels/goals.
+ * Sized for a 2-core machine (a few hours per environment); scale out with more workers and maxConcurrent.
+ */
+export interface Suite {
+  name: string;
+  description: string;
+  sweep: SweepInput;
+}
+
+/** RLOO, GRPO, REINFORCE++, GiGPO, PRIME, PPO, then RLOO + iStar and GRPO + iStar (paper Table 1). */
+export const PAPER_VARIANTS: { name: string; config: RunConfigInput }[] = [
+  { name: 'rloo', config: { algorithm: 'rloo' } },
+  { name: 'grpo', config: { algorithm: 'grpo' } },
+  { name: 'reinforce++', config: { algorithm: 'reinforce++' } },
+  { name: 'gigpo', config: { algorithm: 'gigpo' } },
+  { name: 'prime', config: { algorithm: 'prime' } },
+  { name: 'ppo', config: { algorithm: 'ppo' } },
+  { name: 'rloo+istar', config: { algorithm: 'istar', episodeEstimator: 'rloo' } },
+  { name: 'grpo+istar', config: { algorithm: 'istar', episodeEstimator: 'grpo' } },
+];
+
+/** iStar and its ablations (paper Table 4): process-only, merged rewards, token-level PRM rewards. */
+export const ABLATION_VARIANTS: { name: string; config: RunConfigInput }[] = [
+  { name: 'rloo+istar', config: { algorithm: 'istar' } },
+  { name: 'process-only', config: { algorithm: 'istar', variant: 'process-only' } },
+  { name: 'merged-rewards', config: { algorithm: 'istar', variant: 'merged-rewards' } },
+  { name: 'token-level', config: { algorithm: 'istar', variant: 'token-level' } },
+  { name: 'rloo', config: { algorithm: 'rloo' } },
+];
+
+/** The small policy (118k parameters) and short contexts that fit this machine's budget. */
+const SMALL_SOKOBAN: RunConfigInput = {
+  env: 'sokoban',
+  promptInstruction: false,
+  historyLength: 1,
+  groups: 8,
+  groupSize: 8,
+  iterations: 20,
+  evalEvery: 5,
+  evalEpisodes: 96,
+  policyLr: 5e-4,
+  prmLr: 5e-4,
+  model: { dModel: 64, nLayers: 2, nHeads: 4, dFF: 256, contextLength: 192 },
+  sft: { episodes: 150, epochs: 3, randomActionFraction: 0.5, lr: 3e-3, batchSize: 32 },
+};
+
+const suite = (
+  name: string,
+  description: string,
+  base: RunConfigInput,
+  variants: { name: string; config: RunConfigInput }[],
+  seeds = [0, 1, 2],
+): Suite => ({
+  name,
+  description,
+  sweep: { base: base as Record<string, unknown>, variants, seeds, sharedBase: true, maxConcurrent: 2 },
+});
+
+export const SUITES: Suite[] = [
+  suite(
+    'sokoban',
+    'Table 1 on Sokoban (text): 8 methods x 3 seeds, 20 iterations',
+    SMALL_SOKOBAN,
+    PAPER_VARIANTS,
+  ),
+  suite(
+    'sokoban-visual',
+    'Table 1 on VisualSokoban (image patches): 8 methods x 3 seeds, 20 iterations',
+    { ...SMALL_SOKOBAN, env: 'sokoban-visual' },
+    PAPER_VARIANTS,
+  ),
+  suite(
+    'webshop',
+    'Table 1 on WebShop: 8 methods x 3 seeds, 20 iterations',
+    {
+      env: 'webshop',
+      promptInstruction: false,
+      historyLength: 1,
+      iterations: 20,
+      evalEvery: 5,
+      evalEpisodes: 64,
+      policyLr: 5e-4,
+      prmLr: 5e-4,
+    },
+    PAPER_VARIANTS,
+  ),
+  suite(
+    'social',
+    'Table 3 on Social (negotiation): 8 methods x 3 seeds, 20 iterations',
+    { env: 'social', iterations: 20, evalEvery: 5, evalEpisodes: 64, policyLr: 5e-4, prmLr: 5e-4 },
+    PAPER_VARIANTS,
+  ),
+  suite('ablations', 'iStar ablations on Sokoban: 5 variants x 3 seeds', SMALL_SOKOBAN, ABLATION_VARIANTS),
+  suite(
+    'sokoban-quick',
+    'RLOO vs RLOO + iStar on Sokoban, 3 seeds, 10 iterations (about an hour here)',
+    { ...SMALL_SOKOBAN, iterations: 10 },
+    [PAPER_VARIANTS[0], PAPER_VARIANTS[6]],
+  ),
+  suite(
+    'smoke',
+    'two tiny runs from one shared base (checks the runner end to end in a few minutes)',
+    {
+      env: 'sokoban',
+      promptInstruction: false,
+      historyLength: 0,
+      iterations: 1,
+      groups: 2,
+      groupSize: 4,
+      evalEvery: 1,
+      evalEpisodes: 4,
+      model: { dModel: 32, nLayers: 1, nHeads: 2, dFF: 64, contextLength: 96 },
+      sft: { episodes: 10, epochs: 1 },
+    },
+    [PAPER_VARIANTS[0], PAPER_VARIANTS[6]],
+    [0],
+  ),
+];
+
+export function findSuite(name: string): Suite {
+  const found = SUITES.find((s) => s.name === name);
+  if (!found) throw new Error(`unknown suite "${name}"; one of: ${SUITES.map((s) => s.name).join(', ')}`);
+  return found;
+}

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { parseSweep, sweepCells } from '../../src/config/sweep-config';
+import { resultsMarkdown, suiteSweep } from '../../src/experiments/results';
+import { findSuite, SUITES } from '../../src/experiments/suites';
+import { methodLabel } from '../../src/report/load';
+
+describe('experiment suites', () => {
+  it('every suite is a valid sweep; the paper suites are 8 methods x 3 seeds from one shared base', () => {
+    const sizes = Object.fromEntries(
+      SUITES.map((s) => [s.name, sweepCells(parseSweep(s.sweep), `x-${s.name}`).length]),
+    );
+    expect(sizes).toEqual({
+      sokoban: 24,
+      'sokoban-visual': 24,
+      webshop: 24,
+      social: 24,
+      ablations: 15,
+      'sokoban-quick': 6,
+      smoke: 2,
+    });
+    const cells = sweepCells(parseSweep(findSuite('sokoban').sweep), 'exp');
+    expect(new Set(cells.map((c) => c.variant))).toEqual(
+      new Set(['rloo', 'grpo', 'reinforce++', 'gigpo', 'prime', 'ppo', 'rloo+istar', 'grpo+istar']),
+    );
+    expect(cells.every((c) => c.config.resumeFrom?.experimentId === 'exp-base')).toBe(true);
+    expect(new Set(cells.map((c) => c.config.iterations))).toEqual(new Set([20]));
+    const grpoIstar = cells.find((c) => c.variant === 'grpo+istar')!;
+    expect([grpoIstar.config.algorithm, grpoIstar.config.episodeEstimator]).toEqual(['istar', 'grpo']);
+    expect(() => findSuite('chess')).toThrow(/unknown suite "chess"; one of: sokoban,/);
+  });
+
+  it('command-line overrides change iterations, seeds and concurrency only', () => {
+    const sweep = suiteSweep(findSuite('sokoban-quick'), { iterations: 4, seeds: [7], maxConcurrent: 1 });
+    const cells = sweepCells(parseSweep(sweep), 'q');
+    expect(cells.map((c) => [c.name, c.config.iterations, c.config.seed])).toEqual([
+      ['rloo-s7', 4, 7],
+      ['rloopistar-s7', 4, 7],
+    ]);
+    expect(sweep.maxConcurrent).toBe(1);
+    expect(findSuite('sokoban-quick').sweep.base.iterations).toBe(10); // the suite itself is untouched
+  });
+
+  it('variants: duplicate names and bad variant fields are named', () => {
+    const variants = [
+      { name: 'a', config: { algorithm: 'rloo' } },
+      { name: 'a', config: { algorithm: 'grpo' } },
+    ];
+    expect(() => sweepCells(parseSweep({ variants }), 'p')).toThrow(/variants: duplicate name a/);
+    expect(() =>
+      sweepCells(parseSweep({ variants: [{ name: 'bad', config: { algorithm: 'chess' } }] }), 'p'),
+    ).toThrow(/variants\.bad\.algorithm/);
+    expect(() => parseSweep({ variants: [{ name: '../x' }] })).toThrow(/variants\.0\.name/);
+  });
+
+  it('GRPO + iStar gets its own method label in reports', () => {
+    expect(methodLabel('istar', 'istar', 'rloo')).toBe('istar');
+    expect(methodLabel('istar', undefined, 'grpo')).toBe('grpo+istar');
+    expect(methodLabel('istar', 'process-only', 'rloo')).toBe('istar/process-only');
+    expect(methodLabel('rloo', undefined, 'grpo')).toBe('rloo');
+  });
+
+  it('the results markdown has the base, the mean ± std table, every run and the plots', () => {
+    const md = resultsMarkdown({
+      suite: findSuite('sokoban-quick'),
+      command: 'npm run experiments -- sokoban-quick',
+      rows: [
+        {
+          name: 'base',
+          variant: 'sft-base',
+          algorithm: 'sft',
+          seed: 0,
+          workflowId: 'w',
+          experimentId: 'e-base',
+          status: 'completed',
+          iterations: 0,
+          finalSuccess: 0.25,
+          bestSuccess: 0.25,
+        },
+        {
+          name: 'rloo-s0',
+          variant: 'rloo',
+          algorithm: 'rloo',
+          seed: 0,
+          workflowId: 'w-r',
+          experimentId: 'e-rloo-s0',
+          status: 'completed',
+          iterations: 10,
+          finalSuccess: 0.5,
+          bestSuccess: 0.5,
+        },
+        {
+          name: 'rloo-s1',
+          variant: 'rloo',
+          algorithm: 'rloo',
+          seed: 1,
+          workflowId: 'w-r1',
+          experimentId: 'e-rloo-s1',
+          status: 'failed',
+          error: 'boom',
+        },
+      ],
+      results: [
+        {
+          label: 'rloo',
+          env: 'sokoban',
+          runs: ['e-rloo-s0'],
+          seeds: [0, 2],
+          values: [0.5, 0.3],
+          mean: 0.4,
+          std: 0.1414,
+        },
+      ],
+      wallSeconds: 3600,
+      charts: ['held-out-success'],
+      now: new Date('2026-11-24T12:00:00Z'),
+    });
+    expect(md).toContain('Reproduce: `npm run experiments -- sokoban-quick`');
+    expect(md).toContain('Shared SFT base (e-base): held-out success 0.250.');
+    expect(md).toContain('| rloo | 0, 2 | 0.400 ± 0.141 | 0.500, 0.300 |');
+    expect(md).toContain('| e-rloo-s1 | rloo | 1 | - | - | - | failed: boom |');
+    expect(md).toContain('wall time 60 min');
+    expect(md).toContain('![held-out-success](sokoban-quick/held-out-success.png)');
+  });
+});
