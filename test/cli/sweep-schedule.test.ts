@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunConfig } from '../../src/config/run-config';
 import { istarSweep } from '../../workflows/sweep';
 import { testEnv, testStore } from '../helpers/stack';
 import {
@@ -74,12 +75,12 @@ describe('istar sweep', () => {
     expect(await store.listCheckpoints(`${id}-base`, 'policy')).toEqual([0]);
     expect(await store.listIterations(`${id}-base`)).toEqual([0]);
     for (const row of rows.slice(1)) {
-      const config = await store.getJson<Record<string, any>>(`experiments/${row.experimentId}/config.json`);
+      const config = await store.getJson<RunConfig>(`experiments/${row.experimentId}/config.json`);
       expect(config.resumeFrom).toEqual({ experimentId: `${id}-base`, iteration: 0 });
       expect(config.seed).toBe(3);
       expect(await store.listCheckpoints(row.experimentId, 'policy')).toEqual([1]);
     }
-    const grpoIstar = await store.getJson<Record<string, any>>(`experiments/${id}-grpopistar-s3/config.json`);
+    const grpoIstar = await store.getJson<RunConfig>(`experiments/${id}-grpopistar-s3/config.json`);
     expect(grpoIstar.episodeEstimator).toBe('grpo');
   });
 

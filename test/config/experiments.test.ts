@@ -37,7 +37,7 @@ describe('experiment suites', () => {
       ['rloopistar-s7', 4, 7],
     ]);
     expect(sweep.maxConcurrent).toBe(1);
-    expect(findSuite('sokoban-quick').sweep.base.iterations).toBe(10); // the suite itself is untouched
+    expect(findSuite('sokoban-quick').sweep.base?.iterations).toBe(10); // the suite itself is untouched
   });
 
   it('variants: duplicate names and bad variant fields are named', () => {
