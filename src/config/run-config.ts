@@ -116,6 +116,13 @@ export const runConfigSchema = z
     clipEps: positive.max(1).default(0.2),
     /** Dual-clip constant c for A < 0 (0 disables). */
     dualClip: z.number().min(0).max(100).default(3),
+    /**
+     * How the policy loss weighs the steps of a batch: `uniform` (paper: token-mean, so a 15-step failure
+     * counts 3x a 5-step success) or `per-trajectory` (each step's advantage scaled by mean length / its
+     * episode's length, so every episode weighs the same and shared tokens such as <eos> get no net push
+     * from length alone).
+     */
+    stepWeighting: z.enum(['uniform', 'per-trajectory']).default('uniform'),
     /** Importance ratio per step (paper) or per token. */
     ratioLevel: z.enum(['step', 'token']).default('step'),
     /** Entropy bonus coefficient. */

@@ -232,6 +232,19 @@ function valuePositions(batch: RolloutBatch, rows: readonly StepRow[], T: number
 }
 
 /**
+ * Weight of every trajectory's steps in the policy loss: 1 (`uniform`, token-mean as in the paper) or the
+ * batch's mean episode length over the episode's own (`per-trajectory`), so that each episode's steps add up
+ * to the same weight whatever its length. [G][N].
+ */
+export function stepWeights(batch: RolloutBatch, mode: 'uniform' | 'per-trajectory'): number[][] {
+  const lengths = batch.groups.map((g) => g.trajectories.map((t) => t.steps.length));
+  if (mode === 'uniform') return lengths.map((g) => g.map(() => 1));
+  const all = lengths.flat().filter((l) => l > 0);
+  const mean = all.reduce((a, b) => a + b, 0) / Math.max(1, all.length);
+  return lengths.map((g) => g.map((l) => (l > 0 ? mean / l : 0)));
+}
+
+/**
  * Policy update, iStar eq. (6): PPO-clip over minibatches of `miniBatchSteps` steps, `ppoEpochs` passes,
  * step-level ratio by default, dual clip, entropy bonus, optional k3 KL to `reference`, invalid-action
  * penalty; PPO adds the clipped value loss on the value head.
@@ -256,6 +269,7 @@ export async function trainPolicy(
     setup.algorithm.stages.needsValueHead && targets.returns !== undefined && targets.oldValues !== undefined;
   const history: Record<string, number>[] = [];
   const at = (r: StepRow) => batch.groups[r.group].trajectories[r.trajectory].steps[r.step];
+  const weight = stepWeights(batch, config.stepWeighting);
   for (let step = options.startStep ?? 0; step < plan.length; step++) {
     const micro = microBatches(plan[step], config.microBatchSteps);
     const tokens = micro.map((rows) => rows.reduce((a, r) => a + at(r).action.length, 0));
@@ -275,7 +289,9 @@ export async function trainPolicy(
           advantages: tf.tensor2d(
             scatterToActions(
               tb,
-              rows.map((r) => targets.advantages[r.group][r.trajectory][r.step]),
+              rows.map((r) =>
+                targets.advantages[r.group][r.trajectory][r.step].map((a) => a * weight[r.group][r.trajectory]),
+              ),
             ),
           ),
           actionMask: mask,

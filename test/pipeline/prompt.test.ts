@@ -3,6 +3,8 @@ import { contextText, encodeContext } from '../../src/agent/prompt';
 import { demonstrationPairs, tokenizerFor } from '../../src/agent/setup';
 import { collectDemonstrations, getEnvSpec } from '../../src/envs';
 import { parseRunConfig } from '../../src/config/run-config';
+import type { RolloutBatch } from '../../src/algo';
+import { stepWeights } from '../../src/pipeline';
 
 const sokoban = getEnvSpec('sokoban');
 const board = '####\n#P_#\n####';
@@ -103,5 +105,30 @@ describe('SFT labels', () => {
     expect(() => parseRunConfig({ sft: { labels: 'oracle' } })).toThrow(/sft\.labels/);
     expect(parseRunConfig({}).promptInstruction).toBe(true);
     expect(() => parseRunConfig({ promptInstruction: 'no' })).toThrow(/promptInstruction/);
+  });
+});
+
+describe('policy step weighting', () => {
+  const traj = (n: number) => ({ steps: Array.from({ length: n }, () => ({})) });
+  const batch = {
+    groups: [{ trajectories: [traj(15), traj(5)] }, { trajectories: [traj(10), traj(0)] }],
+  } as unknown as RolloutBatch;
+
+  it('uniform: every step weighs 1 (the paper token-mean)', () => {
+    expect(stepWeights(batch, 'uniform')).toEqual([
+      [1, 1],
+      [1, 1],
+    ]);
+  });
+
+  it('per-trajectory: mean length / own length, so every episode sums to the same weight', () => {
+    // Mean over the non-empty episodes: (15 + 5 + 10) / 3 = 10.
+    const w = stepWeights(batch, 'per-trajectory');
+    expect(w[0][0]).toBeCloseTo(10 / 15, 12);
+    expect(w[0][1]).toBeCloseTo(2, 12);
+    expect(w[1]).toEqual([1, 0]);
+    expect(15 * w[0][0]).toBeCloseTo(5 * w[0][1], 12);
+    expect(parseRunConfig({}).stepWeighting).toBe('uniform');
+    expect(() => parseRunConfig({ stepWeighting: 'by-length' })).toThrow(/stepWeighting/);
   });
 });
