@@ -1,0 +1,120 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { istarHome } from '../infra/paths';
+import { parseRunConfig, type RunConfigInput } from '../src/config/run-config';
+import { initBackend, modelFromCheckpoint, modelToCheckpoint, type TransformerLM } from '../src/model';
+import {
+  collectShard,
+  computeAdvantages,
+  evaluatePolicy,
+  initialPolicy,
+  mergeBatches,
+  preferencePairs,
+  runSetup,
+  sftBasePolicy,
+  trainPolicy,
+  trainPrm,
+} from '../src/pipeline';
+import { decodeCheckpoint, encodeCheckpoint, validateManifest } from '../src/storage/checkpoint-format';
+import { isMain } from './util';
+
+/**
+ * Does RL learn? The pipeline stages in-process (no Temporal) from an SFT base cached under
+ * .istar/cache (keyed by the SFT/model/prompt settings, so variants of the RL settings share one base),
+ * printing per iteration the rollout success, episode length, invalid-action rate, PRM pair accuracy,
+ * policy entropy and approx-KL, and the held-out success every evalEvery iterations.
+ * `npx tsx bench/learn-probe.ts '<run config JSON>'`, e.g. '{"stepWeighting":"per-trajectory"}'.
+ */
+export const LEARN_PROBE_DEFAULTS: RunConfigInput = {
+  promptInstruction: false,
+  historyLength: 0,
+  iterations: 12,
+  evalEvery: 4,
+  evalEpisodes: 96,
+  policyLr: 3e-4,
+  prmLr: 3e-4,
+  model: { dModel: 64, nLayers: 2, nHeads: 4, dFF: 256, contextLength: 192 },
+  sft: { labels: 'expert', episodes: 1000, epochs: 6, lr: 5e-4, randomActionFraction: 0.5, batchSize: 32 },
+};
+
+async function cachedBase(input: RunConfigInput): Promise<TransformerLM> {
+  const config = parseRunConfig(input);
+  const setup = runSetup(config);
+  const key = JSON.stringify([
+    config.env,
+    config.sft,
+    config.model,
+    config.promptInstruction,
+    config.historyLength,
+  ]);
+  const file = path.join(istarHome(), 'cache', `sft-${Buffer.from(key).toString('base64url').slice(0, 80)}`);
+  if (existsSync(`${file}.json`)) {
+    const manifest = validateManifest(JSON.parse(readFileSync(`${file}.json`, 'utf8')), file);
+    console.log(`SFT base from ${file}`);
+    return modelFromCheckpoint(
+      decodeCheckpoint(manifest, readFileSync(`${file}.bin`), file),
+      setup.modelConfig,
+    );
+  }
+  const policy = initialPolicy(setup);
+  const { metrics } = await sftBasePolicy(setup, policy);
+  console.log(`SFT: held-out action accuracy ${metrics['sft/heldout_action_accuracy'].toFixed(3)}`);
+  const { manifest, chunks } = encodeCheckpoint(modelToCheckpoint(policy, { step: 0 }));
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(`${file}.bin`, Buffer.concat(chunks));
+  writeFileSync(`${file}.json`, JSON.stringify(manifest));
+  return policy;
+}
+
+export async function learnProbe(overrides: RunConfigInput): Promise<void> {
+  await initBackend();
+  const input = {
+    ...LEARN_PROBE_DEFAULTS,
+    ...overrides,
+    sft: { ...LEARN_PROBE_DEFAULTS.sft, ...overrides.sft },
+  };
+  const config = parseRunConfig(input);
+  const setup = runSetup(config);
+  const { stages } = setup.algorithm;
+  const start = performance.now();
+  const seconds = () => ((performance.now() - start) / 1000).toFixed(0);
+  const policy = await cachedBase(input);
+  const reference = policy.clone();
+  const prm = policy.clone();
+  console.log(
+    `iteration 0: held-out success ${(await evaluatePolicy(setup, policy, 0)).summary.successRate.toFixed(3)}`,
+  );
+  for (let it = 1; it <= config.iterations; it++) {
+    const shards = Math.min(config.rolloutShards, config.groups);
+    const parts = [];
+    for (let s = 0; s < shards; s++) parts.push((await collectShard(setup, policy, it, s, shards)).batch);
+    const batch = mergeBatches(parts);
+    const episodes = batch.groups.flatMap((g) => g.trajectories);
+    const steps = episodes.flatMap((t) => t.steps);
+    let prmAccuracy: number | undefined;
+    if (stages.needsPrm) {
+      const pairs = stages.needsPreferences ? preferencePairs(setup, batch).pairs : undefined;
+      prmAccuracy = (await trainPrm(setup, prm, batch, it, { reference, pairs })).metrics['prm/accuracy'];
+    }
+    const targets = await computeAdvantages(setup, batch, { prm, reference, policy });
+    const { metrics } = await trainPolicy(setup, policy, batch, targets, it, { reference });
+    const heldOut =
+      it % config.evalEvery === 0
+        ? `, held-out success ${(await evaluatePolicy(setup, policy, it)).summary.successRate.toFixed(3)}`
+        : '';
+    console.log(
+      `iteration ${it}: rollout success ${(episodes.filter((t) => t.success).length / episodes.length).toFixed(3)}, ` +
+        `length ${(steps.length / episodes.length).toFixed(1)}, invalid ${(steps.filter((s) => !s.valid).length / steps.length).toFixed(3)}, ` +
+        `PRM accuracy ${prmAccuracy?.toFixed(2) ?? '-'}, entropy ${metrics['policy/entropy']?.toFixed(3)}, ` +
+        `approx-KL ${metrics['policy/approx_kl']?.toFixed(4)}${heldOut} (${seconds()} s)`,
+    );
+  }
+  [policy, reference, prm].forEach((m) => m.dispose());
+}
+
+if (isMain(import.meta.url)) {
+  learnProbe(JSON.parse(process.argv[2] ?? '{}') as RunConfigInput).catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
