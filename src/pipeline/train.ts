@@ -290,7 +290,9 @@ export async function trainPolicy(
             scatterToActions(
               tb,
               rows.map((r) =>
-                targets.advantages[r.group][r.trajectory][r.step].map((a) => a * weight[r.group][r.trajectory]),
+                targets.advantages[r.group][r.trajectory][r.step].map(
+                  (a) => a * weight[r.group][r.trajectory],
+                ),
               ),
             ),
           ),
