@@ -3,18 +3,7 @@ import path from 'node:path';
 import { istarHome } from '../infra/paths';
 import { parseRunConfig, type RunConfigInput } from '../src/config/run-config';
 import { initBackend, modelFromCheckpoint, modelToCheckpoint, type TransformerLM } from '../src/model';
-import {
-  collectShard,
-  computeAdvantages,
-  evaluatePolicy,
-  initialPolicy,
-  mergeBatches,
-  preferencePairs,
-  runSetup,
-  sftBasePolicy,
-  trainPolicy,
-  trainPrm,
-} from '../src/pipeline';
+import { evaluatePolicy, initialPolicy, iterationInProcess, runSetup, sftBasePolicy } from '../src/pipeline';
 import { decodeCheckpoint, encodeCheckpoint, validateManifest } from '../src/storage/checkpoint-format';
 import { isMain } from './util';
 
@@ -75,7 +64,6 @@ export async function learnProbe(overrides: RunConfigInput): Promise<void> {
   };
   const config = parseRunConfig(input);
   const setup = runSetup(config);
-  const { stages } = setup.algorithm;
   const start = performance.now();
   const seconds = () => ((performance.now() - start) / 1000).toFixed(0);
   const policy = await cachedBase(input);
@@ -85,27 +73,14 @@ export async function learnProbe(overrides: RunConfigInput): Promise<void> {
     `iteration 0: held-out success ${(await evaluatePolicy(setup, policy, 0)).summary.successRate.toFixed(3)}`,
   );
   for (let it = 1; it <= config.iterations; it++) {
-    const shards = Math.min(config.rolloutShards, config.groups);
-    const parts = [];
-    for (let s = 0; s < shards; s++) parts.push((await collectShard(setup, policy, it, s, shards)).batch);
-    const batch = mergeBatches(parts);
+    const { batch, metrics, evaluation } = await iterationInProcess(setup, { policy, prm, reference }, it);
     const episodes = batch.groups.flatMap((g) => g.trajectories);
     const steps = episodes.flatMap((t) => t.steps);
-    let prmAccuracy: number | undefined;
-    if (stages.needsPrm) {
-      const pairs = stages.needsPreferences ? preferencePairs(setup, batch).pairs : undefined;
-      prmAccuracy = (await trainPrm(setup, prm, batch, it, { reference, pairs })).metrics['prm/accuracy'];
-    }
-    const targets = await computeAdvantages(setup, batch, { prm, reference, policy });
-    const { metrics } = await trainPolicy(setup, policy, batch, targets, it, { reference });
-    const heldOut =
-      it % config.evalEvery === 0
-        ? `, held-out success ${(await evaluatePolicy(setup, policy, it)).summary.successRate.toFixed(3)}`
-        : '';
+    const heldOut = evaluation ? `, held-out success ${evaluation.successRate.toFixed(3)}` : '';
     console.log(
       `iteration ${it}: rollout success ${(episodes.filter((t) => t.success).length / episodes.length).toFixed(3)}, ` +
         `length ${(steps.length / episodes.length).toFixed(1)}, invalid ${(steps.filter((s) => !s.valid).length / steps.length).toFixed(3)}, ` +
-        `PRM accuracy ${prmAccuracy?.toFixed(2) ?? '-'}, entropy ${metrics['policy/entropy']?.toFixed(3)}, ` +
+        `PRM accuracy ${metrics['prm/accuracy']?.toFixed(2) ?? '-'}, entropy ${metrics['policy/entropy']?.toFixed(3)}, ` +
         `approx-KL ${metrics['policy/approx_kl']?.toFixed(4)}${heldOut} (${seconds()} s)`,
     );
   }

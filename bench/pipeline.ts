@@ -2,18 +2,14 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { startEphemeralStack } from '../infra/ephemeral';
 import { parseRunConfig, type RunConfigInput } from '../src/config/run-config';
-import { initBackend, type TransformerLM } from '../src/model';
+import { initBackend } from '../src/model';
 import {
-  collectShard,
-  computeAdvantages,
-  evaluatePolicy,
   initialPolicy,
-  mergeBatches,
-  preferencePairs,
+  iterationInProcess,
   runSetup,
   sftBasePolicy,
-  trainPolicy,
-  trainPrm,
+  type StageName,
+  type StageRunner,
 } from '../src/pipeline';
 import { decodeBatch } from '../src/algo';
 import { ArtifactStore } from '../src/storage/store';
@@ -48,15 +44,15 @@ export const PIPELINE_DEFAULT_BENCH_CONFIG: RunConfigInput = {
   sft: { episodes: 40, epochs: 1 },
 };
 
-const STAGES = [
+const STAGES: readonly StageName[] = [
   'collectRollouts',
   'labelPreferences',
   'trainPrm',
   'computeStepAdvantages',
   'trainPolicy',
   'evaluate',
-] as const;
-type Stage = (typeof STAGES)[number];
+];
+type Stage = StageName;
 
 export async function benchPipeline(
   input: RunConfigInput = PIPELINE_BENCH_CONFIG,
@@ -113,14 +109,13 @@ async function inProcess(input: RunConfigInput): Promise<Timings & Workload> {
   await initBackend();
   const config = parseRunConfig(input);
   const setup = runSetup(config);
-  const { stages: needs } = setup.algorithm;
   const policy = initialPolicy(setup);
   await sftBasePolicy(setup, policy);
   const reference = policy.clone();
   const prm = policy.clone();
   const stages: Partial<Record<Stage, number>> = {};
   const workload = { steps: 0, actionTokens: 0 };
-  const timed = async <T>(stage: Stage, fn: () => Promise<T> | T): Promise<T> => {
+  const timed: StageRunner = async (stage, fn) => {
     const t = performance.now();
     const out = await fn();
     stages[stage] = (stages[stage] ?? 0) + (performance.now() - t) / 1000 / config.iterations;
@@ -128,34 +123,13 @@ async function inProcess(input: RunConfigInput): Promise<Timings & Workload> {
   };
   const start = performance.now();
   for (let it = 1; it <= config.iterations; it++) {
-    const shards = Math.min(config.rolloutShards, config.groups);
-    const batch = await timed('collectRollouts', async () => {
-      const parts = [];
-      for (let shard = 0; shard < shards; shard++)
-        parts.push((await collectShard(setup, policy, it, shard, shards)).batch);
-      return mergeBatches(parts);
-    });
+    const { batch } = await iterationInProcess(setup, { policy, prm, reference }, it, timed);
     for (const g of batch.groups)
       for (const t of g.trajectories)
         for (const s of t.steps) {
           workload.steps++;
           workload.actionTokens += s.action.length;
         }
-    const pairs = needs.needsPreferences
-      ? (await timed('labelPreferences', () => preferencePairs(setup, batch))).pairs
-      : undefined;
-    let previousPrm: TransformerLM | undefined;
-    if (needs.needsPrm && pairs?.length !== 0) {
-      if (config.prmScoring === 'previous') previousPrm = prm.clone();
-      await timed('trainPrm', () => trainPrm(setup, prm, batch, it, { pairs, reference }));
-    }
-    const targets = await timed('computeStepAdvantages', () =>
-      computeAdvantages(setup, batch, { prm: previousPrm ?? prm, reference, policy }),
-    );
-    previousPrm?.dispose();
-    await timed('trainPolicy', () => trainPolicy(setup, policy, batch, targets, it, { reference }));
-    if (it % config.evalEvery === 0 || it === config.iterations)
-      await timed('evaluate', () => evaluatePolicy(setup, policy, it));
   }
   const perIteration = (performance.now() - start) / 1000 / config.iterations;
   [policy, prm, reference].forEach((m) => m.dispose());

@@ -2,3 +2,4 @@ export * from './setup';
 export * from './rows';
 export * from './stages';
 export * from './train';
+export * from './in-process';

@@ -7,12 +7,14 @@ import {
   collectShard,
   computeAdvantages,
   initialPolicy,
+  iterationInProcess,
   preferencePairs,
   rowsBatch,
   runSetup,
   scatterToActions,
   trainPolicy,
   trainPrm,
+  type StageRunner,
 } from '../../src/pipeline';
 
 const tiny: RunConfigInput = {
@@ -111,5 +113,40 @@ describe('micro-batched training steps are exact', () => {
     expect(maxDiff(weights(twoPass), weights(policy))).toBeGreaterThan(1e-4);
     expect(maxDiff(weights(twoPass), weights(direct))).toBeLessThan(2e-6);
     [policy, twoPass, direct].forEach((m) => m.dispose());
+  });
+});
+
+describe('iterationInProcess (the workflow iteration without Temporal, for benchmarks and probes)', () => {
+  it('runs the stages an algorithm needs, in the workflow order, updating the policy in place', async () => {
+    const setup = runSetup(parseRunConfig({ ...tiny, iterations: 2, evalEvery: 2, evalEpisodes: 3 }));
+    const policy = initialPolicy(setup);
+    const models = { policy, prm: policy.clone(), reference: policy.clone() };
+    const before = weights(policy);
+    const order: string[] = [];
+    const record: StageRunner = async (stage, fn) => {
+      order.push(stage);
+      return fn();
+    };
+    const first = await iterationInProcess(setup, models, 1, record);
+    expect(order).toEqual([
+      'collectRollouts',
+      'labelPreferences',
+      ...(order.includes('trainPrm') ? ['trainPrm'] : []),
+      'computeStepAdvantages',
+      'trainPolicy',
+    ]);
+    // The PRM trains exactly when the batch has preference pairs.
+    expect(order.includes('trainPrm')).toBe(first.metrics['prm/updates'] !== undefined);
+    // Two shards of groups 0..1: every group and rollout is there.
+    expect(first.batch.groups).toHaveLength(2);
+    expect(first.batch.groups.every((g) => g.trajectories.length === 4)).toBe(true);
+    expect(first.metrics['policy/updates']).toBeGreaterThan(0);
+    expect(first.evaluation).toBeUndefined();
+    expect(maxDiff(weights(policy), before)).toBeGreaterThan(1e-5);
+    const second = await iterationInProcess(setup, models, 2);
+    expect(second.evaluation?.episodes).toBe(3); // the last iteration evaluates on evalEpisodes levels
+    expect(second.evaluation!.successRate).toBeGreaterThanOrEqual(0);
+    expect(second.evaluation!.successRate).toBeLessThanOrEqual(1);
+    Object.values(models).forEach((m) => m.dispose());
   });
 });

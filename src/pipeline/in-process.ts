@@ -1,0 +1,67 @@
+import type { RolloutBatch } from '../algo';
+import type { EpisodeSummary } from '../agent';
+import type { TransformerLM } from '../model';
+import type { RunSetup } from './setup';
+import { collectShard, computeAdvantages, evaluatePolicy, mergeBatches } from './stages';
+import { preferencePairs, trainPolicy, trainPrm } from './train';
+
+export type StageName =
+  'collectRollouts' | 'labelPreferences' | 'trainPrm' | 'computeStepAdvantages' | 'trainPolicy' | 'evaluate';
+
+/** Runs one stage; a caller may wrap it (timing). */
+export type StageRunner = <T>(stage: StageName, fn: () => Promise<T> | T) => Promise<T>;
+
+const plain: StageRunner = async (_stage, fn) => fn();
+
+export interface InProcessIteration {
+  batch: RolloutBatch;
+  metrics: Record<string, number>;
+  /** The held-out evaluation, when this iteration has one (every evalEvery and the last). */
+  evaluation?: EpisodeSummary;
+}
+
+/**
+ * One iteration of the istarTraining workflow without Temporal or S3, stage for stage: the same rollout
+ * shards (each shard has its own sampling seed), the PRM trained against `reference`, the PRM prmScoring
+ * names, the same evaluation schedule. `policy` and `prm` are updated in place. For benchmarks and probes.
+ */
+export async function iterationInProcess(
+  setup: RunSetup,
+  models: { policy: TransformerLM; prm: TransformerLM; reference: TransformerLM },
+  iteration: number,
+  run: StageRunner = plain,
+): Promise<InProcessIteration> {
+  const { config } = setup;
+  const { stages: needs } = setup.algorithm;
+  const { policy, prm, reference } = models;
+  const shards = Math.min(config.rolloutShards, config.groups);
+  const batch = await run('collectRollouts', async () => {
+    const parts = [];
+    for (let shard = 0; shard < shards; shard++)
+      parts.push((await collectShard(setup, policy, iteration, shard, shards)).batch);
+    return mergeBatches(parts);
+  });
+  const pairs = needs.needsPreferences
+    ? (await run('labelPreferences', () => preferencePairs(setup, batch))).pairs
+    : undefined;
+  let metrics: Record<string, number> = {};
+  let previousPrm: TransformerLM | undefined;
+  if (needs.needsPrm && pairs?.length !== 0) {
+    if (config.prmScoring === 'previous') previousPrm = prm.clone();
+    const trained = await run('trainPrm', () => trainPrm(setup, prm, batch, iteration, { pairs, reference }));
+    metrics = { ...trained.metrics };
+  }
+  const targets = await run('computeStepAdvantages', () =>
+    computeAdvantages(setup, batch, { prm: previousPrm ?? prm, reference, policy }),
+  );
+  previousPrm?.dispose();
+  const updated = await run('trainPolicy', () =>
+    trainPolicy(setup, policy, batch, targets, iteration, { reference }),
+  );
+  metrics = { ...metrics, ...updated.metrics };
+  const evaluation =
+    iteration % config.evalEvery === 0 || iteration === config.iterations
+      ? (await run('evaluate', () => evaluatePolicy(setup, policy, iteration))).summary
+      : undefined;
+  return { batch, metrics, evaluation };
+}
