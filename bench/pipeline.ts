@@ -73,6 +73,7 @@ export async function benchPipeline(
     // Equal work is the premise of the ratio: both passes must have sampled the same episodes.
     [`${name}/rollout_steps (in-process | temporal)`]: `${direct.steps} | ${durable.steps}`,
     [`${name}/action_tokens (in-process | temporal)`]: `${direct.actionTokens} | ${durable.actionTokens}`,
+    [`${name}/activity_retries (temporal)`]: durable.retries ?? 0,
   };
   for (const stage of STAGES) {
     rows[`${name}/${stage}_s (in-process | temporal)`] =
@@ -97,6 +98,8 @@ interface Timings {
   perIteration: number;
   /** Seconds per iteration spent in each stage. */
   stages: Partial<Record<Stage, number>>;
+  /** Activity attempts beyond the first inside the window (a retry repeats work; 0 for equal work). */
+  retries?: number;
 }
 
 /**
@@ -187,6 +190,7 @@ async function timingsFromHistory(handle: WorkflowHandle, iterations: number): P
   // evaluation) and closes when the last stage activity completes (before the closing report).
   let start: number | undefined;
   let end = 0;
+  let retries = 0;
   for (const e of history.events ?? []) {
     const id = String(e.eventId);
     const at = seconds(e.eventTime);
@@ -196,8 +200,11 @@ async function timingsFromHistory(handle: WorkflowHandle, iterations: number): P
       if (type === 'collectRollouts') start ??= at;
       if (start !== undefined) typeOf.set(id, type);
     }
-    if (e.activityTaskStartedEventAttributes)
-      startedAt.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), at);
+    const started = e.activityTaskStartedEventAttributes;
+    if (started) {
+      startedAt.set(String(started.scheduledEventId), at);
+      if (typeOf.has(String(started.scheduledEventId))) retries += Math.max(0, (started.attempt ?? 1) - 1);
+    }
     const done = e.activityTaskCompletedEventAttributes;
     const type = done ? typeOf.get(String(done.scheduledEventId)) : undefined;
     if (done && type && (STAGES as readonly string[]).includes(type)) {
@@ -207,7 +214,7 @@ async function timingsFromHistory(handle: WorkflowHandle, iterations: number): P
     }
   }
   if (start === undefined) throw new Error('bench: the workflow history has no collectRollouts activity');
-  return { perIteration: (end - start) / iterations, stages };
+  return { perIteration: (end - start) / iterations, stages, retries };
 }
 
 /** Rollout steps and action tokens of every shard the run stored. */

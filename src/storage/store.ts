@@ -28,6 +28,41 @@ const WEIGHTS = 'weights.bin';
 /** Part size for multipart uploads of streams: 16 MiB keeps memory flat for large checkpoints. */
 const PART_SIZE = 16 * 1024 * 1024;
 
+/**
+ * A pooled keep-alive connection the server closed while this process was busy (a synchronous tfjs step
+ * longer than MinIO's idle timeout keeps the event loop from seeing the close), or a reset in flight. The
+ * request never reached the server's handler or is idempotent here (whole-object puts of deterministic
+ * keys, gets, lists, deletes), so it is retried at once on a fresh connection.
+ */
+export function isStaleConnectionError(err: unknown): boolean {
+  const code = (err as { code?: string } | undefined)?.code;
+  return (
+    code === 'ECONNRESET' ||
+    code === 'EPIPE' ||
+    code === 'UND_ERR_SOCKET' ||
+    (err instanceof Error && /socket hang up/i.test(err.message))
+  );
+}
+
+/** Attempts of one store request on stale connections before the error reaches the caller. */
+const STALE_CONNECTION_ATTEMPTS = 3;
+
+/**
+ * Run `request` after one turn of the event loop (expired or closed pooled sockets are dropped first) and
+ * again, up to STALE_CONNECTION_ATTEMPTS times, when it fails on a stale connection. Other errors (MinIO
+ * down, not found, access denied) go to the caller at once: activities retry those with backoff.
+ */
+export async function withFreshConnection<T>(request: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    try {
+      return await request();
+    } catch (err) {
+      if (attempt >= STALE_CONNECTION_ATTEMPTS || !isStaleConnectionError(err)) throw err;
+    }
+  }
+}
+
 function isNotFound(err: unknown): boolean {
   const code = (err as { code?: string }).code;
   return code === 'NoSuchKey' || code === 'NotFound' || code === 'NoSuchObject';
@@ -76,18 +111,44 @@ export class ArtifactStore {
 
   async putBytes(key: string, bytes: Uint8Array, contentType = 'application/octet-stream'): Promise<string> {
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    await this.client.putObject(this.bucket, key, buf, buf.byteLength, { 'Content-Type': contentType });
+    await withFreshConnection(() =>
+      this.client.putObject(this.bucket, key, buf, buf.byteLength, { 'Content-Type': contentType }),
+    );
     return key;
   }
 
-  /** Upload a stream without holding it in memory (multipart, PART_SIZE at a time). */
+  /**
+   * Upload a stream without holding it in memory (multipart, PART_SIZE at a time). A stream cannot be
+   * replayed, so only the first event-loop turn of withFreshConnection applies; a stale connection fails
+   * the call (callers with the bytes at hand use putChunks).
+   */
   async putStream(
     key: string,
     stream: Readable,
     size?: number,
     contentType = 'application/octet-stream',
   ): Promise<string> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
     await this.client.putObject(this.bucket, key, stream, size, { 'Content-Type': contentType });
+    return key;
+  }
+
+  /** Upload chunks already in memory as one object, streamed (no concatenated copy) and retried when stale. */
+  async putChunks(
+    key: string,
+    chunks: readonly Uint8Array[],
+    contentType = 'application/octet-stream',
+  ): Promise<string> {
+    const size = chunks.reduce((n, c) => n + c.byteLength, 0);
+    await withFreshConnection(() =>
+      this.client.putObject(
+        this.bucket,
+        key,
+        Readable.from(chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength))),
+        size,
+        { 'Content-Type': contentType },
+      ),
+    );
     return key;
   }
 
@@ -99,7 +160,8 @@ export class ArtifactStore {
     return this.putBytes(key, Buffer.from(text, 'utf8'), contentType);
   }
 
-  async getStream(key: string): Promise<Readable> {
+  /** The object's body; a missing key is ArtifactMissingError. No retry: callers wrap it in withFreshConnection. */
+  private async openObject(key: string): Promise<Readable> {
     try {
       return await this.client.getObject(this.bucket, key);
     } catch (err) {
@@ -108,10 +170,16 @@ export class ArtifactStore {
     }
   }
 
+  async getStream(key: string): Promise<Readable> {
+    return withFreshConnection(() => this.openObject(key));
+  }
+
   async getBytes(key: string): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of await this.getStream(key)) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
+    return withFreshConnection(async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of await this.openObject(key)) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    });
   }
 
   async getJson<T = unknown>(key: string): Promise<T> {
@@ -127,7 +195,7 @@ export class ArtifactStore {
 
   async exists(key: string): Promise<boolean> {
     try {
-      await this.client.statObject(this.bucket, key);
+      await withFreshConnection(() => this.client.statObject(this.bucket, key));
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
@@ -137,15 +205,18 @@ export class ArtifactStore {
 
   /** Every key under a prefix (recursive), sorted. */
   async list(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
-    const stream = this.client.listObjectsV2(this.bucket, prefix, true);
-    for await (const item of stream as AsyncIterable<{ name?: string }>) if (item.name) keys.push(item.name);
-    return keys.sort();
+    return withFreshConnection(async () => {
+      const keys: string[] = [];
+      const stream = this.client.listObjectsV2(this.bucket, prefix, true);
+      for await (const item of stream as AsyncIterable<{ name?: string }>)
+        if (item.name) keys.push(item.name);
+      return keys.sort();
+    });
   }
 
   async deletePrefix(prefix: string): Promise<number> {
     const keys = await this.list(prefix);
-    if (keys.length > 0) await this.client.removeObjects(this.bucket, keys);
+    if (keys.length > 0) await withFreshConnection(() => this.client.removeObjects(this.bucket, keys));
     return keys.length;
   }
 
@@ -172,11 +243,7 @@ export class ArtifactStore {
     if (!prefix.endsWith('/'))
       throw new Error(`checkpoint prefix must end with "/", got ${JSON.stringify(prefix)}`);
     const { manifest, chunks } = encodeCheckpoint(content);
-    await this.putStream(
-      `${prefix}${WEIGHTS}`,
-      Readable.from(chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength))),
-      manifest.blob.byteLength,
-    );
+    await this.putChunks(`${prefix}${WEIGHTS}`, chunks);
     await this.putJson(`${prefix}${MANIFEST}`, manifest);
     return prefix;
   }
@@ -202,34 +269,37 @@ export class ArtifactStore {
     const where = `s3://${this.bucket}/${prefix}`;
     const aligned = new ArrayBuffer(manifest.blob.byteLength);
     const view = new Uint8Array(aligned);
-    const hash = createHash('sha256');
-    let offset = 0;
-    let stream: Readable;
-    try {
-      stream = await this.getStream(`${prefix}${WEIGHTS}`);
-    } catch (err) {
-      if (err instanceof ArtifactMissingError)
-        throw new CheckpointCorruptError(`checkpoint ${where} has a manifest but no ${WEIGHTS}`);
-      throw err;
-    }
-    for await (const chunk of stream) {
-      const c = chunk as Buffer;
-      if (offset + c.byteLength > view.byteLength) {
-        stream.destroy();
+    // Read from the start on every attempt (a connection reset mid-body retries the whole read).
+    const sha = await withFreshConnection(async () => {
+      const hash = createHash('sha256');
+      let offset = 0;
+      let stream: Readable;
+      try {
+        stream = await this.openObject(`${prefix}${WEIGHTS}`);
+      } catch (err) {
+        if (err instanceof ArtifactMissingError)
+          throw new CheckpointCorruptError(`checkpoint ${where} has a manifest but no ${WEIGHTS}`);
+        throw err;
+      }
+      for await (const chunk of stream) {
+        const c = chunk as Buffer;
+        if (offset + c.byteLength > view.byteLength) {
+          stream.destroy();
+          throw new CheckpointCorruptError(
+            `checkpoint ${where} is corrupt: ${WEIGHTS} is longer than the manifest's ${manifest.blob.byteLength} bytes`,
+          );
+        }
+        view.set(c, offset);
+        hash.update(c);
+        offset += c.byteLength;
+      }
+      if (offset !== manifest.blob.byteLength) {
         throw new CheckpointCorruptError(
-          `checkpoint ${where} is corrupt: ${WEIGHTS} is longer than the manifest's ${manifest.blob.byteLength} bytes`,
+          `checkpoint ${where} is corrupt: ${WEIGHTS} has ${offset} bytes, manifest says ${manifest.blob.byteLength}`,
         );
       }
-      view.set(c, offset);
-      hash.update(c);
-      offset += c.byteLength;
-    }
-    if (offset !== manifest.blob.byteLength) {
-      throw new CheckpointCorruptError(
-        `checkpoint ${where} is corrupt: ${WEIGHTS} has ${offset} bytes, manifest says ${manifest.blob.byteLength}`,
-      );
-    }
-    const sha = hash.digest('hex');
+      return hash.digest('hex');
+    });
     if (sha !== manifest.blob.sha256) {
       throw new CheckpointCorruptError(
         `checkpoint ${where} is corrupt: ${WEIGHTS} sha256 ${sha} does not match the manifest's ${manifest.blob.sha256}`,
