@@ -433,6 +433,7 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
               'eval/return': summary.meanReturn,
               'eval/episode_length': summary.meanLength,
               'eval/invalid_action_rate': summary.invalidActionRate,
+              'eval/episodes': summary.episodes,
             },
           };
         } finally {

@@ -9,7 +9,7 @@ import { registerSweepCommand } from './sweep';
 import { registerEvalCommand } from './eval';
 import { registerReportCommands } from './report';
 import { connectClient, workflowUrl } from './connect';
-import { followRun, iterationLine, type OutputOptions } from './follow';
+import { followRun, gainOverBase, iterationLine, type OutputOptions } from './follow';
 import { addRunFlags, runConfigFromFlags } from './run-flags';
 
 /** Shared by every command that talks to Temporal. */
@@ -75,10 +75,12 @@ export async function startRun(
     const result = await followRun(handle as never, opts);
     const success = result.finalMetrics['eval/success_rate'];
     const base = result.history.find((h) => h.iteration === 0)?.metrics['eval/success_rate'];
+    const gain = gainOverBase(base, success, result.finalMetrics['eval/episodes']);
     print(
       opts,
       { type: 'result', ...result, history: undefined },
-      `final held-out success ${success?.toFixed(3) ?? '-'}${base !== undefined ? ` (SFT base ${base.toFixed(3)})` : ''} after ${result.iterations} iterations${result.stopped ? ' (stopped)' : ''}\n` +
+      `final held-out success ${success?.toFixed(3) ?? '-'} after ${result.iterations} iterations${result.stopped ? ' (stopped)' : ''}` +
+        `${gain ? `, ${gain}` : ''}\n` +
         `  checkpoints: s3 ${result.policyKey} (policy), ${result.prmKey} (PRM)\n  UI: ${uiUrl(workflowId)}`,
     );
     return result;

@@ -36,6 +36,27 @@ export function iterationLine(record: IterationRecord, total: number, verbose = 
   return line;
 }
 
+/**
+ * How far the final held-out success is above (or below) the SFT base, in standard errors of the difference
+ * of two success rates over `episodes` held-out levels each: "+0.094 over the SFT base (2.0 standard
+ * errors, 96 levels)". Undefined when either rate is missing.
+ */
+export function gainOverBase(
+  base: number | undefined,
+  final: number | undefined,
+  episodes: number | undefined,
+): string | undefined {
+  if (base === undefined || final === undefined || !Number.isFinite(base) || !Number.isFinite(final))
+    return undefined;
+  const diff = final - base;
+  const sign = diff >= 0 ? '+' : '-';
+  const text = `${sign}${Math.abs(diff).toFixed(3)} over the SFT base ${base.toFixed(3)}`;
+  if (!episodes || episodes < 1) return text;
+  const se = Math.sqrt((base * (1 - base) + final * (1 - final)) / episodes);
+  const z = se > 0 ? diff / se : 0;
+  return `${text} (${z.toFixed(1)} standard errors, ${episodes} levels)`;
+}
+
 type TrainingHandle = WorkflowHandle<(input?: unknown) => Promise<TrainingResult>>;
 
 /**

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { gainOverBase } from '../../src/cli/follow';
+
+describe('gainOverBase (the final line of npm start / istar train)', () => {
+  it('gives the gain in standard errors of the difference of two success rates', () => {
+    // 0.219 -> 0.313 over 96 levels: se = sqrt((0.219*0.781 + 0.313*0.687) / 96) = 0.06372, z = 0.094 / 0.06372 = 1.48
+    expect(gainOverBase(0.219, 0.313, 96)).toBe(
+      '+0.094 over the SFT base 0.219 (1.5 standard errors, 96 levels)',
+    );
+    // 0.25 -> 0.5 over 100: se = sqrt((0.1875 + 0.25) / 100) = 0.06614, z = 3.78
+    expect(gainOverBase(0.25, 0.5, 100)).toBe(
+      '+0.250 over the SFT base 0.250 (3.8 standard errors, 100 levels)',
+    );
+  });
+
+  it('shows a loss with a minus sign and negative z', () => {
+    expect(gainOverBase(0.5, 0.25, 100)).toBe(
+      '-0.250 over the SFT base 0.500 (-3.8 standard errors, 100 levels)',
+    );
+  });
+
+  it('leaves out what it cannot compute', () => {
+    expect(gainOverBase(undefined, 0.3, 96)).toBeUndefined();
+    expect(gainOverBase(0.2, Number.NaN, 96)).toBeUndefined();
+    expect(gainOverBase(0.2, 0.3, undefined)).toBe('+0.100 over the SFT base 0.200');
+    expect(gainOverBase(0, 0, 10)).toBe('+0.000 over the SFT base 0.000 (0.0 standard errors, 10 levels)');
+  });
+});
