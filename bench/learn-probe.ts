@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { istarHome } from '../infra/paths';
@@ -36,7 +37,7 @@ async function cachedBase(input: RunConfigInput): Promise<TransformerLM> {
     config.promptInstruction,
     config.historyLength,
   ]);
-  const file = path.join(istarHome(), 'cache', `sft-${Buffer.from(key).toString('base64url').slice(0, 80)}`);
+  const file = path.join(istarHome(), 'cache', `sft-${createHash('sha256').update(key).digest('hex').slice(0, 32)}`);
   if (existsSync(`${file}.json`)) {
     const manifest = validateManifest(JSON.parse(readFileSync(`${file}.json`, 'utf8')), file);
     console.log(`SFT base from ${file}`);
