@@ -37,7 +37,11 @@ async function cachedBase(input: RunConfigInput): Promise<TransformerLM> {
     config.promptInstruction,
     config.historyLength,
   ]);
-  const file = path.join(istarHome(), 'cache', `sft-${createHash('sha256').update(key).digest('hex').slice(0, 32)}`);
+  const file = path.join(
+    istarHome(),
+    'cache',
+    `sft-${createHash('sha256').update(key).digest('hex').slice(0, 32)}`,
+  );
   if (existsSync(`${file}.json`)) {
     const manifest = validateManifest(JSON.parse(readFileSync(`${file}.json`, 'utf8')), file);
     console.log(`SFT base from ${file}`);

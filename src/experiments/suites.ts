@@ -104,7 +104,7 @@ export const SUITES: Suite[] = [
   suite('ablations', 'iStar ablations on Sokoban: 5 variants x 3 seeds', SMALL_SOKOBAN, ABLATION_VARIANTS),
   suite(
     'sokoban-quick',
-    'RLOO vs RLOO + iStar on Sokoban, 3 seeds, 10 iterations (about an hour here)',
+    'RLOO vs RLOO + iStar on Sokoban, 3 seeds, 10 iterations (about 30 minutes here)',
     { ...SMALL_SOKOBAN, iterations: 10 },
     [PAPER_VARIANTS[0], PAPER_VARIANTS[6]],
   ),
