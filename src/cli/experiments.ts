@@ -10,7 +10,7 @@ import { resultsMarkdown, suiteSweep, type SuiteOverrides } from '../experiments
 import { findSuite, SUITES } from '../experiments/suites';
 import { ArtifactStore } from '../storage/store';
 import { withClient } from './commands';
-import { startLocalWorker } from './local-worker';
+import { runEntryPoint, withLocalWorker } from './local-worker';
 import { sweepTable } from './sweep';
 
 /**
@@ -79,13 +79,10 @@ async function run(): Promise<void> {
   console.log(`suite ${suite.name}: ${cells.length} runs (${suite.description})`);
 
   const stack = await upStack({ log: (l) => console.log(l) });
-  const worker = startLocalWorker(
-    stack,
-    'stopping the local worker; the sweep keeps its state on the Temporal server. Run the same command again to attach to it.',
-  );
-  console.log(`local worker started (log ${worker.logPath}); Temporal UI ${stack.uiUrl}`);
+  const interruptedHint =
+    'stopping the local worker; the sweep keeps its state on the Temporal server. Run the same command again to attach to it.';
   const started = Date.now();
-  try {
+  await withLocalWorker(stack, { interruptedHint }, async () => {
     const rows = await withClient(async (client, uiUrl) => {
       let handle: WorkflowHandle<typeof istarSweep>;
       try {
@@ -127,16 +124,7 @@ async function run(): Promise<void> {
     await writeFile(mdPath, markdown);
     for (const w of report.warnings) console.warn(`report: ${w}`);
     console.log(`results: ${mdPath}\nreport: ${written.htmlPath}`);
-  } finally {
-    worker.stop();
-  }
+  });
 }
 
-run()
-  .then(() => process.exit(0))
-  .catch((err) => {
-    const e = err as Error & { code?: string };
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') process.exit(0);
-    console.error(`experiments failed: ${e.message}`);
-    process.exit(1);
-  });
+runEntryPoint('experiments', run);

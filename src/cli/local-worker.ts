@@ -43,3 +43,33 @@ export function startLocalWorker(
   });
   return { stop, logPath };
 }
+
+/**
+ * Run `fn` with the local worker up (announced with its log and the UI link unless `quiet`), stopping the
+ * worker afterwards whatever happens.
+ */
+export async function withLocalWorker<T>(
+  stack: Stack,
+  options: { interruptedHint: string; quiet?: boolean },
+  fn: () => Promise<T>,
+): Promise<T> {
+  const worker = startLocalWorker(stack, options.interruptedHint);
+  if (!options.quiet) console.log(`local worker started (log ${worker.logPath}); Temporal UI ${stack.uiUrl}`);
+  try {
+    return await fn();
+  } finally {
+    worker.stop();
+  }
+}
+
+/** Run an npm-script entry point: exit 0 when it (or commander's --help/--version) ends, else print and exit 1. */
+export function runEntryPoint(name: string, main: () => Promise<void>): void {
+  main()
+    .then(() => process.exit(0))
+    .catch((err) => {
+      const e = err as Error & { code?: string };
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') process.exit(0);
+      console.error(`${name} failed: ${e.message}`);
+      process.exit(1);
+    });
+}

@@ -73,3 +73,17 @@ export function runConfigFromFlags(
     if (opts[flag] !== undefined) input[field] = opts[flag];
   return { input: input as RunConfigInput, config: parseRunConfig(input) };
 }
+
+/** ISTAR_START_CONFIG as a run-config object (validated later with the flags), or an error naming it. */
+export function startConfigFromEnv(raw: string | undefined): RunConfigInput {
+  if (raw === undefined || raw.trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (err) {
+    throw new Error(`ISTAR_START_CONFIG is not valid JSON (${(err as Error).message}): ${raw}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error(`ISTAR_START_CONFIG must be a JSON object of run-config fields, got ${raw}`);
+  return value as RunConfigInput;
+}

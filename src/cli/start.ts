@@ -1,8 +1,8 @@
 import { upStack } from '../../infra/stack';
 import type { RunConfigInput } from '../config/run-config';
 import { buildProgram, startRun } from './commands';
-import { startLocalWorker } from './local-worker';
-import { addRunFlags, runConfigFromFlags } from './run-flags';
+import { runEntryPoint, withLocalWorker } from './local-worker';
+import { addRunFlags, runConfigFromFlags, startConfigFromEnv } from './run-flags';
 
 /**
  * `npm start`: bring up the local stack if needed, start a local worker, train iStar on Sokoban with the
@@ -34,30 +34,20 @@ async function run(): Promise<void> {
     .exitOverride();
   cmd.parse(process.argv.slice(2), { from: 'user' });
   const opts = cmd.opts();
-  const env = process.env.ISTAR_START_CONFIG
-    ? (JSON.parse(process.env.ISTAR_START_CONFIG) as RunConfigInput)
-    : {};
+  const env = startConfigFromEnv(process.env.ISTAR_START_CONFIG);
   const { input } = runConfigFromFlags(opts, { ...QUICKSTART, ...env });
 
-  const stack = await upStack({ log: (l) => !opts.quiet && !opts.json && console.log(l) });
-  const worker = startLocalWorker(
+  const quiet = opts.quiet || opts.json;
+  const stack = await upStack({ log: (l) => !quiet && console.log(l) });
+  await withLocalWorker(
     stack,
-    'stopping the local worker; the run keeps its state on the Temporal server. Run `npm start` again to attach to it.',
+    {
+      interruptedHint:
+        'stopping the local worker; the run keeps its state on the Temporal server. Run `npm start` again to attach to it.',
+      quiet,
+    },
+    () => startRun(input, { workflowId: opts.id, json: opts.json, quiet: opts.quiet, verbose: opts.verbose }),
   );
-  if (!opts.quiet && !opts.json)
-    console.log(`local worker started (log ${worker.logPath}); Temporal UI ${stack.uiUrl}`);
-  try {
-    await startRun(input, { workflowId: opts.id, json: opts.json, quiet: opts.quiet, verbose: opts.verbose });
-  } finally {
-    worker.stop();
-  }
 }
 
-run()
-  .then(() => process.exit(0))
-  .catch((err) => {
-    const e = err as Error & { code?: string };
-    if (e.code === 'commander.helpDisplayed') process.exit(0);
-    console.error(`npm start failed: ${e.message}`);
-    process.exit(1);
-  });
+runEntryPoint('npm start', run);
