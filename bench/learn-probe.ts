@@ -45,10 +45,12 @@ async function cachedBase(input: RunConfigInput): Promise<TransformerLM> {
   if (existsSync(`${file}.json`)) {
     const manifest = validateManifest(JSON.parse(readFileSync(`${file}.json`, 'utf8')), file);
     console.log(`SFT base from ${file}`);
-    return modelFromCheckpoint(
+    const base = modelFromCheckpoint(
       decodeCheckpoint(manifest, readFileSync(`${file}.bin`), file),
       setup.modelConfig,
     );
+    base.resetOptimizer(); // bases cached before sftBasePolicy reset it carry SFT's AdamW moments
+    return base;
   }
   const policy = initialPolicy(setup);
   const { metrics } = await sftBasePolicy(setup, policy);

@@ -14,6 +14,7 @@ import {
 import { decodeBatch } from '../src/algo';
 import { ArtifactStore } from '../src/storage/store';
 import { createWorkers, installRuntime } from '../workers/worker';
+import { cpuSnapshot, cpuUsage, formatOtherThreads, type CpuUsage } from './cpu';
 import { isMain } from './util';
 
 /**
@@ -79,6 +80,7 @@ export async function benchPipeline(
     rows[`${name}/${stage}_s (in-process | temporal)`] =
       `${round(direct.stages[stage] ?? 0)} | ${round(durable.stages[stage] ?? 0)}`;
   }
+  Object.assign(rows, cpuRows(name, direct, durable));
   return rows;
 }
 
@@ -100,6 +102,27 @@ interface Timings {
   stages: Partial<Record<Stage, number>>;
   /** Activity attempts beyond the first inside the window (a retry repeats work; 0 for equal work). */
   retries?: number;
+  /** Where the CPU went over the whole pass (SFT included), with its wall seconds; Linux only. */
+  cpu?: { usage: CpuUsage; wallSeconds: number };
+}
+
+/**
+ * Rates over each whole pass (the passes' windows differ by the base evaluation and the report, so
+ * shares, not sums): the share of its wall time the main thread ran and waited for a core, the cores
+ * the process's other threads and the servers used.
+ */
+function cpuRows(name: string, direct: Timings, durable: Timings): Record<string, string> {
+  if (!direct.cpu || !durable.cpu) return {};
+  const share = (t: Timings, f: (u: CpuUsage) => number) => (f(t.cpu!.usage) / t.cpu!.wallSeconds).toFixed(3);
+  const other = (u: CpuUsage) => Object.values(u.otherThreads).reduce((a, b) => a + b, 0);
+  const servers = (u: CpuUsage) => Object.values(u.processes).reduce((a, b) => a + b, 0);
+  return {
+    [`${name}/main_thread_running_share (in-process | temporal)`]: `${share(direct, (u) => u.mainRunSeconds)} | ${share(durable, (u) => u.mainRunSeconds)}`,
+    [`${name}/main_thread_waiting_for_core_share (in-process | temporal)`]: `${share(direct, (u) => u.mainWaitSeconds)} | ${share(durable, (u) => u.mainWaitSeconds)}`,
+    [`${name}/other_threads_cores (in-process | temporal)`]: `${share(direct, other)} | ${share(durable, other)}`,
+    [`${name}/other_threads_s (temporal)`]: formatOtherThreads(durable.cpu.usage),
+    [`${name}/temporal_server_and_minio_cores`]: share(durable, servers),
+  };
 }
 
 /**
@@ -112,6 +135,8 @@ async function inProcess(input: RunConfigInput): Promise<Timings & Workload> {
   await initBackend();
   const config = parseRunConfig(input);
   const setup = runSetup(config);
+  const passStart = performance.now();
+  const cpuBefore = cpuSnapshot();
   const policy = initialPolicy(setup);
   await sftBasePolicy(setup, policy);
   const reference = policy.clone();
@@ -135,8 +160,10 @@ async function inProcess(input: RunConfigInput): Promise<Timings & Workload> {
         }
   }
   const perIteration = (performance.now() - start) / 1000 / config.iterations;
+  const usage = cpuUsage(cpuBefore, cpuSnapshot());
+  const cpu = usage && { usage, wallSeconds: (performance.now() - passStart) / 1000 };
   [policy, prm, reference].forEach((m) => m.dispose());
-  return { perIteration, stages, ...workload };
+  return { perIteration, stages, ...workload, cpu };
 }
 
 async function onTemporal(input: RunConfigInput): Promise<Timings & Workload> {
@@ -155,13 +182,18 @@ async function onTemporal(input: RunConfigInput): Promise<Timings & Workload> {
     const running = workers.map((w) => w.run());
     try {
       const experimentId = `bench-pipeline-${Date.now()}`;
+      const passStart = performance.now();
+      const cpuBefore = cpuSnapshot(stack.pids);
       const handle = await client.workflow.start('istarTraining', {
         taskQueue: 'istar',
         workflowId: experimentId,
         args: [{ ...input, experimentId }],
       });
       await handle.result();
+      const usage = cpuUsage(cpuBefore, cpuSnapshot(stack.pids));
+      const cpu = usage && { usage, wallSeconds: (performance.now() - passStart) / 1000 };
       return {
+        cpu,
         ...(await timingsFromHistory(handle, parseRunConfig(input).iterations)),
         ...(await storedWorkload(store, experimentId)),
       };

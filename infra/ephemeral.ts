@@ -10,6 +10,8 @@ export interface EphemeralStack {
   home: string;
   temporal: TemporalSettings;
   s3: S3Settings;
+  /** Process ids of the Temporal server and MinIO. */
+  pids: number[];
   /** Environment variables pointing library code at this stack. */
   env: Record<string, string>;
   stop(): Promise<void>;
@@ -35,8 +37,10 @@ export async function startEphemeralStack(log: (line: string) => void = () => {}
   const saved = { ...process.env };
   process.env.ISTAR_TEMPORAL_BIN = findTemporal(projectHome);
   process.env.ISTAR_MINIO_BIN = findMinio(projectHome);
+  let pids: number[] = [];
   try {
-    await upStack({ home, temporal, s3, install: false, log });
+    const stack = await upStack({ home, temporal, s3, install: false, log });
+    pids = stack.services.flatMap((s) => (s.pid === undefined ? [] : [s.pid]));
   } catch (err) {
     await downStack({ home, log });
     throw err;
@@ -47,6 +51,7 @@ export async function startEphemeralStack(log: (line: string) => void = () => {}
     home,
     temporal,
     s3,
+    pids,
     env: {
       ISTAR_HOME: home,
       TEMPORAL_ADDRESS: temporal.address,

@@ -97,6 +97,21 @@ export class TransformerLM {
     return copy;
   }
 
+  /**
+   * Forget the AdamW moments and step count, as when the model starts optimising a different objective
+   * (the RL policy and the PRM made from an SFT base). Carried over, SFT's second moments (small: SFT ends
+   * near a minimum) divide the new, larger gradients, and with the bias correction of step > 1000 already
+   * gone the first RL steps move every weight several times the learning rate.
+   */
+  resetOptimizer(): void {
+    this.assertLive();
+    this.step = 0;
+    for (const s of this.opt.slots.values()) {
+      s.m.assign(tf.zerosLike(s.m));
+      s.v.assign(tf.zerosLike(s.v));
+    }
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;

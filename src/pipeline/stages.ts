@@ -22,7 +22,8 @@ export function initialPolicy(setup: RunSetup): TransformerLM {
 
 /**
  * The base policy: SFT on noisy expert demonstrations (DESIGN.md section 5), epochs from `startEpoch`
- * (a resumed attempt restores the model saved after the previous epoch).
+ * (a resumed attempt restores the model saved after the previous epoch). Returns with the optimizer
+ * state reset: the RL policy and the PRM start from the base with fresh AdamW moments.
  */
 export async function sftBasePolicy(
   setup: RunSetup,
@@ -56,6 +57,8 @@ export async function sftBasePolicy(
     });
     await options.onEpoch?.(epoch + 1, last);
   }
+  // The RL policy and the PRM start from this base with fresh AdamW moments (see resetOptimizer).
+  model.resetOptimizer();
   const metrics: Record<string, number> = {
     'sft/demonstrations': demos.train.length,
     'sft/demonstrator_success': demos.demonstratorSuccess,

@@ -142,6 +142,35 @@ describe('TransformerLM training', () => {
     model.dispose();
   });
 
+  it('resetOptimizer forgets the moments: the next step is a fresh model\'s first AdamW step (|dw| <= lr)', () => {
+    const model = tinyModel();
+    const sftBatch = buildActionBatch([{ context: [1, 4, 5], action: [6, 2] }]);
+    for (let i = 0; i < 5; i++) model.trainStep(() => model.actionNll(sftBatch), { lr: 1e-2 });
+    const weightsOf = (m: TransformerLM) =>
+      new Map([...m.namedVariables()].filter(([n]) => !n.startsWith('optimizer/')).map(([n, v]) => [n, v.dataSync() as Float32Array]));
+    const carried = model.clone();
+    const reset = model.clone();
+    reset.resetOptimizer();
+    expect(reset.step).toBe(0);
+    const fresh = TransformerLM.fromValues(model.config, weightsOf(model));
+    const before = [...weightsOf(model).values()];
+    // A different objective from the one the moments were accumulated on.
+    const rlBatch = buildActionBatch([{ context: [1, 7], action: [3, 3] }]);
+    const lr = 1e-3;
+    for (const m of [carried, reset, fresh]) m.trainStep(() => tf.neg(m.actionNll(rlBatch)) as tf.Scalar, { lr });
+    const after = (m: TransformerLM) => [...weightsOf(m).values()];
+    const flat = (ws: Float32Array[]) => ws.flatMap((w) => [...w]);
+    expect(maxAbsDiff(flat(after(reset)), flat(after(fresh)))).toBeLessThan(1e-7);
+    expect(reset.step).toBe(1);
+    // Bias-corrected first step: every weight moves by lr * |g| / (|g| + eps) <= lr.
+    const moved = (m: TransformerLM) => after(m).map((w, i) => w.map((x, j) => Math.abs(x - before[i][j])));
+    const resetMoves = moved(reset).flatMap((a) => [...a]);
+    expect(Math.max(...resetMoves)).toBeLessThanOrEqual(lr * (1 + 1e-4));
+    // With the SFT moments carried over, the same step moves weights by a different amount.
+    expect(maxAbsDiff(flat(after(carried)), flat(after(reset)))).toBeGreaterThan(lr / 100);
+    [model, carried, reset, fresh].forEach((m) => m.dispose());
+  });
+
   it('clone is independent of the original', () => {
     const model = tinyModel();
     const batch = buildActionBatch([{ context: [1, 4], action: [6, 7] }]);

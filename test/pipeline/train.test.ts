@@ -12,6 +12,7 @@ import {
   rowsBatch,
   runSetup,
   scatterToActions,
+  sftBasePolicy,
   trainPolicy,
   trainPrm,
   type StageRunner,
@@ -47,6 +48,21 @@ function batchWithPairs(batch: RolloutBatch): RolloutBatch {
 
 beforeAll(async () => {
   await initBackend('cpu');
+});
+
+describe('the SFT base', () => {
+  it('hands RL a policy with fresh optimizer state: step 0, zero AdamW moments', async () => {
+    const setup = runSetup(parseRunConfig({ ...tiny, sft: { episodes: 6, epochs: 2, batchSize: 8 } }));
+    const model = initialPolicy(setup);
+    const before = weights(model);
+    const { metrics } = await sftBasePolicy(setup, model);
+    expect(metrics['sft/demonstrations']).toBeGreaterThan(0);
+    expect(maxDiff(before, weights(model))).toBeGreaterThan(0); // SFT trained it
+    expect(model.step).toBe(0);
+    for (const [name, v] of model.namedVariables())
+      if (name.startsWith('optimizer/')) expect(Math.max(...(v.dataSync() as Float32Array).map(Math.abs))).toBe(0);
+    model.dispose();
+  });
 });
 
 describe('micro-batched training steps are exact', () => {
