@@ -29,7 +29,10 @@ export function cpuSnapshot(pids: readonly number[] = []): CpuSnapshot | undefin
   const threads: CpuSnapshot['threads'] = new Map();
   for (const tid of readdirSync('/proc/self/task')) {
     try {
-      const [run, wait] = readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+      const [run, wait] = readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .map(Number);
       const name = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
       threads.set(Number(tid), { name, runNs: run, waitNs: wait });
     } catch {
@@ -50,7 +53,10 @@ export function cpuSnapshot(pids: readonly number[] = []): CpuSnapshot | undefin
   return { threads, processes };
 }
 
-export function cpuUsage(before: CpuSnapshot | undefined, after: CpuSnapshot | undefined): CpuUsage | undefined {
+export function cpuUsage(
+  before: CpuSnapshot | undefined,
+  after: CpuSnapshot | undefined,
+): CpuUsage | undefined {
   if (!before || !after) return undefined;
   const usage: CpuUsage = { mainRunSeconds: 0, mainWaitSeconds: 0, otherThreads: {}, processes: {} };
   for (const [tid, end] of after.threads) {

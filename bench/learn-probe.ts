@@ -27,7 +27,14 @@ export const LEARN_PROBE_DEFAULTS: RunConfigInput = {
   sft: { labels: 'expert', episodes: 1000, epochs: 6, lr: 5e-4, randomActionFraction: 0.5, batchSize: 32 },
 };
 
-async function cachedBase(input: RunConfigInput): Promise<TransformerLM> {
+/**
+ * The SFT base for `input`'s SFT/model/prompt settings, from .istar/cache or trained and cached. The cache
+ * keeps SFT's AdamW moments; they are reset (as the pipeline's SFT stage does) unless `carrySftOptimizer`.
+ */
+export async function cachedBase(
+  input: RunConfigInput,
+  { carrySftOptimizer = false }: { carrySftOptimizer?: boolean } = {},
+): Promise<TransformerLM> {
   const config = parseRunConfig(input);
   const setup = runSetup(config);
   const key = JSON.stringify([
@@ -49,16 +56,17 @@ async function cachedBase(input: RunConfigInput): Promise<TransformerLM> {
       decodeCheckpoint(manifest, readFileSync(`${file}.bin`), file),
       setup.modelConfig,
     );
-    base.resetOptimizer(); // bases cached before sftBasePolicy reset it carry SFT's AdamW moments
+    if (!carrySftOptimizer) base.resetOptimizer();
     return base;
   }
   const policy = initialPolicy(setup);
-  const { metrics } = await sftBasePolicy(setup, policy);
+  const { metrics } = await sftBasePolicy(setup, policy, { keepOptimizerState: true });
   console.log(`SFT: held-out action accuracy ${metrics['sft/heldout_action_accuracy'].toFixed(3)}`);
   const { manifest, chunks } = encodeCheckpoint(modelToCheckpoint(policy, { step: 0 }));
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(`${file}.bin`, Buffer.concat(chunks));
   writeFileSync(`${file}.json`, JSON.stringify(manifest));
+  if (!carrySftOptimizer) policy.resetOptimizer();
   return policy;
 }
 

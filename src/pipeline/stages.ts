@@ -33,6 +33,8 @@ export async function sftBasePolicy(
     onEpoch?: (epoch: number, metrics: SftEpochMetrics) => Promise<void> | void;
     /** Awaited after every optimizer step (heartbeat, cancellation, yielding). */
     onStep?: (step: number, steps: number) => Promise<void> | void;
+    /** Keep SFT's AdamW moments (probes that compare carrying them into RL); default: reset them. */
+    keepOptimizerState?: boolean;
   } = {},
 ): Promise<{ metrics: Record<string, number> }> {
   const { config } = setup;
@@ -58,7 +60,7 @@ export async function sftBasePolicy(
     await options.onEpoch?.(epoch + 1, last);
   }
   // The RL policy and the PRM start from this base with fresh AdamW moments (see resetOptimizer).
-  model.resetOptimizer();
+  if (!options.keepOptimizerState) model.resetOptimizer();
   const metrics: Record<string, number> = {
     'sft/demonstrations': demos.train.length,
     'sft/demonstrator_success': demos.demonstratorSuccess,

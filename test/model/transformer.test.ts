@@ -142,12 +142,16 @@ describe('TransformerLM training', () => {
     model.dispose();
   });
 
-  it('resetOptimizer forgets the moments: the next step is a fresh model\'s first AdamW step (|dw| <= lr)', () => {
+  it("resetOptimizer forgets the moments: the next step is a fresh model's first AdamW step (|dw| <= lr)", () => {
     const model = tinyModel();
     const sftBatch = buildActionBatch([{ context: [1, 4, 5], action: [6, 2] }]);
     for (let i = 0; i < 5; i++) model.trainStep(() => model.actionNll(sftBatch), { lr: 1e-2 });
     const weightsOf = (m: TransformerLM) =>
-      new Map([...m.namedVariables()].filter(([n]) => !n.startsWith('optimizer/')).map(([n, v]) => [n, v.dataSync() as Float32Array]));
+      new Map(
+        [...m.namedVariables()]
+          .filter(([n]) => !n.startsWith('optimizer/'))
+          .map(([n, v]) => [n, v.dataSync() as Float32Array]),
+      );
     const carried = model.clone();
     const reset = model.clone();
     reset.resetOptimizer();
@@ -157,7 +161,8 @@ describe('TransformerLM training', () => {
     // A different objective from the one the moments were accumulated on.
     const rlBatch = buildActionBatch([{ context: [1, 7], action: [3, 3] }]);
     const lr = 1e-3;
-    for (const m of [carried, reset, fresh]) m.trainStep(() => tf.neg(m.actionNll(rlBatch)) as tf.Scalar, { lr });
+    for (const m of [carried, reset, fresh])
+      m.trainStep(() => tf.neg(m.actionNll(rlBatch)) as tf.Scalar, { lr });
     const after = (m: TransformerLM) => [...weightsOf(m).values()];
     const flat = (ws: Float32Array[]) => ws.flatMap((w) => [...w]);
     expect(maxAbsDiff(flat(after(reset)), flat(after(fresh)))).toBeLessThan(1e-7);

@@ -60,7 +60,8 @@ describe('the SFT base', () => {
     expect(maxDiff(before, weights(model))).toBeGreaterThan(0); // SFT trained it
     expect(model.step).toBe(0);
     for (const [name, v] of model.namedVariables())
-      if (name.startsWith('optimizer/')) expect(Math.max(...(v.dataSync() as Float32Array).map(Math.abs))).toBe(0);
+      if (name.startsWith('optimizer/'))
+        expect(Math.max(...(v.dataSync() as Float32Array).map(Math.abs))).toBe(0);
     model.dispose();
   });
 });
