@@ -9,6 +9,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 export interface CpuSnapshot {
   threads: Map<number, { name: string; runNs: number; waitNs: number }>;
   processes: Map<number, number>;
+  /** Machine-wide seconds (all cores) busy and stolen by the hypervisor, from /proc/stat. */
+  machine: { busy: number; steal: number };
 }
 
 export interface CpuUsage {
@@ -20,6 +22,10 @@ export interface CpuUsage {
   otherThreads: Record<string, number>;
   /** Seconds each watched process ran (all its threads). */
   processes: Record<number, number>;
+  /** Machine-wide busy seconds over all cores (everything: this process, the servers, anything else). */
+  machineBusySeconds: number;
+  /** Machine-wide seconds the hypervisor ran something else while a core of ours wanted to run. */
+  machineStealSeconds: number;
 }
 
 const CLOCK_TICKS_PER_SECOND = 100;
@@ -50,7 +56,21 @@ export function cpuSnapshot(pids: readonly number[] = []): CpuSnapshot | undefin
       // Not running (any more).
     }
   }
-  return { threads, processes };
+  return { threads, processes, machine: machineTimes() };
+}
+
+function machineTimes(): { busy: number; steal: number } {
+  try {
+    // cpu  user nice system idle iowait irq softirq steal ...
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = fields;
+    return {
+      busy: (user + nice + system + irq + softirq) / CLOCK_TICKS_PER_SECOND,
+      steal: steal / CLOCK_TICKS_PER_SECOND,
+    };
+  } catch {
+    return { busy: NaN, steal: NaN };
+  }
 }
 
 export function cpuUsage(
@@ -58,7 +78,14 @@ export function cpuUsage(
   after: CpuSnapshot | undefined,
 ): CpuUsage | undefined {
   if (!before || !after) return undefined;
-  const usage: CpuUsage = { mainRunSeconds: 0, mainWaitSeconds: 0, otherThreads: {}, processes: {} };
+  const usage: CpuUsage = {
+    mainRunSeconds: 0,
+    mainWaitSeconds: 0,
+    otherThreads: {},
+    processes: {},
+    machineBusySeconds: after.machine.busy - before.machine.busy,
+    machineStealSeconds: after.machine.steal - before.machine.steal,
+  };
   for (const [tid, end] of after.threads) {
     const start = before.threads.get(tid) ?? { runNs: 0, waitNs: 0 };
     const run = (end.runNs - start.runNs) / 1e9;

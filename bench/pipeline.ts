@@ -122,6 +122,9 @@ function cpuRows(name: string, direct: Timings, durable: Timings): Record<string
     [`${name}/other_threads_cores (in-process | temporal)`]: `${share(direct, other)} | ${share(durable, other)}`,
     [`${name}/other_threads_s (temporal)`]: formatOtherThreads(durable.cpu.usage),
     [`${name}/temporal_server_and_minio_cores`]: share(durable, servers),
+    // Everything busy on the machine (this process, the servers, anything else) and what the hypervisor took.
+    [`${name}/machine_busy_cores (in-process | temporal)`]: `${share(direct, (u) => u.machineBusySeconds)} | ${share(durable, (u) => u.machineBusySeconds)}`,
+    [`${name}/machine_steal_cores (in-process | temporal)`]: `${share(direct, (u) => u.machineStealSeconds)} | ${share(durable, (u) => u.machineStealSeconds)}`,
   };
 }
 

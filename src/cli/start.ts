@@ -21,6 +21,8 @@ export const QUICKSTART: RunConfigInput = {
   evalEpisodes: 96,
   policyLr: 5e-4,
   prmLr: 5e-4,
+  // Token-mean PPO pushes the tokens every step shares by episode length (docs/results.md, finding 2).
+  stepWeighting: 'per-trajectory',
   model: { dModel: 64, nLayers: 2, nHeads: 4, dFF: 256, contextLength: 192 },
   sft: { episodes: 150, epochs: 3, randomActionFraction: 0.5, lr: 3e-3, batchSize: 32 },
 };
