@@ -101,6 +101,21 @@ export function cpuUsage(
   return usage;
 }
 
+/**
+ * Start measuring now; the returned function gives the usage since then with the wall seconds it spans
+ * (undefined off Linux).
+ */
+export function cpuWindow(
+  pids: readonly number[] = [],
+): () => { usage: CpuUsage; wallSeconds: number } | undefined {
+  const start = performance.now();
+  const before = cpuSnapshot(pids);
+  return () => {
+    const usage = cpuUsage(before, cpuSnapshot(pids));
+    return usage && { usage, wallSeconds: (performance.now() - start) / 1000 };
+  };
+}
+
 /** Threads that ran at least `minSeconds`, busiest first: `tokio-rt-worker 3.1, V8 Worker 0.4`. */
 export function formatOtherThreads(usage: CpuUsage, minSeconds = 0.05): string {
   const busy = Object.entries(usage.otherThreads)

@@ -49,25 +49,25 @@ export async function cachedBase(
     'cache',
     `sft-${createHash('sha256').update(key).digest('hex').slice(0, 32)}`,
   );
+  let base: TransformerLM;
   if (existsSync(`${file}.json`)) {
     const manifest = validateManifest(JSON.parse(readFileSync(`${file}.json`, 'utf8')), file);
     console.log(`SFT base from ${file}`);
-    const base = modelFromCheckpoint(
+    base = modelFromCheckpoint(
       decodeCheckpoint(manifest, readFileSync(`${file}.bin`), file),
       setup.modelConfig,
     );
-    if (!carrySftOptimizer) base.resetOptimizer();
-    return base;
+  } else {
+    base = initialPolicy(setup);
+    const { metrics } = await sftBasePolicy(setup, base, { keepOptimizerState: true });
+    console.log(`SFT: held-out action accuracy ${metrics['sft/heldout_action_accuracy'].toFixed(3)}`);
+    const { manifest, chunks } = encodeCheckpoint(modelToCheckpoint(base, { step: 0 }));
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(`${file}.bin`, Buffer.concat(chunks));
+    writeFileSync(`${file}.json`, JSON.stringify(manifest));
   }
-  const policy = initialPolicy(setup);
-  const { metrics } = await sftBasePolicy(setup, policy, { keepOptimizerState: true });
-  console.log(`SFT: held-out action accuracy ${metrics['sft/heldout_action_accuracy'].toFixed(3)}`);
-  const { manifest, chunks } = encodeCheckpoint(modelToCheckpoint(policy, { step: 0 }));
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(`${file}.bin`, Buffer.concat(chunks));
-  writeFileSync(`${file}.json`, JSON.stringify(manifest));
-  if (!carrySftOptimizer) policy.resetOptimizer();
-  return policy;
+  if (!carrySftOptimizer) base.resetOptimizer();
+  return base;
 }
 
 export async function learnProbe(overrides: RunConfigInput): Promise<void> {

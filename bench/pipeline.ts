@@ -14,7 +14,7 @@ import {
 import { decodeBatch } from '../src/algo';
 import { ArtifactStore } from '../src/storage/store';
 import { createWorkers, installRuntime } from '../workers/worker';
-import { cpuSnapshot, cpuUsage, formatOtherThreads, type CpuUsage } from './cpu';
+import { cpuWindow, formatOtherThreads, type CpuUsage } from './cpu';
 import { isMain } from './util';
 
 /**
@@ -138,8 +138,7 @@ async function inProcess(input: RunConfigInput): Promise<Timings & Workload> {
   await initBackend();
   const config = parseRunConfig(input);
   const setup = runSetup(config);
-  const passStart = performance.now();
-  const cpuBefore = cpuSnapshot();
+  const cpuSince = cpuWindow();
   const policy = initialPolicy(setup);
   await sftBasePolicy(setup, policy);
   const reference = policy.clone();
@@ -163,8 +162,7 @@ async function inProcess(input: RunConfigInput): Promise<Timings & Workload> {
         }
   }
   const perIteration = (performance.now() - start) / 1000 / config.iterations;
-  const usage = cpuUsage(cpuBefore, cpuSnapshot());
-  const cpu = usage && { usage, wallSeconds: (performance.now() - passStart) / 1000 };
+  const cpu = cpuSince();
   [policy, prm, reference].forEach((m) => m.dispose());
   return { perIteration, stages, ...workload, cpu };
 }
@@ -185,16 +183,14 @@ async function onTemporal(input: RunConfigInput): Promise<Timings & Workload> {
     const running = workers.map((w) => w.run());
     try {
       const experimentId = `bench-pipeline-${Date.now()}`;
-      const passStart = performance.now();
-      const cpuBefore = cpuSnapshot(stack.pids);
+      const cpuSince = cpuWindow(stack.pids);
       const handle = await client.workflow.start('istarTraining', {
         taskQueue: 'istar',
         workflowId: experimentId,
         args: [{ ...input, experimentId }],
       });
       await handle.result();
-      const usage = cpuUsage(cpuBefore, cpuSnapshot(stack.pids));
-      const cpu = usage && { usage, wallSeconds: (performance.now() - passStart) / 1000 };
+      const cpu = cpuSince();
       return {
         cpu,
         ...(await timingsFromHistory(handle, parseRunConfig(input).iterations)),
