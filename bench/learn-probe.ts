@@ -88,9 +88,30 @@ export async function learnProbe(overrides: RunConfigInput): Promise<void> {
     `iteration 0: held-out success ${(await evaluatePolicy(setup, policy, 0)).summary.successRate.toFixed(3)}`,
   );
   for (let it = 1; it <= config.iterations; it++) {
-    const { batch, metrics, evaluation } = await iterationInProcess(setup, { policy, prm, reference }, it);
+    const { batch, metrics, targets, evaluation } = await iterationInProcess(
+      setup,
+      { policy, prm, reference },
+      it,
+    );
     const episodes = batch.groups.flatMap((g) => g.trajectories);
     const steps = episodes.flatMap((t) => t.steps);
+    // Where the credit of invalid actions goes: their mean step reward and advantage against valid steps'.
+    const byValidity = (values: number[][][] | undefined) => {
+      if (!values) return '-';
+      const sums = { valid: [0, 0], invalid: [0, 0] };
+      batch.groups.forEach((g, gi) =>
+        g.trajectories.forEach((t, ti) =>
+          t.steps.forEach((s, si) => {
+            const cell = sums[s.valid ? 'valid' : 'invalid'];
+            cell[0] += values[gi][ti][si];
+            cell[1]++;
+          }),
+        ),
+      );
+      const mean = ([sum, n]: number[]) => (n ? (sum / n).toFixed(3) : '-');
+      return `${mean(sums.valid)} valid / ${mean(sums.invalid)} invalid`;
+    };
+    const stepAdvantage = targets.advantages.map((g) => g.map((t) => t.map((s) => s[0] ?? 0)));
     const heldOut = evaluation ? `, held-out success ${evaluation.successRate.toFixed(3)}` : '';
     console.log(
       `iteration ${it}: rollout success ${(episodes.filter((t) => t.success).length / episodes.length).toFixed(3)}, ` +
@@ -98,6 +119,7 @@ export async function learnProbe(overrides: RunConfigInput): Promise<void> {
         `PRM accuracy ${metrics['prm/accuracy']?.toFixed(2) ?? '-'}, entropy ${metrics['policy/entropy']?.toFixed(3)}, ` +
         `approx-KL ${metrics['policy/approx_kl']?.toFixed(4)}${heldOut} (${seconds()} s)`,
     );
+    console.log(`  step reward ${byValidity(targets.stepRewards)}; advantage ${byValidity(stepAdvantage)}`);
   }
   [policy, reference, prm].forEach((m) => m.dispose());
 }

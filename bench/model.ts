@@ -100,6 +100,8 @@ export async function benchModel(): Promise<Record<string, number | string>> {
   const achieved = flops / stepSeconds;
   const peakAfter = peakMatmulFlops();
 
+  const packing = packingComparison(config, rand);
+
   const contexts = items.map((it) => it.context.slice(0, 150));
   const maxTokens = 8;
   model.sample(contexts, { maxTokens: 2, seed: 0 });
@@ -135,7 +137,61 @@ export async function benchModel(): Promise<Record<string, number | string>> {
     'model/train_microbatch4_peak_tensor_mb': round(microPeak / 2 ** 20),
     'model/tensor_mb_at_rest': round(tf.memory().numBytes / 2 ** 20),
     'model/rss_mb': Math.round(Math.max(rssBefore, rssAfter) / 2 ** 20),
+    ...packing,
   };
+}
+
+/**
+ * A PPO minibatch as the pipeline runs it (32 steps as 4 micro-batches of 8, each a context + 2 action
+ * tokens): the train step with every sequence run on its own (packRows 1, how the model ran before
+ * session 6) against sequences packed into one forward pass (the default), alternating, same weights.
+ * Shapes: the probe/quick-start policy and the default policy on board-only contexts (~46 tokens), and
+ * the default policy on 150-token contexts (task + history + board), which stay one per pack.
+ */
+function packingComparison(defaultConfig: ModelConfig, rand: () => number): Record<string, number | string> {
+  const out: Record<string, number | string> = {};
+  const shapes: [string, ModelConfig, number][] = [
+    ['d64_ctx48', { vocabSize: 100, dModel: 64, nLayers: 2, nHeads: 4, dFF: 256, contextLength: 192 }, 48],
+    ['default_ctx48', { ...defaultConfig, vocabSize: 100 }, 48],
+    ['default_ctx152', { ...defaultConfig, vocabSize: 100 }, 152],
+  ];
+  for (const [name, config, seq] of shapes) {
+    const model = TransformerLM.create(config, 0);
+    const micro = [0, 1, 2, 3].map(() =>
+      buildActionBatch(
+        Array.from({ length: 8 }, () => ({
+          context: [
+            1,
+            ...Array.from({ length: seq - 3 - Math.floor(rand() * 4) }, () => 5 + Math.floor(rand() * 90)),
+          ],
+          action: [5 + Math.floor(rand() * 90), 2],
+        })),
+      ),
+    );
+    const step = () =>
+      void model.trainStep(
+        micro.map((mb) => () => tf.mul(model.actionNll(mb), 0.25) as tf.Scalar),
+        { lr: 1e-5, maxGradNorm: 1 },
+      );
+    const time = (packRows: number) => {
+      model.packRows = packRows;
+      return timeIt(step, 1);
+    };
+    const packedRows = model.packRows;
+    time(1);
+    time(packedRows);
+    let alone = Infinity;
+    let packed = Infinity;
+    for (let r = 0; r < 3; r++) {
+      alone = Math.min(alone, time(1));
+      packed = Math.min(packed, time(packedRows));
+    }
+    model.dispose();
+    out[`model/ppo_minibatch_${name}_per_sequence_s`] = round(alone);
+    out[`model/ppo_minibatch_${name}_packed_s`] = round(packed);
+    out[`model/ppo_minibatch_${name}_packed_speedup`] = round(alone / packed);
+  }
+  return out;
 }
 
 function round(x: number): number {

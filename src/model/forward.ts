@@ -118,6 +118,108 @@ export function hidden(
   return P > 0 ? (tf.slice(x, [P, 0], [tokens.length, c.dModel]) as tf.Tensor2D) : x;
 }
 
+/**
+ * Final-LayerNorm hidden states of several whole sequences packed into one [sum of lengths, d] matrix
+ * (sequence after sequence, in order), so that every projection, LayerNorm and MLP runs once for the
+ * whole pack instead of once per sequence. Attention stays within each sequence through a
+ * block-diagonal causal mask, and positions restart at 0 for each one: row for row the result equals
+ * `hidden` of each sequence on its own (up to float rounding). Costs (sum of lengths)^2 per attention
+ * head, so callers keep packs to a few hundred rows (packSequences).
+ */
+export function packedHidden(
+  params: Params,
+  c: ModelConfig,
+  prep: Prepared,
+  seqs: readonly { tokens: readonly number[]; image?: Float32Array }[],
+): tf.Tensor2D {
+  const P = numPatches(c);
+  const rows = seqs.map((s) => P + s.tokens.length);
+  const N = rows.reduce((a, b) => a + b, 0);
+  const tokEmb = matMul2d(
+    oneHotRows(
+      seqs.flatMap((s) => s.tokens),
+      c.vocabSize,
+    ),
+    params.get('tok_emb')! as tf.Tensor2D,
+  );
+  let x = tokEmb;
+  if (P > 0) {
+    const patches = tf.concat(
+      seqs.map((s) => imagePatches(c, s.image!)),
+      0,
+    ) as tf.Tensor2D;
+    const patchEmb = matMul2d(patches, params.get('patch_proj')! as tf.Tensor2D);
+    const parts: tf.Tensor2D[] = [];
+    let t = 0;
+    seqs.forEach((s, b) => {
+      parts.push(tf.slice(patchEmb, [b * P, 0], [P, c.dModel]));
+      parts.push(tf.slice(tokEmb, [t, 0], [s.tokens.length, c.dModel]));
+      t += s.tokens.length;
+    });
+    x = tf.concat(parts, 0) as tf.Tensor2D;
+  }
+  const pos = params.get('pos_emb')! as tf.Tensor2D;
+  x = tf.add(
+    x,
+    matMul2d(
+      oneHotRows(
+        rows.flatMap((n) => Array.from({ length: n }, (_, i) => i)),
+        pos.shape[0],
+      ),
+      pos,
+    ),
+  );
+  const mask = N > 1 ? blockCausalMask(rows) : undefined;
+  for (const L of prep.layers) {
+    const h = layerNorm(x, L.ln1[0], L.ln1[1]);
+    x = tf.add(x, multiHeadAttention(h, L.wq, L.wkT, L.wv, L.wo, mask));
+    const h2 = layerNorm(x, L.ln2[0], L.ln2[1]);
+    x = tf.add(x, mlp(h2, L.w1, L.b1, L.w2, L.b2));
+  }
+  x = layerNorm(x, params.get('ln_f/gamma')!, params.get('ln_f/beta')!);
+  if (P === 0) return x;
+  let start = 0;
+  const text = seqs.map((s, b) => {
+    const part = tf.slice(x, [start + P, 0], [s.tokens.length, c.dModel]);
+    start += rows[b];
+    return part;
+  });
+  return (text.length === 1 ? text[0] : tf.concat(text, 0)) as tf.Tensor2D;
+}
+
+/** Additive mask [N, N] for sequences of `lengths` packed back to back: causal within each, -1e9 across. */
+export function blockCausalMask(lengths: readonly number[]): tf.Tensor2D {
+  const N = lengths.reduce((a, b) => a + b, 0);
+  const m = new Float32Array(N * N).fill(-1e9);
+  let start = 0;
+  for (const n of lengths) {
+    for (let i = 0; i < n; i++) m.fill(0, (start + i) * N + start, (start + i) * N + start + i + 1);
+    start += n;
+  }
+  return tf.tensor2d(m, [N, N]);
+}
+
+/**
+ * Split sequence indices (in order) into packs of at most `maxRows` positions each (a longer sequence
+ * gets a pack of its own), for packedHidden.
+ */
+export function packSequences(lengths: readonly number[], maxRows: number): number[][] {
+  const packs: number[][] = [];
+  let current: number[] = [];
+  let rows = 0;
+  lengths.forEach((n, i) => {
+    if (current.length > 0 && rows + n > maxRows) {
+      packs.push(current);
+      current = [];
+      rows = 0;
+    }
+    current.push(i);
+    rows += n;
+  });
+  if (current.length > 0) packs.push(current);
+  return packs;
+}
+
 /** Cut an HWC image into row-major patches, each flattened as (py, px, channel): [numPatches, patchDim]. */
 export function imagePatches(c: ModelConfig, image: Float32Array): tf.Tensor2D {
   const im = c.image!;

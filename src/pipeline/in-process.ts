@@ -2,7 +2,13 @@ import type { RolloutBatch } from '../algo';
 import type { EpisodeSummary } from '../agent';
 import type { TransformerLM } from '../model';
 import type { RunSetup } from './setup';
-import { collectShard, computeAdvantages, evaluatePolicy, mergeBatches } from './stages';
+import {
+  type AdvantageResult,
+  collectShard,
+  computeAdvantages,
+  evaluatePolicy,
+  mergeBatches,
+} from './stages';
 import { preferencePairs, trainPolicy, trainPrm } from './train';
 
 export type StageName =
@@ -16,6 +22,8 @@ const plain: StageRunner = async (_stage, fn) => fn();
 export interface InProcessIteration {
   batch: RolloutBatch;
   metrics: Record<string, number>;
+  /** The step advantages (and the step rewards they came from) the policy was trained on. */
+  targets: AdvantageResult;
   /** The held-out evaluation, when this iteration has one (every evalEvery and the last). */
   evaluation?: EpisodeSummary;
 }
@@ -63,5 +71,5 @@ export async function iterationInProcess(
     iteration % config.evalEvery === 0 || iteration === config.iterations
       ? (await run('evaluate', () => evaluatePolicy(setup, policy, iteration))).summary
       : undefined;
-  return { batch, metrics, evaluation };
+  return { batch, metrics, targets, evaluation };
 }

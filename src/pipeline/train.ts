@@ -283,8 +283,13 @@ export async function trainPolicy(
       const T = tb.tokens[0].length;
       return tf.tidy(() => {
         const mask = tf.tensor2d(tb.actionMask);
+        // One forward pass for the log-probs and, when the bonus is on, the entropy.
+        const { logProbs, entropy } =
+          config.entropyCoef > 0
+            ? policy.tokenLogProbsAndEntropy(tb)
+            : { logProbs: policy.tokenLogProbs(tb), entropy: undefined };
         const result = ppoClipLoss({
-          logProbs: policy.tokenLogProbs(tb),
+          logProbs,
           oldLogProbs: tf.tensor2d(oldLogProbMatrix(batch, rows, tb)),
           advantages: tf.tensor2d(
             scatterToActions(
@@ -300,7 +305,7 @@ export async function trainPolicy(
           ratioLevel: config.ratioLevel,
           clipCoef: config.clipEps,
           dualClip: config.dualClip > 0 ? config.dualClip : null,
-          entropy: config.entropyCoef > 0 ? policy.entropy(tb) : undefined,
+          entropy,
           entCoef: config.entropyCoef,
           refLogProbs:
             config.klCoef > 0 && options.reference ? options.reference.tokenLogProbs(tb) : undefined,
