@@ -86,6 +86,15 @@ export interface IstarOptions {
    * token rewards beta * (log pi_phi - log pi_old) instead of step rewards, A = A_E + alpha * A_S(token).
    */
   variant: 'full' | 'process-only' | 'merged-rewards' | 'token-level';
+  /**
+   * Step credit of invalid actions (text the environment rejected). 'prm' (the paper): whatever eq. (4)
+   * gives. 'non-positive': an invalid step's A_S is min(A_S, 0), so the PRM never rewards an action
+   * outside the action space. Why: DPO lowers the losers' actions, which raises every other token, and
+   * the implicit reward log pi_phi / pi_old of unseen text (invalid actions) then drifts positive; the
+   * policy learns those actions and the loop feeds itself (measured: invalid-action rate 0.01 -> 1.0 in
+   * 24 iterations on Sokoban, docs/results.md).
+   */
+  invalidStepCredit: 'prm' | 'non-positive';
 }
 
 export const ISTAR_OPTION_DEFAULTS: IstarOptions = {
@@ -93,6 +102,7 @@ export const ISTAR_OPTION_DEFAULTS: IstarOptions = {
   alpha: ISTAR_DEFAULTS.alpha,
   episodeEstimator: 'rloo',
   variant: 'full',
+  invalidStepCredit: 'non-positive',
 };
 
 /**
@@ -137,17 +147,35 @@ export function istarAdvantages(input: AdvantageInput, options: Partial<IstarOpt
       const normalised = stepAdvantage(tokenRewards.map((steps) => steps.flat()));
       return tokenRewards.map((steps, ti) => {
         let k = 0;
-        return steps.map((tok) => tok.map(() => episode[gi][ti] + o.alpha * normalised[ti][k++]));
+        return steps.map((tok, si) =>
+          tok.map(() => {
+            const a = normalised[ti][k++];
+            const capped = !g.trajectories[ti].steps[si].valid && o.invalidStepCredit === 'non-positive';
+            return episode[gi][ti] + o.alpha * (capped ? Math.min(a, 0) : a);
+          }),
+        );
       });
     });
   } else {
     const episode = o.variant === 'process-only' ? null : estimator(outcomeRewards(batch));
     advantages = batch.groups.map((g, gi) => {
-      const stepAdv = stepAdvantage(stepRewards[gi]); // eq. (4)
+      const stepAdv = capInvalidCredit(g, stepAdvantage(stepRewards[gi]), o.invalidStepCredit); // eq. (4)
       if (episode === null)
         return stepAdv.map((row, ti) => row.map((a, si) => new Array<number>(lengths[gi][ti][si]).fill(a)));
       return combineAdvantages(episode[gi], stepAdv, lengths[gi], o.alpha); // eq. (5)
     });
   }
   return { advantages, stepRewards, metrics: { ...metrics, ...advantageMetrics(advantages) } };
+}
+
+/** IstarOptions.invalidStepCredit applied to one group's step advantages [N][S_i]. */
+function capInvalidCredit(
+  group: RolloutBatch['groups'][number],
+  stepAdv: number[][],
+  mode: IstarOptions['invalidStepCredit'],
+): number[][] {
+  if (mode === 'prm') return stepAdv;
+  return stepAdv.map((row, ti) =>
+    row.map((a, si) => (group.trajectories[ti].steps[si].valid ? a : Math.min(a, 0))),
+  );
 }

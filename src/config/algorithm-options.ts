@@ -11,6 +11,7 @@ export function algorithmOptions(config: RunConfig): Record<string, unknown> {
         variant: config.variant === 'istar' ? 'full' : config.variant,
         prmAggregation: config.prmLogRatio,
         prmScoring: config.prmScoring,
+        invalidStepCredit: config.invalidStepCredit,
       };
     case 'gigpo':
       return { gamma: config.gamma, stepWeight: config.gigpoWeight };

@@ -102,6 +102,12 @@ export const runConfigSchema = z
     alpha: z.number().finite().min(0).max(100).default(1),
     /** beta of eqs. (1)-(2): implicit reward scale. */
     beta: positive.max(100).default(0.05),
+    /**
+     * iStar: step credit of invalid actions. 'non-positive' (default): never above 0 (the DPO-trained PRM
+     * otherwise comes to reward unseen text and the policy collapses into invalid actions); 'prm': as the
+     * PRM gives it (the paper).
+     */
+    invalidStepCredit: z.enum(['non-positive', 'prm']).default('non-positive'),
     /** Policy (AdamW) learning rate. */
     policyLr: positive.max(1).default(2e-4),
     /** PRM learning rate (paper 1e-6 for 7B models; scaled up for small ones). */

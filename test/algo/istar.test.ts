@@ -153,6 +153,27 @@ describe('istarAdvantages over a batch (eqs. 1, 3, 4, 5) and the ablations', () 
     expect(a[1][0][0]).toBeCloseTo(-1 + (-0.01 - tm) / (ts + 1e-6), 9);
   });
 
+  it("invalid actions never get positive step credit by default; 'prm' keeps the paper's eq. (4)", () => {
+    // Same rewards as above with T0 s0 (A_S = +1.148) and T1 s0 (A_S < 0) invalid.
+    const invalid = batchOf([
+      traj([step([-1, -2], { valid: false }), step([-0.5])], 1),
+      traj([step([-0.2], { valid: false })], 0),
+    ]);
+    const capped = istarAdvantages({ batch: invalid, prmLogProbs }).advantages[0];
+    expect(capped[0][0]).toEqual([1, 1]); // 1 + alpha * min(1.148, 0)
+    expect(capped[0][1][0]).toBeCloseTo(1 + AS[1], 9); // a valid step is untouched
+    expect(capped[1][0][0]).toBeCloseTo(-1 + AS[2], 9); // negative credit stays
+    const paper = istarAdvantages({ batch: invalid, prmLogProbs }, { invalidStepCredit: 'prm' })
+      .advantages[0];
+    expect(paper[0][0][0]).toBeCloseTo(1 + AS[0], 9);
+    const processOnly = istarAdvantages({ batch: invalid, prmLogProbs }, { variant: 'process-only' })
+      .advantages[0];
+    expect(processOnly[0][0]).toEqual([0, 0]);
+    // token level: T0 s0's token rewards 0.025 and 0.05 are above the mean, so both are capped to 0
+    const tokens = istarAdvantages({ batch: invalid, prmLogProbs }, { variant: 'token-level' }).advantages[0];
+    expect(tokens[0][0]).toEqual([1, 1]);
+  });
+
   it('a group of one trajectory with one step gives 0; missing or mis-shaped PRM log-probs are named', () => {
     const single = batchOf([traj([step([-1])], 1)]);
     expect(istarAdvantages({ batch: single, prmLogProbs: [[[[-0.5]]]] }).advantages).toEqual([[[[0]]]]);

@@ -73,6 +73,7 @@ describe('algorithm registry', () => {
       variant: 'full',
       prmAggregation: 'sum',
       prmScoring: 'updated',
+      invalidStepCredit: 'non-positive',
     });
     expect(
       resolveAlgorithm('istar', { episodeEstimator: 'reinforce++', variant: 'process-only' }).options
