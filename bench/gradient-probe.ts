@@ -51,6 +51,25 @@ function flatGradient(model: TransformerLM, parts: (() => tf.Scalar)[]): Float32
   return total;
 }
 
+/** The parameters holding most of g's squared norm, largest first: "name share, ...". */
+function normShares(model: TransformerLM, g: Float32Array, top = 6): string {
+  const named = [...model.namedVariables()].filter(([n]) => !n.startsWith('optimizer/'));
+  let o = 0;
+  let total = 0;
+  const shares = named.map(([name, v]) => {
+    let s = 0;
+    for (let i = o; i < o + v.size; i++) s += g[i] * g[i];
+    o += v.size;
+    total += s;
+    return { name, s, size: v.size };
+  });
+  return shares
+    .sort((a, b) => b.s - a.s)
+    .slice(0, top)
+    .map((x) => `${x.name} (${x.size} weights) ${(x.s / total).toFixed(3)}`)
+    .join(', ');
+}
+
 function cosine(a: Float32Array, b: Float32Array): number {
   let ab = 0;
   let aa = 0;
@@ -141,17 +160,34 @@ export async function gradientProbe(overrides: RunConfigInput, K: number): Promi
       { length: config.groups },
       (_, i) => setup.spec.trainSeeds.start + 5000 + 97 * (k * config.groups + i),
     );
+  // The tied embedding holds ~98% of the gradient's squared norm (the output logits of the move tokens),
+  // so cosines are also given without it: the transformer body, where reading the board happens.
+  const named = [...policy.namedVariables()].filter(([n]) => !n.startsWith('optimizer/'));
+  const bodyMask = new Uint8Array(named.reduce((a, [, v]) => a + v.size, 0));
+  let at = 0;
+  for (const [name, v] of named) {
+    if (name !== 'tok_emb') bodyMask.fill(1, at, at + v.size);
+    at += v.size;
+  }
+  const body = (g: Float32Array) => g.filter((_, i) => bodyMask[i] === 1);
+  const expertBody = body(expert);
   const report = async (label: string, seedsOf: (k: number) => number[]) => {
     const gs: Float32Array[] = [];
     for (let k = 0; k < K; k++) {
       const { g, success } = await policyGradient(setup, policy, seedsOf(k), 7000 + k);
       gs.push(g);
       console.log(
-        `${label} batch ${k}: rollout success ${success.toFixed(3)}, cos with imitation ${cosine(g, expert).toFixed(3)}`,
+        `${label} batch ${k}: rollout success ${success.toFixed(3)}, cos with imitation ${cosine(g, expert).toFixed(3)} ` +
+          `(body ${cosine(body(g), expertBody).toFixed(3)})`,
       );
     }
     const pair: number[] = [];
-    for (let i = 0; i < K; i++) for (let j = i + 1; j < K; j++) pair.push(cosine(gs[i], gs[j]));
+    const pairBody: number[] = [];
+    for (let i = 0; i < K; i++)
+      for (let j = i + 1; j < K; j++) {
+        pair.push(cosine(gs[i], gs[j]));
+        pairBody.push(cosine(body(gs[i]), body(gs[j])));
+      }
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const sum = gs.reduce((acc, g) => acc.map((x, i) => x + g[i]), new Float32Array(gs[0].length));
     console.log(
@@ -159,7 +195,14 @@ export async function gradientProbe(overrides: RunConfigInput, K: number): Promi
         `mean cos with imitation ${mean(gs.map((g) => cosine(g, expert))).toFixed(3)}; ` +
         `sum of the ${K} batches: cos with imitation ${cosine(sum, expert).toFixed(3)}`,
     );
+    console.log(
+      `${label}, body only: mean cos between batches ${mean(pairBody).toFixed(3)} (min ${Math.min(...pairBody).toFixed(3)}, max ${Math.max(...pairBody).toFixed(3)}); ` +
+        `mean cos with imitation ${mean(gs.map((g) => cosine(body(g), expertBody))).toFixed(3)}; ` +
+        `sum: ${cosine(body(sum), expertBody).toFixed(3)}`,
+    );
   };
+  const first = await policyGradient(setup, policy, levels(0), 7000);
+  console.log(`share of the squared gradient norm by parameter (batch 0): ${normShares(policy, first.g)}`);
   await report('different levels', levels);
   await report('same levels', () => levels(0));
   policy.dispose();

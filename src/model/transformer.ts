@@ -379,7 +379,7 @@ export class TransformerLM {
 
 /**
  * Default TransformerLM.packRows. Measured (wasm, PPO minibatch of 4 x 8 steps): board-only Sokoban steps
- * (~48 tokens) train 1.5-1.7x faster packed by 5 than one by one, with 256 beating 128 and 512; 150-token
+ * (~48 tokens) train 1.4-1.7x faster packed by 5 than one by one, with 256 beating 128 and 512; 150-token
  * contexts stay one per pack (packing them costs more attention than it saves in kernel launches).
  */
 const DEFAULT_PACK_ROWS = 256;
