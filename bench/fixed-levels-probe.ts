@@ -1,7 +1,14 @@
 import { collectRollouts, summarizeBatch } from '../src/agent';
 import { parseRunConfig, type RunConfigInput } from '../src/config/run-config';
 import { initBackend } from '../src/model';
-import { computeAdvantages, preferencePairs, runSetup, trainPolicy, trainPrm } from '../src/pipeline';
+import {
+  computeAdvantages,
+  preferencePairs,
+  rolloutSettings,
+  runSetup,
+  trainPolicy,
+  trainPrm,
+} from '../src/pipeline';
 import { cachedBase, LEARN_PROBE_DEFAULTS } from './learn-probe';
 import { isMain } from './util';
 
@@ -30,15 +37,10 @@ export async function fixedLevelsProbe(overrides: RunConfigInput, carrySftOptimi
   const seeds = Array.from({ length: 8 }, (_, i) => setup.spec.trainSeeds.start + 1000 + 37 * i);
   const rollouts = (groupSize: number, samplingSeed: number) =>
     collectRollouts(policy, setup.tokenizer, {
-      spec: setup.spec,
+      ...rolloutSettings(setup),
       seeds,
       groupIds: seeds.map((s) => `level-${s}`),
       groupSize,
-      maxSteps: config.maxSteps,
-      temperature: config.temperature,
-      maxActionTokens: config.maxActionTokens,
-      historyLength: config.historyLength,
-      instruction: config.promptInstruction,
       samplingSeed,
     });
   const start = performance.now();

@@ -4,6 +4,7 @@ import { parseRunConfig, type RunConfigInput } from '../src/config/run-config';
 import { buildActionBatch, initBackend, type TransformerLM } from '../src/model';
 import {
   computeAdvantages,
+  rolloutSettings,
   rowsBatch,
   scatterToActions,
   stepRows,
@@ -90,15 +91,9 @@ async function policyGradient(
 ): Promise<{ g: Float32Array; success: number }> {
   const { config } = setup;
   const batch = await collectRollouts(policy, setup.tokenizer, {
-    spec: setup.spec,
+    ...rolloutSettings(setup),
     seeds,
     groupIds: seeds.map((s) => `level-${s}`),
-    groupSize: config.groupSize,
-    maxSteps: config.maxSteps,
-    temperature: config.temperature,
-    maxActionTokens: config.maxActionTokens,
-    historyLength: config.historyLength,
-    instruction: config.promptInstruction,
     samplingSeed,
   });
   const targets = await computeAdvantages(setup, batch, { prm: policy, reference: policy, policy });

@@ -82,19 +82,27 @@ export async function collectShard(
   const allSeeds = iterationLevelSeeds(setup, iteration);
   const mine = shardGroups(allSeeds.length, shard, shards);
   const batch = await collectRollouts(policy, setup.tokenizer, {
-    spec: setup.spec,
+    ...rolloutSettings(setup),
     seeds: mine.map((g) => allSeeds[g]),
     groupIds: mine.map((g) => `it${iteration}-g${g}`),
+    samplingSeed: mixSeed(config.seed, iteration, shard, 7),
+    onStep,
+  });
+  return { batch, summary: summarizeBatch(batch) };
+}
+
+/** The run config's rollout settings (env, group size, sampling, prompt) for collectRollouts. */
+export function rolloutSettings(setup: RunSetup) {
+  const { config } = setup;
+  return {
+    spec: setup.spec,
     groupSize: config.groupSize,
     maxSteps: config.maxSteps,
     temperature: config.temperature,
     maxActionTokens: config.maxActionTokens,
     historyLength: config.historyLength,
     instruction: config.promptInstruction,
-    samplingSeed: mixSeed(config.seed, iteration, shard, 7),
-    onStep,
-  });
-  return { batch, summary: summarizeBatch(batch) };
+  };
 }
 
 /** The shards' batches as one, groups in shard order. */
