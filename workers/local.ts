@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseRoles, runWorkers } from './worker';
+import { parseRoles, runWorkers, stopWithParent } from './worker';
 
 /**
  * The all-in-one local worker: the workflow worker in this process, a trainer worker process, and
@@ -10,6 +10,7 @@ import { parseRoles, runWorkers } from './worker';
  * ISTAR_WORKER_ROLES=workflow,rollout,trainer runs exactly those roles in one process instead.
  */
 async function run(): Promise<void> {
+  stopWithParent();
   if (process.env.ISTAR_WORKER_ROLES) return runWorkers(parseRoles(process.env.ISTAR_WORKER_ROLES));
   const count = Number(process.env.ISTAR_ROLLOUT_PROCESSES ?? 2);
   if (!Number.isInteger(count) || count < 0)

@@ -83,6 +83,24 @@ export async function createWorkers(roles: readonly WorkerRole[], deps: WorkerDe
   return workers;
 }
 
+/**
+ * When this process was started with an IPC channel (fork, or spawn with 'ipc'), shut down gracefully as
+ * soon as the process that started it is gone, however it went (SIGKILL included): the channel closes,
+ * and SIGTERM to ourselves runs the SDK's graceful worker shutdown. Without this, a local worker whose
+ * parent was killed kept polling a server that no longer exists, holding ~500 MB per process. The
+ * channel is unreferenced, so it never keeps a finished worker alive.
+ */
+export function stopWithParent(): void {
+  if (!process.connected || !process.channel) return;
+  process.channel.unref();
+  process.once('disconnect', () => {
+    console.error(
+      `[istar worker ${process.pid}] the process that started this worker is gone; shutting down`,
+    );
+    process.kill(process.pid, 'SIGTERM');
+  });
+}
+
 /** Connect from the environment and run workers of `roles` until SIGINT/SIGTERM (graceful shutdown). */
 export async function runWorkers(roles: readonly WorkerRole[]): Promise<void> {
   installRuntime();

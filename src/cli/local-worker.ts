@@ -22,7 +22,8 @@ export function startLocalWorker(
     process.execPath,
     ['--import', 'tsx', fileURLToPath(new URL('../../workers/local.ts', import.meta.url))],
     {
-      stdio: ['ignore', fd, fd],
+      // The IPC channel lets the worker notice when this process is gone, even by SIGKILL (stopWithParent).
+      stdio: ['ignore', fd, fd, 'ipc'],
       env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, S3_ENDPOINT: stack.s3.endpoint },
     },
   );
@@ -37,6 +38,8 @@ export function startLocalWorker(
       process.exit(130);
     });
   }
+  // The channel is only there to close when this process dies; it must not keep this process alive.
+  worker.channel?.unref();
   worker.once('exit', (code) => {
     if (code !== null && code !== 0)
       console.error(`the local worker exited with status ${code}; see ${logPath}`);

@@ -1,0 +1,60 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/faults';
+import { testEnv } from '../helpers/stack';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** workers/local.ts started as `npm start` starts it (with an IPC channel), and the pids of its 3 workers. */
+async function startLocalWorker(): Promise<{ local: ChildProcess; pids: number[] }> {
+  const local = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'workers/local.ts')], {
+    cwd: root,
+    env: { ...process.env, ...testEnv(), ISTAR_ROLLOUT_PROCESSES: '1' },
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
+  let err = '';
+  local.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const pids = await waitFor(
+    'the workflow, trainer and rollout workers to start',
+    async () => {
+      const found = [...err.matchAll(/\[istar worker (\d+)\] (\S+) on /g)].map((m) => Number(m[1]));
+      return found.length === 3 ? found : undefined;
+    },
+    120_000,
+  );
+  expect(pids).toContain(local.pid);
+  return { local, pids };
+}
+
+describe('local worker lifecycle', () => {
+  it('its worker processes shut down when local.ts is SIGKILLed', async () => {
+    const { local, pids } = await startLocalWorker();
+    const children = pids.filter((p) => p !== local.pid);
+    expect(children).toHaveLength(2);
+    local.kill('SIGKILL');
+    await waitFor(
+      'the trainer and rollout processes to exit',
+      async () => children.every((p) => !alive(p)),
+      60_000,
+    );
+  }, 240_000);
+
+  it('local.ts and its workers shut down when the process that started it goes away', async () => {
+    const { local, pids } = await startLocalWorker();
+    const exited = new Promise<number | null>((r) => local.once('exit', (code) => r(code)));
+    local.disconnect(); // what the OS does to the channel when npm start dies, even by SIGKILL
+    await waitFor('all three worker processes to exit', async () => pids.every((p) => !alive(p)), 60_000);
+    expect(await exited).toBe(0);
+  }, 240_000);
+});
