@@ -149,9 +149,12 @@ export function istarAdvantages(input: AdvantageInput, options: Partial<IstarOpt
         let k = 0;
         return steps.map((tok, si) =>
           tok.map(() => {
-            const a = normalised[ti][k++];
-            const capped = !g.trajectories[ti].steps[si].valid && o.invalidStepCredit === 'non-positive';
-            return episode[gi][ti] + o.alpha * (capped ? Math.min(a, 0) : a);
+            const a = stepCredit(
+              normalised[ti][k++],
+              g.trajectories[ti].steps[si].valid,
+              o.invalidStepCredit,
+            );
+            return episode[gi][ti] + o.alpha * a;
           }),
         );
       });
@@ -168,14 +171,18 @@ export function istarAdvantages(input: AdvantageInput, options: Partial<IstarOpt
   return { advantages, stepRewards, metrics: { ...metrics, ...advantageMetrics(advantages) } };
 }
 
-/** IstarOptions.invalidStepCredit applied to one group's step advantages [N][S_i]. */
+/** IstarOptions.invalidStepCredit applied to one step (or token) advantage of a step. */
+function stepCredit(a: number, valid: boolean, mode: IstarOptions['invalidStepCredit']): number {
+  return valid || mode === 'prm' ? a : Math.min(a, 0);
+}
+
+/** stepCredit over one group's step advantages [N][S_i]. */
 function capInvalidCredit(
   group: RolloutBatch['groups'][number],
   stepAdv: number[][],
   mode: IstarOptions['invalidStepCredit'],
 ): number[][] {
-  if (mode === 'prm') return stepAdv;
   return stepAdv.map((row, ti) =>
-    row.map((a, si) => (group.trajectories[ti].steps[si].valid ? a : Math.min(a, 0))),
+    row.map((a, si) => stepCredit(a, group.trajectories[ti].steps[si].valid, mode)),
   );
 }

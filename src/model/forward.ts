@@ -61,20 +61,21 @@ export function prepare(params: Params, c: ModelConfig): Prepared {
 }
 
 /**
- * Final-LayerNorm hidden states of the new text positions of one sequence: [tokens.length, d].
- * With a KV cache, `tokens` continue the cached sequence and their keys/values are appended to it
- * (tensors kept; the replaced ones are pushed to `stale` for the caller to dispose).
+ * Final-LayerNorm hidden states of the new text positions of one sequence being sampled: [tokens.length, d].
+ * `tokens` continue the sequence in `cache` (empty at first) and their keys/values are appended to it
+ * (tensors kept; the replaced ones are pushed to `stale` for the caller to dispose). Whole sequences
+ * without a cache go through packedHidden.
  */
 export function hidden(
   params: Params,
   c: ModelConfig,
   prep: Prepared,
   tokens: number[],
-  image?: Float32Array,
-  cache?: KvCache,
-  stale?: tf.Tensor[],
+  image: Float32Array | undefined,
+  cache: KvCache,
+  stale: tf.Tensor[],
 ): tf.Tensor2D {
-  const start = cache?.n ?? 0;
+  const start = cache.n;
   const P = start === 0 ? numPatches(c) : 0;
   const n = P + tokens.length;
   let x = matMul2d(oneHotRows(tokens, c.vocabSize), params.get('tok_emb')! as tf.Tensor2D);
@@ -89,19 +90,13 @@ export function hidden(
   x = tf.add(x, pos);
   prep.layers.forEach((L, l) => {
     const h = layerNorm(x, L.ln1[0], L.ln1[1]);
-    if (!cache) {
-      x = tf.add(x, multiHeadAttention(h, L.wq, L.wkT, L.wv, L.wo, mask));
-      const h2 = layerNorm(x, L.ln2[0], L.ln2[1]);
-      x = tf.add(x, mlp(h2, L.w1, L.b1, L.w2, L.b2));
-      return;
-    }
     const hT = tf.transpose(h) as tf.Tensor2D;
     const heads = L.wq.map((wq, i) => {
       const q = matMul2d(h, wq);
       let kT = matMul2d(L.wkT[i], hT);
       let v = matMul2d(h, L.wv[i]);
       if (start > 0) {
-        stale!.push(cache.kT[l][i], cache.v[l][i]);
+        stale.push(cache.kT[l][i], cache.v[l][i]);
         kT = tf.concat([cache.kT[l][i], kT], 1);
         v = tf.concat([cache.v[l][i], v], 0);
       }
@@ -113,7 +108,7 @@ export function hidden(
     const h2 = layerNorm(x, L.ln2[0], L.ln2[1]);
     x = tf.add(x, mlp(h2, L.w1, L.b1, L.w2, L.b2));
   });
-  if (cache) cache.n = start + n;
+  cache.n = start + n;
   x = layerNorm(x, params.get('ln_f/gamma')!, params.get('ln_f/beta')!);
   return P > 0 ? (tf.slice(x, [P, 0], [tokens.length, c.dModel]) as tf.Tensor2D) : x;
 }

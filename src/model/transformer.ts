@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { buildActionBatch, type ContextAction, type TokenBatch, validateBatch } from './batch';
-import { type ModelConfig, validateModelConfig } from './config';
+import { type ModelConfig, numPatches, validateModelConfig } from './config';
 import { decodeStep, hidden, type KvCache, packedHidden, packSequences, prepare } from './forward';
-import { numPatches } from './config';
 import { matMul2d, oneHotRows } from './ops';
 import {
   adamWStep,
@@ -194,32 +193,11 @@ export class TransformerLM {
     if (!this.config.valueHead)
       throw new Error('values(): this model has no value head (set config.valueHead = true)');
     const lengths = validateBatch(batch, this.config, 'values', false);
-    const T = batch.tokens[0].length;
-    return tf.tidy(() => {
-      const w = this.params.get('value_head/w')! as tf.Tensor2D;
-      const bias = this.params.get('value_head/b')!;
-      const prep = prepare(this.params, this.config);
-      const rows: tf.Tensor[] = [];
-      const P = numPatches(this.config);
-      for (const pack of packSequences(
-        lengths.map((n) => P + n),
-        this.packRows,
-      )) {
-        const h = packedHidden(
-          this.params,
-          this.config,
-          prep,
-          pack.map((b) => ({ tokens: batch.tokens[b].slice(0, lengths[b]), image: batch.images?.[b] })),
-        );
-        const v = tf.reshape(tf.add(matMul2d(h, w), bias), [-1]);
-        let offset = 0;
-        for (const b of pack) {
-          rows[b] = tf.pad(tf.slice(v, [offset], [lengths[b]]), [[0, T - lengths[b]]]);
-          offset += lengths[b];
-        }
-      }
-      return tf.stack(rows) as tf.Tensor2D;
-    });
+    const w = this.params.get('value_head/w')! as tf.Tensor2D;
+    const bias = this.params.get('value_head/b')!;
+    return this.packedRows(batch, lengths, 0, 1, (h) => [
+      tf.reshape(tf.add(matMul2d(h, w), bias), [-1]) as tf.Tensor1D,
+    ])[0];
   }
 
   /** Teacher-forced mean negative log-likelihood of the action tokens (SFT loss), a scalar. */
@@ -327,9 +305,9 @@ export class TransformerLM {
   }
 
   /**
-   * Runs `f` on the text logits of packs of rows (packedHidden; within a row, position i predicts token
-   * i+1) with the predicted tokens and their action-mask values, and lays each of `f`'s per-position
-   * results out as [B, T] aligned with the predicted token (0 at position 0 and on padding).
+   * Runs `f` on the text logits of packs of rows (within a row, position i predicts token i+1) with the
+   * predicted tokens and their action-mask values, and lays each of `f`'s per-position results out as
+   * [B, T] aligned with the predicted token (0 at position 0 and on padding).
    */
   private perPosition(
     batch: TokenBatch,
@@ -337,14 +315,41 @@ export class TransformerLM {
     f: (logits: tf.Tensor2D, next: number[], mask: number[]) => tf.Tensor1D[],
     outputs = 1,
   ): tf.Tensor2D[] {
+    return this.packedRows(
+      batch,
+      lengths.map((len) => (len >= 2 ? len - 1 : 0)),
+      1,
+      outputs,
+      (h, pack, prep) =>
+        f(
+          matMul2d(h, prep.embT),
+          pack.flatMap((b) => batch.tokens[b].slice(1, lengths[b])),
+          pack.flatMap((b) => batch.actionMask[b].slice(1, lengths[b])),
+        ),
+    );
+  }
+
+  /**
+   * packedHidden over the first `counts[b]` tokens of every row with counts[b] > 0, in packs of at most
+   * `packRows` positions; `f` maps a pack's hidden states (and its rows, in order) to per-position
+   * vectors, which are cut back into rows, shifted right by `shift`, zero-padded to [B, T] and stacked
+   * (a row with count 0 is all zeros).
+   */
+  private packedRows(
+    batch: TokenBatch,
+    counts: number[],
+    shift: number,
+    outputs: number,
+    f: (h: tf.Tensor2D, pack: number[], prep: ReturnType<typeof prepare>) => tf.Tensor1D[],
+  ): tf.Tensor2D[] {
     this.assertLive();
     const T = batch.tokens[0].length;
     return tf.tidy(() => {
       const prep = prepare(this.params, this.config);
-      const live = lengths.flatMap((len, b) => (len >= 2 ? [b] : []));
-      const rows: tf.Tensor[][] = [];
+      const live = counts.flatMap((n, b) => (n > 0 ? [b] : []));
+      const rows: tf.Tensor[][] = Array.from({ length: outputs }, () => []);
       const packs = packSequences(
-        live.map((b) => numPatches(this.config) + lengths[b] - 1),
+        live.map((b) => numPatches(this.config) + counts[b]),
         this.packRows,
       ).map((pack) => pack.map((i) => live[i]));
       for (const pack of packs) {
@@ -352,22 +357,18 @@ export class TransformerLM {
           this.params,
           this.config,
           prep,
-          pack.map((b) => ({ tokens: batch.tokens[b].slice(0, lengths[b] - 1), image: batch.images?.[b] })),
+          pack.map((b) => ({ tokens: batch.tokens[b].slice(0, counts[b]), image: batch.images?.[b] })),
         );
-        const next = pack.flatMap((b) => batch.tokens[b].slice(1, lengths[b]));
-        const mask = pack.flatMap((b) => batch.actionMask[b].slice(1, lengths[b]));
-        f(matMul2d(h, prep.embT), next, mask).forEach((r, k) => {
+        f(h, pack, prep).forEach((r, k) => {
           let offset = 0;
           for (const b of pack) {
-            const n = lengths[b] - 1;
-            (rows[k] ??= [])[b] = tf.pad(tf.slice(r, [offset], [n]), [[1, T - lengths[b]]]);
-            offset += n;
+            rows[k][b] = tf.pad(tf.slice(r, [offset], [counts[b]]), [[shift, T - shift - counts[b]]]);
+            offset += counts[b];
           }
         });
       }
-      return Array.from(
-        { length: outputs },
-        (_, k) => tf.stack(batch.tokens.map((_, b) => rows[k]?.[b] ?? tf.zeros([T]))) as tf.Tensor2D,
+      return rows.map(
+        (perRow) => tf.stack(batch.tokens.map((_, b) => perRow[b] ?? tf.zeros([T]))) as tf.Tensor2D,
       );
     });
   }

@@ -1,7 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildActionBatch, initBackend, Prng, type TransformerLM } from '../../src/model';
-import { blockCausalMask, hidden, packedHidden, packSequences, prepare } from '../../src/model/forward';
+import {
+  blockCausalMask,
+  hidden,
+  type KvCache,
+  packedHidden,
+  packSequences,
+  prepare,
+} from '../../src/model/forward';
 import { maxAbsDiff, TINY, tinyModel } from './helpers';
 
 beforeAll(async () => {
@@ -65,7 +72,13 @@ describe('packed forward (many sequences in one matrix)', () => {
       tf.tidy(() => {
         const prep = prepare(params, config);
         const packed = packedHidden(params, config, prep, seqs).arraySync();
-        const alone = seqs.flatMap((s) => hidden(params, config, prep, s.tokens, s.image).arraySync());
+        // Reference: each sequence alone through the sampler's KV-cache path (per-head attention).
+        const stale: tf.Tensor[] = [];
+        const caches: KvCache[] = seqs.map(() => ({ kT: [], v: [], n: 0 }));
+        const alone = seqs.flatMap((s, b) =>
+          hidden(params, config, prep, s.tokens, s.image, caches[b], stale).arraySync(),
+        );
+        tf.dispose([...stale, ...caches.flatMap((k) => [...k.kT.flat(), ...k.v.flat()])]);
         expect(packed).toHaveLength(alone.length);
         expect(maxAbsDiff(packed.flat(), alone.flat())).toBeLessThan(1e-5);
       });
