@@ -4,12 +4,13 @@ import path from 'node:path';
 import type { S3Settings, TemporalSettings } from '../src/config/connection';
 import { findMinio, findTemporal, installAll } from './install';
 import { istarHome } from './paths';
-import { downStack, freePort, upStack } from './stack';
+import { downStack, freePorts, isPortInUse, upStack } from './stack';
 
 export interface EphemeralStack {
   home: string;
   temporal: TemporalSettings;
   s3: S3Settings;
+  minioConsolePort: number;
   /** Process ids of the Temporal server and MinIO. */
   pids: number[];
   /** Environment variables pointing library code at this stack. */
@@ -17,15 +18,45 @@ export interface EphemeralStack {
   stop(): Promise<void>;
 }
 
+export interface EphemeralOptions {
+  /**
+   * Ports for attempt 1, 2, ...: Temporal frontend, Temporal UI, S3, MinIO console (default: free ports).
+   * Tests use it to hand the first attempt a taken port.
+   */
+  choosePorts?: (attempt: number) => Promise<number[]>;
+}
+
 /**
  * A throw-away stack for tests and benchmarks: real Temporal and MinIO on free loopback ports, data in a
  * temporary folder, binaries from the project's install (installed first if missing).
  */
-export async function startEphemeralStack(log: (line: string) => void = () => {}): Promise<EphemeralStack> {
+export async function startEphemeralStack(
+  log: (line: string) => void = () => {},
+  options: EphemeralOptions = {},
+): Promise<EphemeralStack> {
+  const choosePorts = options.choosePorts ?? (() => freePorts(4));
   const projectHome = istarHome();
   if (!findTemporal(projectHome) || !findMinio(projectHome)) installAll(projectHome, log);
+  // Free ports can be taken by another process between choosing and binding them (parallel test files start
+  // stacks of their own); a start that fails on a taken port is retried on fresh ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOn(projectHome, await choosePorts(attempt), log);
+    } catch (err) {
+      if (attempt >= PORT_ATTEMPTS || !isPortInUse(err)) throw err;
+      log(`ephemeral stack: a port was taken while starting (attempt ${attempt}); retrying on fresh ports`);
+    }
+  }
+}
+
+const PORT_ATTEMPTS = 4;
+
+async function startOn(
+  projectHome: string,
+  [temporalPort, uiPort, s3Port, minioConsolePort]: number[],
+  log: (line: string) => void,
+): Promise<EphemeralStack> {
   const home = mkdtempSync(path.join(os.tmpdir(), 'istar-stack-'));
-  const [temporalPort, uiPort, s3Port] = [await freePort(), await freePort(), await freePort()];
   const temporal: TemporalSettings = { address: `127.0.0.1:${temporalPort}`, namespace: 'default', uiPort };
   const s3: S3Settings = {
     endpoint: `http://127.0.0.1:${s3Port}`,
@@ -39,10 +70,11 @@ export async function startEphemeralStack(log: (line: string) => void = () => {}
   process.env.ISTAR_MINIO_BIN = findMinio(projectHome);
   let pids: number[] = [];
   try {
-    const stack = await upStack({ home, temporal, s3, install: false, log });
+    const stack = await upStack({ home, temporal, s3, minioConsolePort, install: false, log });
     pids = stack.services.flatMap((s) => (s.pid === undefined ? [] : [s.pid]));
   } catch (err) {
     await downStack({ home, log });
+    rmSync(home, { recursive: true, force: true });
     throw err;
   } finally {
     process.env = saved;
@@ -51,6 +83,7 @@ export async function startEphemeralStack(log: (line: string) => void = () => {}
     home,
     temporal,
     s3,
+    minioConsolePort,
     pids,
     env: {
       ISTAR_HOME: home,

@@ -37,6 +37,8 @@ export interface StackOptions {
   home?: string;
   temporal?: TemporalSettings;
   s3?: S3Settings;
+  /** Port of the MinIO console when this stack starts MinIO (default: the S3 port + 1). */
+  minioConsolePort?: number;
   /** Install missing binaries first (default true). */
   install?: boolean;
   log?: (line: string) => void;
@@ -75,33 +77,57 @@ export function portOpen(host: string, port: number, timeoutMs = 500): Promise<b
 }
 
 /** A free TCP port on 127.0.0.1 (for tests and ephemeral stacks). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
+export async function freePort(): Promise<number> {
+  const [port] = await freePorts(1);
+  return port;
 }
 
+/**
+ * `count` distinct free TCP ports on 127.0.0.1: all are held open until the last is found, so the kernel
+ * cannot hand the same one out twice. Another process may still take one before it is used; callers that
+ * start servers on them retry with fresh ports when a bind fails (see startEphemeralStack).
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = net.createServer();
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolve());
+      });
+    }
+    return servers.map((s) => (s.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+}
+
+/** A service could not start because one of its ports was taken (the message quotes its log). */
+export function isPortInUse(err: unknown): boolean {
+  return err instanceof Error && /already in use|address in use|EADDRINUSE/i.test(err.message);
+}
+
+/** Wait until `check` passes; fail at once, quoting the log, if the process `pid` exits first. */
 async function waitFor(
   what: string,
   check: () => Promise<boolean>,
   timeoutMs: number,
-  logFile?: string,
+  logFile: string,
+  pid: number,
 ): Promise<void> {
+  const tail = () =>
+    existsSync(logFile)
+      ? `\n--- last lines of ${logFile} ---\n${readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n')}`
+      : '';
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;
+    if (!processAlive(pid)) throw new Error(`${what} exited before it became healthy${tail()}`);
     await new Promise((r) => setTimeout(r, 250));
   }
-  const tail =
-    logFile && existsSync(logFile)
-      ? `\n--- last lines of ${logFile} ---\n${readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n')}`
-      : '';
-  throw new Error(`${what} did not become healthy within ${timeoutMs / 1000} s${tail}`);
+  throw new Error(`${what} did not become healthy within ${timeoutMs / 1000} s${tail()}`);
 }
 
 function startDetached(
@@ -223,6 +249,7 @@ async function upTemporal(
     () => temporalHealthy(settings),
     60_000,
     path.join(logDir(home), 'temporal.log'),
+    pid,
   );
   await ensureSearchAttributes(settings);
   return { name: 'temporal', startedHere: true, pid, endpoint: settings.address };
@@ -233,6 +260,7 @@ async function upMinio(
   s3: S3Settings,
   minioBin: () => string,
   log: (l: string) => void,
+  consolePortOption?: number,
 ): Promise<ServiceState> {
   if (await s3Reachable(s3)) {
     log(`s3: reusing the S3 endpoint already up at ${s3.endpoint}`);
@@ -245,7 +273,7 @@ async function upMinio(
     const url = new URL(s3.endpoint);
     const dataDir = path.join(home, 'minio');
     mkdirSync(dataDir, { recursive: true });
-    const consolePort = Number(url.port) + 1;
+    const consolePort = consolePortOption ?? Number(url.port) + 1;
     log(`minio: starting on ${s3.endpoint} (data in ${dataDir}, console http://127.0.0.1:${consolePort})`);
     const pid = startDetached(
       home,
@@ -268,7 +296,7 @@ async function upMinio(
       },
     );
     writeFileSync(pidFile(home, 'minio'), JSON.stringify({ pid, endpoint: s3.endpoint }));
-    await waitFor('the MinIO server', () => minioHealthy(s3), 60_000, path.join(logDir(home), 'minio.log'));
+    await waitFor('the MinIO server', () => minioHealthy(s3), 60_000, path.join(logDir(home), 'minio.log'), pid);
     const store = ArtifactStore.fromSettings(s3);
     await store.ensureBucket();
     return { name: 'minio', startedHere: true, pid, endpoint: s3.endpoint };
@@ -289,7 +317,7 @@ export async function upStack(options: StackOptions = {}): Promise<Stack> {
     (bins ??= options.install === false ? installAll(home, () => {}) : installAll(home, log));
   const [t, m] = await Promise.all([
     upTemporal(home, temporalSettings, () => binaries().temporal, log),
-    upMinio(home, s3, () => binaries().minio, log),
+    upMinio(home, s3, () => binaries().minio, log, options.minioConsolePort),
   ]);
   return {
     temporal: temporalSettings,

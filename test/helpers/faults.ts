@@ -151,6 +151,7 @@ export async function restartServices(stack: EphemeralStack): Promise<void> {
       home: stack.home,
       temporal: stack.temporal,
       s3: stack.s3,
+      minioConsolePort: stack.minioConsolePort,
       install: false,
       log: () => {},
     });

@@ -1,0 +1,73 @@
+import net from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startEphemeralStack, type EphemeralStack } from '../../infra/ephemeral';
+import { freePorts, isPortInUse, portOpen } from '../../infra/stack';
+import { ArtifactStore } from '../../src/storage/store';
+
+const stacks: EphemeralStack[] = [];
+afterAll(async () => {
+  for (const s of stacks) await s.stop();
+});
+
+function occupy(port: number): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+describe('ephemeral stacks and taken ports', () => {
+  it('freePorts hands out distinct ports nobody listens on', async () => {
+    const ports = await freePorts(6);
+    expect(new Set(ports).size).toBe(6);
+    for (const p of ports) expect(await portOpen('127.0.0.1', p)).toBe(false);
+  });
+
+  it('a MinIO console port taken by another process fails the start at once, and the stack retries on fresh ports', async () => {
+    const taken = await occupy((await freePorts(1))[0]);
+    const takenPort = (taken.address() as net.AddressInfo).port;
+    const lines: string[] = [];
+    const attempts: number[][] = [];
+    try {
+      const started = Date.now();
+      const stack = await startEphemeralStack((l) => lines.push(l), {
+        choosePorts: async (attempt) => {
+          const [t, ui, s3] = await freePorts(3);
+          const ports = attempt === 1 ? [t, ui, s3, takenPort] : [...(await freePorts(4))];
+          attempts.push(ports);
+          return ports;
+        },
+      });
+      stacks.push(stack);
+      // The first attempt's MinIO exits on the taken console port; that is noticed when it exits, not after
+      // the 60 s health timeout.
+      expect(Date.now() - started).toBeLessThan(45_000);
+      expect(attempts).toHaveLength(2);
+      expect(stack.minioConsolePort).toBe(attempts[1][3]);
+      expect(stack.s3.endpoint).toBe(`http://127.0.0.1:${attempts[1][2]}`);
+      expect(lines.some((l) => /port was taken while starting \(attempt 1\)/.test(l))).toBe(true);
+      const store = ArtifactStore.fromSettings(stack.s3);
+      await store.putJson('probe/ok.json', { ok: 1 });
+      expect(await store.getJson('probe/ok.json')).toEqual({ ok: 1 });
+      expect(await portOpen('127.0.0.1', stack.minioConsolePort)).toBe(true);
+    } finally {
+      taken.close();
+    }
+  }, 120_000);
+
+  it('a failure that is not a taken port is not retried', async () => {
+    let calls = 0;
+    await expect(
+      startEphemeralStack(() => {}, {
+        choosePorts: async () => {
+          calls += 1;
+          return [70_000, 1, 2, 3];
+        },
+      }),
+    ).rejects.toThrow();
+    expect(calls).toBe(1);
+    expect(isPortInUse(new Error('listen EADDRINUSE: address already in use 127.0.0.1:9001'))).toBe(true);
+    expect(isPortInUse(new Error('the MinIO server did not become healthy within 60 s'))).toBe(false);
+  }, 120_000);
+});
