@@ -296,7 +296,13 @@ async function upMinio(
       },
     );
     writeFileSync(pidFile(home, 'minio'), JSON.stringify({ pid, endpoint: s3.endpoint }));
-    await waitFor('the MinIO server', () => minioHealthy(s3), 60_000, path.join(logDir(home), 'minio.log'), pid);
+    await waitFor(
+      'the MinIO server',
+      () => minioHealthy(s3),
+      60_000,
+      path.join(logDir(home), 'minio.log'),
+      pid,
+    );
     const store = ArtifactStore.fromSettings(s3);
     await store.ensureBucket();
     return { name: 'minio', startedHere: true, pid, endpoint: s3.endpoint };
