@@ -145,6 +145,17 @@ export const runConfigSchema = z
     microBatchSteps: int(1, 1024).default(8),
     /** Global gradient-norm clip. */
     maxGradNorm: positive.default(1),
+    /**
+     * Linear learning-rate warm-up over the first N optimizer steps of the policy and of the PRM (both start RL
+     * with fresh AdamW moments, whose first steps move every weight by about the full learning rate); 0 = none.
+     */
+    lrWarmupSteps: int(0, 100_000).default(20),
+    /**
+     * AdamW epsilon of the policy and PRM updates. Adam scales every weight's step to about the learning rate
+     * however small its gradient; a larger epsilon lets weights whose gradients are tiny (tokens the policy
+     * rarely emits) stay put instead of drifting at full speed.
+     */
+    adamEps: z.number().positive().max(1).default(1e-4),
     /** GiGPO: discount of step returns and weight of the step-group advantage. */
     gamma: prob.default(0.95),
     gigpoWeight: z.number().min(0).max(100).default(1),

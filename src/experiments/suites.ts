@@ -37,7 +37,8 @@ export const ABLATION_VARIANTS: { name: string; config: RunConfigInput }[] = [
  * The small policy (118k parameters), compact prompts (the board only) and the SFT base that reads the board
  * (docs/results.md: lr 5e-4 on 1,000 expert-labelled episodes; 3e-3 stays at the marginal action
  * distribution), per-trajectory step weighting (token-mean PPO collapses that base) and policy lr 3e-4
- * (1e-3 collapses it). About 20-25 s per iteration here, so 24 runs x 20 iterations take about 3.5 hours.
+ * (1e-3 collapses it); the run-config defaults add a 20-step learning-rate warm-up and AdamW epsilon 1e-4
+ * (docs/results.md, finding 10).
  */
 const SMALL_SOKOBAN: RunConfigInput = {
   env: 'sokoban',

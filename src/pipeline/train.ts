@@ -204,7 +204,11 @@ export async function trainPrm(
         return tf.sum(tf.mul(perRow, tf.tensor1d(idx.map((i) => rowWeight[i])))) as tf.Scalar;
       });
     });
-    const { gradNorm } = prm.trainStep(lossFns, { lr: config.prmLr, maxGradNorm: config.maxGradNorm });
+    const { gradNorm } = prm.trainStep(lossFns, {
+      lr: warmedUpLr(config.prmLr, prm.step, config.lrWarmupSteps),
+      maxGradNorm: config.maxGradNorm,
+      eps: config.adamEps,
+    });
     metrics = { ...metrics, 'prm/grad_norm': gradNorm };
     history.push(metrics);
     await options.onStep?.(step + 1, plan.length, metrics);
@@ -242,6 +246,11 @@ export function stepWeights(batch: RolloutBatch, mode: 'uniform' | 'per-trajecto
   const all = lengths.flat().filter((l) => l > 0);
   const mean = all.reduce((a, b) => a + b, 0) / Math.max(1, all.length);
   return lengths.map((g) => g.map((l) => (l > 0 ? mean / l : 0)));
+}
+
+/** The learning rate of optimizer step `done + 1`: linear warm-up over the first `warmupSteps` steps. */
+export function warmedUpLr(lr: number, done: number, warmupSteps: number): number {
+  return warmupSteps > 0 ? lr * Math.min(1, (done + 1) / warmupSteps) : lr;
 }
 
 /**
@@ -330,8 +339,9 @@ export async function trainPolicy(
       });
     });
     const { loss, gradNorm } = policy.trainStep(lossFns, {
-      lr: config.policyLr,
+      lr: warmedUpLr(config.policyLr, policy.step, config.lrWarmupSteps),
       maxGradNorm: config.maxGradNorm,
+      eps: config.adamEps,
     });
     metrics = { ...metrics, 'policy/loss': loss, 'policy/grad_norm': gradNorm };
     history.push(metrics);

@@ -15,6 +15,7 @@ import {
   sftBasePolicy,
   trainPolicy,
   trainPrm,
+  warmedUpLr,
   type StageRunner,
 } from '../../src/pipeline';
 
@@ -63,6 +64,48 @@ describe('the SFT base', () => {
       if (name.startsWith('optimizer/'))
         expect(Math.max(...(v.dataSync() as Float32Array).map(Math.abs))).toBe(0);
     model.dispose();
+  });
+});
+
+describe('learning-rate warm-up and Adam epsilon of the RL updates', () => {
+  it('warmedUpLr rises linearly over the warm-up steps, then stays at the learning rate', () => {
+    expect(warmedUpLr(3e-4, 0, 50)).toBeCloseTo(6e-6, 12);
+    expect(warmedUpLr(3e-4, 24, 50)).toBeCloseTo(1.5e-4, 12);
+    expect(warmedUpLr(3e-4, 49, 50)).toBe(3e-4);
+    expect(warmedUpLr(3e-4, 500, 50)).toBe(3e-4);
+    expect(warmedUpLr(3e-4, 0, 0)).toBe(3e-4);
+  });
+
+  it('reach the policy update: the first AdamW step moves a weight by lr * g / (|g| + eps) at the warmed-up lr', async () => {
+    const setup = runSetup(parseRunConfig({ ...tiny, algorithm: 'rloo', miniBatchSteps: 4096 }));
+    const base = initialPolicy(setup);
+    const { batch } = await collectShard(setup, base, 1, 0, 1);
+    const targets = await computeAdvantages(setup, batch, {});
+    const params = (m: TransformerLM) =>
+      [...m.namedVariables()]
+        .filter(([n]) => !n.startsWith('optimizer/'))
+        .map(([, v]) => v.dataSync() as Float32Array);
+    const moved = async (overrides: Partial<typeof setup.config>) => {
+      const model = base.clone();
+      await trainPolicy({ ...setup, config: { ...setup.config, ...overrides } }, model, batch, targets, 1);
+      const d = maxDiff(params(model), params(base));
+      model.dispose();
+      return d;
+    };
+    const lr = setup.config.policyLr; // 1e-2
+    // No warm-up, eps 1e-8 (negligible): with fresh moments step 1 is lr * sign(g) for every weight with a gradient.
+    const plain = await moved({ lrWarmupSteps: 0, adamEps: 1e-8 });
+    expect(plain).toBeGreaterThan(0.99 * lr);
+    expect(plain).toBeLessThan(1.0001 * lr);
+    // A 10-step warm-up: the first step is a tenth of that.
+    const warm = await moved({ lrWarmupSteps: 10, adamEps: 1e-8 });
+    expect(warm).toBeGreaterThan(0.099 * lr);
+    expect(warm).toBeLessThan(0.10001 * lr);
+    // eps 1 with gradients clipped to global norm 1 (so every |g| <= 1): no weight moves by more than lr / 2.
+    const damped = await moved({ lrWarmupSteps: 0, adamEps: 1 });
+    expect(damped).toBeLessThan(0.5 * lr);
+    expect(damped).toBeGreaterThan(0);
+    base.dispose();
   });
 });
 
@@ -124,7 +167,11 @@ describe('micro-batched training steps are exact', () => {
         directLoss = out.metrics['prm/loss'] ?? Number(out.loss.dataSync()[0]);
         return out.loss;
       },
-      { lr: setup.config.prmLr, maxGradNorm: setup.config.maxGradNorm },
+      {
+        lr: warmedUpLr(setup.config.prmLr, 0, setup.config.lrWarmupSteps),
+        maxGradNorm: setup.config.maxGradNorm,
+        eps: setup.config.adamEps,
+      },
     );
     expect(result.metrics['prm/loss']).toBeCloseTo(directLoss, 5);
     expect(maxDiff(weights(twoPass), weights(policy))).toBeGreaterThan(1e-4);
