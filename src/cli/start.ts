@@ -1,5 +1,6 @@
 import { upStack } from '../../infra/stack';
 import type { RunConfigInput } from '../config/run-config';
+import { SMALL_SOKOBAN } from '../experiments/suites';
 import { buildProgram, startRun } from './commands';
 import { runEntryPoint, withLocalWorker } from './local-worker';
 import { addRunFlags, runConfigFromFlags, startConfigFromEnv } from './run-flags';
@@ -12,19 +13,12 @@ import { addRunFlags, runConfigFromFlags, startConfigFromEnv } from './run-flags
  * ISTAR_START_CONFIG (JSON) too.
  */
 export const QUICKSTART: RunConfigInput = {
-  env: 'sokoban',
+  // The suites' small Sokoban setting: a 118k-parameter policy that reads the board-only prompt, from an SFT
+  // base of 1,000 expert-labelled episodes at lr 5e-4 (docs/results.md, finding 1), per-trajectory weighting.
+  ...SMALL_SOKOBAN,
   algorithm: 'istar',
   iterations: 12,
-  groups: 8,
-  groupSize: 8,
   evalEvery: 3,
-  evalEpisodes: 96,
-  policyLr: 5e-4,
-  prmLr: 5e-4,
-  // Token-mean PPO pushes the tokens every step shares by episode length (docs/results.md, finding 2).
-  stepWeighting: 'per-trajectory',
-  model: { dModel: 64, nLayers: 2, nHeads: 4, dFF: 256, contextLength: 192 },
-  sft: { episodes: 150, epochs: 3, randomActionFraction: 0.5, lr: 3e-3, batchSize: 32 },
 };
 
 async function run(): Promise<void> {

@@ -156,6 +156,11 @@ export const runConfigSchema = z
      * rarely emits) stay put instead of drifting at full speed.
      */
     adamEps: z.number().positive().max(1).default(1e-4),
+    /**
+     * Learning-rate multiplier of the policy's token embedding (tied to the output layer, so it holds the
+     * overall preference for each action word) in RL updates; 0 freezes it.
+     */
+    embeddingLrScale: z.number().min(0).max(1).default(1),
     /** GiGPO: discount of step returns and weight of the step-group advantage. */
     gamma: prob.default(0.95),
     gigpoWeight: z.number().min(0).max(100).default(1),

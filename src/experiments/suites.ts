@@ -40,7 +40,7 @@ export const ABLATION_VARIANTS: { name: string; config: RunConfigInput }[] = [
  * (1e-3 collapses it); the run-config defaults add a 20-step learning-rate warm-up and AdamW epsilon 1e-4
  * (docs/results.md, finding 10).
  */
-const SMALL_SOKOBAN: RunConfigInput = {
+export const SMALL_SOKOBAN: RunConfigInput = {
   env: 'sokoban',
   promptInstruction: false,
   historyLength: 0,

@@ -16,6 +16,8 @@ export interface AdamWOptions {
   beta1?: number;
   beta2?: number;
   eps?: number;
+  /** Per-parameter learning-rate multipliers by parameter name (default 1; 0 freezes the parameter). */
+  lrScale?: Readonly<Record<string, number>>;
 }
 
 export interface AdamWState {
@@ -45,7 +47,15 @@ export function adamWStep(
   t: number,
   options: AdamWOptions,
 ): number {
-  const { lr, weightDecay = 0, maxGradNorm = Infinity, beta1 = 0.9, beta2 = 0.999, eps = 1e-8 } = options;
+  const {
+    lr,
+    weightDecay = 0,
+    maxGradNorm = Infinity,
+    beta1 = 0.9,
+    beta2 = 0.999,
+    eps = 1e-8,
+    lrScale = {},
+  } = options;
   if (!(lr >= 0) || !Number.isFinite(lr)) throw new Error(`lr must be a finite number >= 0 (got ${lr})`);
   const normT = tf.tidy(() => tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g))))));
   const gradNorm = normT.dataSync()[0];
@@ -61,9 +71,15 @@ export function adamWStep(
       const g = clip === 1 ? g0 : tf.mul(g0, clip);
       s.m.assign(tf.add(tf.mul(s.m, beta1), tf.mul(g, 1 - beta1)));
       s.v.assign(tf.add(tf.mul(s.v, beta2), tf.mul(tf.square(g), 1 - beta2)));
-      let update = tf.div(tf.mul(s.m, stepSize), tf.add(tf.sqrt(s.v), eps * Math.sqrt(1 - beta2 ** t)));
+      const scale = lrScale[name] ?? 1;
+      if (scale === 0) continue; // frozen: moments kept, weights unchanged
+      let update = tf.div(
+        tf.mul(s.m, stepSize * scale),
+        tf.add(tf.sqrt(s.v), eps * Math.sqrt(1 - beta2 ** t)),
+      );
       // Decay matrices only (not gains, biases), as in GPT-2/nanoGPT.
-      if (weightDecay > 0 && p.shape.length >= 2) update = tf.add(update, tf.mul(p, lr * weightDecay));
+      if (weightDecay > 0 && p.shape.length >= 2)
+        update = tf.add(update, tf.mul(p, lr * scale * weightDecay));
       p.assign(tf.sub(p, update));
     }
   });

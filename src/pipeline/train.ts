@@ -342,6 +342,7 @@ export async function trainPolicy(
       lr: warmedUpLr(config.policyLr, policy.step, config.lrWarmupSteps),
       maxGradNorm: config.maxGradNorm,
       eps: config.adamEps,
+      lrScale: config.embeddingLrScale === 1 ? undefined : { tok_emb: config.embeddingLrScale },
     });
     metrics = { ...metrics, 'policy/loss': loss, 'policy/grad_norm': gradNorm };
     history.push(metrics);

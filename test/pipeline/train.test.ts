@@ -105,6 +105,19 @@ describe('learning-rate warm-up and Adam epsilon of the RL updates', () => {
     const damped = await moved({ lrWarmupSteps: 0, adamEps: 1 });
     expect(damped).toBeLessThan(0.5 * lr);
     expect(damped).toBeGreaterThan(0);
+    // embeddingLrScale 0: the token embedding stays, the rest of the policy moves.
+    const frozen = base.clone();
+    await trainPolicy(
+      { ...setup, config: { ...setup.config, embeddingLrScale: 0 } },
+      frozen,
+      batch,
+      targets,
+      1,
+    );
+    const emb = (m: TransformerLM) => m.namedVariables().get('tok_emb')!.dataSync() as Float32Array;
+    expect(maxDiff([emb(frozen)], [emb(base)])).toBe(0);
+    expect(maxDiff(params(frozen), params(base))).toBeGreaterThan(0.5 * 0.05 * lr); // warmed-up 1/20 of lr
+    frozen.dispose();
     base.dispose();
   });
 });
