@@ -49,6 +49,8 @@ export function demonstrationPairs(
     labels?: 'expert' | 'taken';
     /** Whether contexts start with the env's task instruction (default true). */
     instruction?: boolean;
+    /** For models with an image prefix: the image of a state from its anchor (each pair renders it lazily). */
+    image?: (anchor: string) => Float32Array;
   },
 ): DemonstrationSet {
   const demos = collectDemonstrations(spec, {
@@ -63,7 +65,10 @@ export function demonstrationPairs(
     const target = i % 10 === 9 ? heldOut : train;
     demo.actions.forEach((action, t) => {
       const observation = demo.observations[t];
+      const anchor = demo.anchors[t];
+      const render = options.image;
       target.push({
+        ...(render ? { image: () => render(anchor) } : {}),
         context: encodeContext(
           tokenizer,
           { instruction: options.instruction === false ? '' : demo.instruction, history, observation },

@@ -7,6 +7,8 @@ export interface Demonstration {
   instruction: string;
   /** actions.length + 1 observations: the reset observation, then one after each action. */
   observations: string[];
+  /** The env's canonical state string before each action (for Sokoban the board text; renders the image of the visual variant). */
+  anchors: string[];
   actions: string[];
   /** Per-step env rewards, aligned with actions. */
   rewards: number[];
@@ -62,6 +64,7 @@ function runEpisode(env: Env, seed: number, fraction: number, rng: Rng): Demonst
     seed,
     instruction: env.instruction(),
     observations,
+    anchors: [],
     actions: [],
     rewards: [],
     expert: [],
@@ -75,6 +78,7 @@ function runEpisode(env: Env, seed: number, fraction: number, rng: Rng): Demonst
     const random = fraction > 0 && admissible.length > 0 && rng.chance(fraction);
     const expertAction = env.expertAction();
     const action = random ? rng.pick(admissible) : expertAction;
+    demo.anchors.push(env.anchor());
     const result = env.step(action);
     observations.push(result.observation);
     demo.actions.push(action);

@@ -16,12 +16,22 @@ export interface TokenBatch {
 export interface ContextAction {
   context: number[];
   action: number[];
+  /** The row's image for models with an image prefix, rendered when a batch is built (not held in memory). */
+  image?: () => Float32Array;
 }
 
 export const PAD_ID = 0;
 
-/** Concatenate context + action per item and right-pad into a TokenBatch. */
-export function buildActionBatch(items: readonly ContextAction[], images?: Float32Array[]): TokenBatch {
+/**
+ * Concatenate context + action per item and right-pad into a TokenBatch. Images: `images`, else the items'
+ * own (`image`), when every item has one.
+ */
+export function buildActionBatch(
+  items: readonly ContextAction[],
+  images: Float32Array[] | undefined = items.every((it) => it.image)
+    ? items.map((it) => it.image!())
+    : undefined,
+): TokenBatch {
   if (items.length === 0) throw new Error('buildActionBatch: no items');
   const T = Math.max(...items.map((it) => it.context.length + it.action.length));
   const tokens: number[][] = [];

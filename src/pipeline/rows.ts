@@ -19,11 +19,15 @@ export function stepRows(batch: RolloutBatch): StepRow[] {
   return flattenSteps(batch);
 }
 
-/** The image of a step for visual models, re-rendered from its anchor (the board text). */
+/** The image of a state for visual models, rendered from its anchor (the board text). */
+export function anchorImage(anchor: string): Float32Array {
+  return renderImage(parseRoom(anchor)).data;
+}
+
+/** The image of a step for visual models, re-rendered from its anchor. */
 function stepImage(setup: RunSetup, batch: RolloutBatch, row: StepRow): Float32Array | undefined {
   if (!setup.modelConfig.image) return undefined;
-  const step = batch.groups[row.group].trajectories[row.trajectory].steps[row.step];
-  return renderImage(parseRoom(step.anchor)).data;
+  return anchorImage(batch.groups[row.group].trajectories[row.trajectory].steps[row.step].anchor);
 }
 
 export function rowsBatch(setup: RunSetup, batch: RolloutBatch, rows: readonly StepRow[]): TokenBatch {

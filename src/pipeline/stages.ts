@@ -7,7 +7,7 @@ import {
   type EpisodeSummary,
 } from '../agent';
 import { sft, TransformerLM, type SftEpochMetrics } from '../model';
-import { stepValuesOf, tokenLogProbsOf } from './rows';
+import { anchorImage, stepValuesOf, tokenLogProbsOf } from './rows';
 import { evaluationSeeds, iterationLevelSeeds, mixSeed, shardGroups, type RunSetup } from './setup';
 
 /**
@@ -46,6 +46,7 @@ export async function sftBasePolicy(
     historyLength: config.historyLength,
     instruction: config.promptInstruction,
     maxContextTokens: contextBudget(model, config.maxActionTokens),
+    image: setup.modelConfig.image ? anchorImage : undefined,
   });
   let last: SftEpochMetrics | undefined;
   for (let epoch = options.startEpoch ?? 0; epoch < config.sft.epochs; epoch++) {

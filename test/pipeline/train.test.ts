@@ -67,6 +67,28 @@ describe('the SFT base', () => {
   });
 });
 
+describe('the SFT base of VisualSokoban (image-prefix model)', () => {
+  it('trains on demonstrations that carry the image of each state (it failed on every row before)', async () => {
+    const setup = runSetup(
+      parseRunConfig({
+        ...tiny,
+        env: 'sokoban-visual',
+        promptInstruction: false,
+        historyLength: 0,
+        sft: { episodes: 4, epochs: 1, batchSize: 8, labels: 'expert', lr: 1e-2 },
+      }),
+    );
+    expect(setup.modelConfig.image).toBeDefined();
+    const model = initialPolicy(setup);
+    const before = weights(model);
+    const { metrics } = await sftBasePolicy(setup, model);
+    expect(metrics['sft/demonstrations']).toBeGreaterThan(0);
+    expect(Number.isFinite(metrics['sft/loss'])).toBe(true);
+    expect(maxDiff(before, weights(model))).toBeGreaterThan(0);
+    model.dispose();
+  });
+});
+
 describe('learning-rate warm-up and Adam epsilon of the RL updates', () => {
   it('warmedUpLr rises linearly over the warm-up steps, then stays at the learning rate', () => {
     expect(warmedUpLr(3e-4, 0, 50)).toBeCloseTo(6e-6, 12);
