@@ -109,6 +109,29 @@ export function isPortInUse(err: unknown): boolean {
   return err instanceof Error && /already in use|address in use|EADDRINUSE/i.test(err.message);
 }
 
+/** The last lines of a service's log, for error messages ('' when there is none). */
+function logTail(logFile: string): string {
+  return existsSync(logFile)
+    ? `\n--- last lines of ${logFile} ---\n${readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n')}`
+    : '';
+}
+
+/**
+ * Run the first requests to a service that just became healthy. A service can answer its health check and
+ * then exit, e.g. MinIO when its console port turns out to be taken (its S3 API binds first); a request that
+ * fails then is reported as that exit, quoting the log, so that a taken port is recognised and retried.
+ */
+async function afterHealthy<T>(what: string, pid: number, logFile: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    for (let i = 0; i < 20 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+    if (!processAlive(pid))
+      throw new Error(`${what} exited right after it became healthy (${String(err)})${logTail(logFile)}`);
+    throw err;
+  }
+}
+
 /** Wait until `check` passes; fail at once, quoting the log, if the process `pid` exits first. */
 async function waitFor(
   what: string,
@@ -117,10 +140,7 @@ async function waitFor(
   logFile: string,
   pid: number,
 ): Promise<void> {
-  const tail = () =>
-    existsSync(logFile)
-      ? `\n--- last lines of ${logFile} ---\n${readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n')}`
-      : '';
+  const tail = () => logTail(logFile);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;
@@ -172,6 +192,18 @@ async function temporalHealthy(settings: TemporalSettings): Promise<boolean> {
 async function minioHealthy(s3: S3Settings): Promise<boolean> {
   const res = await fetch(new URL('/minio/health/live', s3.endpoint), { signal: AbortSignal.timeout(2_000) });
   return res.ok;
+}
+
+/**
+ * Whether a MinIO started here is up: its S3 API answers, and so does its console over HTTP. MinIO binds the
+ * S3 port first and exits when the console port is taken, so the S3 check alone can pass for a server about
+ * to exit; and a port merely open may be another process's (which never answers HTTP).
+ */
+async function startedMinioHealthy(s3: S3Settings, consolePort: number): Promise<boolean> {
+  if (!(await minioHealthy(s3))) return false;
+  const res = await fetch(`http://127.0.0.1:${consolePort}/`, { signal: AbortSignal.timeout(2_000) });
+  await res.body?.cancel();
+  return res.status < 500;
 }
 
 async function s3Reachable(s3: S3Settings): Promise<boolean> {
@@ -244,14 +276,9 @@ async function upTemporal(
   );
   const pid = startDetached(home, 'temporal', temporalBin(), args, process.env);
   writeFileSync(pidFile(home, 'temporal'), JSON.stringify({ pid, endpoint: settings.address }));
-  await waitFor(
-    'the Temporal dev server',
-    () => temporalHealthy(settings),
-    60_000,
-    path.join(logDir(home), 'temporal.log'),
-    pid,
-  );
-  await ensureSearchAttributes(settings);
+  const logFile = path.join(logDir(home), 'temporal.log');
+  await waitFor('the Temporal dev server', () => temporalHealthy(settings), 60_000, logFile, pid);
+  await afterHealthy('the Temporal dev server', pid, logFile, () => ensureSearchAttributes(settings));
   return { name: 'temporal', startedHere: true, pid, endpoint: settings.address };
 }
 
@@ -296,15 +323,9 @@ async function upMinio(
       },
     );
     writeFileSync(pidFile(home, 'minio'), JSON.stringify({ pid, endpoint: s3.endpoint }));
-    await waitFor(
-      'the MinIO server',
-      () => minioHealthy(s3),
-      60_000,
-      path.join(logDir(home), 'minio.log'),
-      pid,
-    );
-    const store = ArtifactStore.fromSettings(s3);
-    await store.ensureBucket();
+    const logFile = path.join(logDir(home), 'minio.log');
+    await waitFor('the MinIO server', () => startedMinioHealthy(s3, consolePort), 60_000, logFile, pid);
+    await afterHealthy('the MinIO server', pid, logFile, () => ArtifactStore.fromSettings(s3).ensureBucket());
     return { name: 'minio', startedHere: true, pid, endpoint: s3.endpoint };
   }
   const store = ArtifactStore.fromSettings(s3);

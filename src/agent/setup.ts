@@ -16,14 +16,24 @@ export function modelConfigFor(
   valueHead = false,
 ): ModelConfig {
   const base = defaultModelConfig(tokenizer.vocab.length);
+  const { layoutPositions, ...sizes } = overrides;
   const config: ModelConfig = {
     ...base,
-    ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
+    ...Object.fromEntries(Object.entries(sizes).filter(([, v]) => v !== undefined)),
   };
+  if (layoutPositions) {
+    const newlineId = tokenizer.id('\n');
+    if (newlineId === undefined)
+      throw new Error(`model.layoutPositions: the ${spec.name} tokenizer has no newline token`);
+    config.layout = { newlineId, rows: LAYOUT_TABLE, cols: LAYOUT_TABLE };
+  }
   if (spec.name === 'sokoban-visual') config.image = { height: 96, width: 96, channels: 3, patchSize: 16 };
   if (valueHead) config.valueHead = true;
   return config;
 }
+
+/** Lines and columns of the layout tables; a 6x6 board with its prompt needs 9 lines and 7 columns. */
+const LAYOUT_TABLE = 32;
 
 export interface DemonstrationSet {
   train: ContextAction[];

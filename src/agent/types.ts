@@ -5,4 +5,6 @@ export interface ModelSizeOverrides {
   nHeads?: number;
   dFF?: number;
   contextLength?: number;
+  /** Line/column position embeddings (ModelConfig.layout). */
+  layoutPositions?: boolean;
 }

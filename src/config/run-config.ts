@@ -36,6 +36,11 @@ export const modelSizeSchema = z
     dFF: int(8, 8192).optional(),
     /** Context window in tokens. */
     contextLength: int(16, 4096).optional(),
+    /**
+     * Add line/column position embeddings of each token's place in the text (image patches: their grid
+     * row/column), so the cells of a board share row and column structure (docs/results.md, finding 11).
+     */
+    layoutPositions: z.boolean().optional(),
   })
   .strict()
   .refine((m) => m.dModel === undefined || m.nHeads === undefined || m.dModel % m.nHeads === 0, {

@@ -9,6 +9,22 @@ export interface ImageConfig {
   patchSize: number;
 }
 
+/**
+ * (line, column) position embeddings of each token's place in the text, added to the absolute ones (as
+ * LayoutLM does for documents; Qwen2-VL's M-RoPE gives image patches their grid row and column): a token's
+ * line is the number of newline tokens before it, its column the number of tokens since the last one, both
+ * clipped to the table. Image patches get their patch-grid row and column. A board's cells then share
+ * row and column structure instead of 42 unrelated positions.
+ */
+export interface LayoutConfig {
+  /** Token id of "\n" (the tokenizer's). */
+  newlineId: number;
+  /** Rows of the line table (lines beyond it share the last row). */
+  rows: number;
+  /** Rows of the column table. */
+  cols: number;
+}
+
 export interface ModelConfig {
   /** Number of token ids (the tokenizer's size). */
   vocabSize: number;
@@ -25,6 +41,8 @@ export interface ModelConfig {
   image?: ImageConfig;
   /** Adds a scalar value head on the final hidden state (PPO/GAE baseline). */
   valueHead?: boolean;
+  /** Adds line/column position embeddings (absent: absolute positions only). */
+  layout?: LayoutConfig;
 }
 
 /** Sized for Sokoban text observations: ~0.6M parameters, 256-token window. */
@@ -71,6 +89,15 @@ export function validateModelConfig(config: ModelConfig): ModelConfig {
     if (im.height % im.patchSize !== 0 || im.width % im.patchSize !== 0) {
       bad.push(`image ${im.height}x${im.width} is not a multiple of patchSize ${im.patchSize}`);
     }
+  }
+  const lay = config.layout;
+  if (lay) {
+    posInt('layout.rows', lay.rows);
+    posInt('layout.cols', lay.cols);
+    if (!Number.isInteger(lay.newlineId) || lay.newlineId < 0 || lay.newlineId >= config.vocabSize)
+      bad.push(
+        `layout.newlineId must be a token id in [0, ${config.vocabSize}) (got ${String(lay.newlineId)})`,
+      );
   }
   if (bad.length) throw new Error(`invalid ModelConfig: ${bad.join('; ')}`);
   return config;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { type ModelConfig, numPatches, patchDim } from './config';
+import { type LayoutConfig, type ModelConfig, numPatches, patchDim } from './config';
 import { attentionHead, causalMask, layerNorm, matMul2d, mlp, multiHeadAttention, oneHotRows } from './ops';
 
 /** The forward pass of TransformerLM, as functions of its parameters. */
@@ -30,6 +30,67 @@ export interface KvCache {
   v: tf.Tensor2D[][];
   /** Positions (patches + tokens) already in the cache. */
   n: number;
+  /** Line and column of the next text token (models with config.layout). */
+  layout?: LayoutCursor;
+}
+
+/** Line and column of the next text token. */
+export interface LayoutCursor {
+  row: number;
+  col: number;
+}
+
+/**
+ * Line/column table indices of `tokens` continuing a text at `from`, and the cursor after them
+ * (ModelConfig.layout): a newline token ends its line (it sits at the line's end), every other token moves
+ * one column right; indices are clipped to the tables.
+ */
+export function layoutIndices(
+  layout: LayoutConfig,
+  tokens: readonly number[],
+  from: LayoutCursor = { row: 0, col: 0 },
+): { rows: number[]; cols: number[]; next: LayoutCursor } {
+  let { row, col } = from;
+  const rows: number[] = [];
+  const cols: number[] = [];
+  for (const t of tokens) {
+    rows.push(Math.min(row, layout.rows - 1));
+    cols.push(Math.min(col, layout.cols - 1));
+    if (t === layout.newlineId) {
+      row++;
+      col = 0;
+    } else col++;
+  }
+  return { rows, cols, next: { row, col } };
+}
+
+/** Line/column indices of a sequence's positions: its image patches (their grid row/column), then its text. */
+function sequenceLayout(
+  c: ModelConfig,
+  tokens: readonly number[],
+  withPatches: boolean,
+  from?: LayoutCursor,
+): { rows: number[]; cols: number[]; next: LayoutCursor } {
+  const layout = c.layout!;
+  const text = layoutIndices(layout, tokens, from);
+  if (!withPatches || !c.image) return text;
+  const gridCols = c.image.width / c.image.patchSize;
+  const P = numPatches(c);
+  const clip = (i: number, n: number) => Math.min(i, n - 1);
+  return {
+    rows: [...Array.from({ length: P }, (_, i) => clip(Math.floor(i / gridCols), layout.rows)), ...text.rows],
+    cols: [...Array.from({ length: P }, (_, i) => clip(i % gridCols, layout.cols)), ...text.cols],
+    next: text.next,
+  };
+}
+
+/** row_emb[rows] + col_emb[cols]: [rows.length, d]. */
+function layoutEmbedding(params: Params, c: ModelConfig, rows: number[], cols: number[]): tf.Tensor2D {
+  const layout = c.layout!;
+  return tf.add(
+    matMul2d(oneHotRows(rows, layout.rows), params.get('row_emb')! as tf.Tensor2D),
+    matMul2d(oneHotRows(cols, layout.cols), params.get('col_emb')! as tf.Tensor2D),
+  );
 }
 
 export function prepare(params: Params, c: ModelConfig): Prepared {
@@ -88,6 +149,11 @@ export function hidden(
   let mask = prep.masks.get(key);
   if (!mask && n > 1) prep.masks.set(key, (mask = causalMask(n, start)));
   x = tf.add(x, pos);
+  if (c.layout) {
+    const lay = sequenceLayout(c, tokens, P > 0, cache.layout);
+    x = tf.add(x, layoutEmbedding(params, c, lay.rows, lay.cols));
+    cache.layout = lay.next;
+  }
   prep.layers.forEach((L, l) => {
     const h = layerNorm(x, L.ln1[0], L.ln1[1]);
     const hT = tf.transpose(h) as tf.Tensor2D;
@@ -164,6 +230,18 @@ export function packedHidden(
       pos,
     ),
   );
+  if (c.layout) {
+    const lays = seqs.map((s) => sequenceLayout(c, s.tokens, true));
+    x = tf.add(
+      x,
+      layoutEmbedding(
+        params,
+        c,
+        lays.flatMap((l) => l.rows),
+        lays.flatMap((l) => l.cols),
+      ),
+    );
+  }
   const mask = N > 1 ? blockCausalMask(rows) : undefined;
   for (const L of prep.layers) {
     const h = layerNorm(x, L.ln1[0], L.ln1[1]);
@@ -261,6 +339,19 @@ export function decodeStep(
       pos as tf.Tensor2D,
     ),
   );
+  if (c.layout) {
+    const lays = caches.map((cache, b) => layoutIndices(c.layout!, [tokens[b]], cache.layout));
+    x = tf.add(
+      x,
+      layoutEmbedding(
+        params,
+        c,
+        lays.map((l) => l.rows[0]),
+        lays.map((l) => l.cols[0]),
+      ),
+    );
+    caches.forEach((cache, b) => (cache.layout = lays[b].next));
+  }
   prep.layers.forEach((L, l) => {
     const h = layerNorm(x, L.ln1[0], L.ln1[1]);
     const hT = tf.transpose(h) as tf.Tensor2D;

@@ -20,6 +20,11 @@ export function paramSpecs(c: ModelConfig): ParamSpec[] {
     { name: 'tok_emb', shape: [c.vocabSize, d], init: 'normal', std },
     { name: 'pos_emb', shape: [numPatches(c) + c.contextLength, d], init: 'normal', std: 0.01 },
   ];
+  if (c.layout)
+    specs.push(
+      { name: 'row_emb', shape: [c.layout.rows, d], init: 'normal', std },
+      { name: 'col_emb', shape: [c.layout.cols, d], init: 'normal', std },
+    );
   if (c.image) specs.push({ name: 'patch_proj', shape: [patchDim(c), d], init: 'normal', std });
   for (let l = 0; l < c.nLayers; l++) {
     const p = `block${l}`;

@@ -10,7 +10,12 @@ beforeAll(async () => {
 /** Central finite differences of a float32 loss against the analytic (custom matmul) gradients. */
 describe('gradient check (cpu backend)', () => {
   it('matches finite differences on every kind of parameter', () => {
-    const model: TransformerLM = tinyModel({ ...TINY, valueHead: true }, 2, 0.3);
+    // Token 5 is a newline for the line/column tables, so the second row's tokens sit on line 1.
+    const model: TransformerLM = tinyModel(
+      { ...TINY, valueHead: true, layout: { newlineId: 5, rows: 3, cols: 4 } },
+      2,
+      0.3,
+    );
     const batch = buildActionBatch([
       { context: [1, 4, 5], action: [6, 7, 2] },
       { context: [1, 8], action: [9, 2] },
@@ -30,6 +35,8 @@ describe('gradient check (cpu backend)', () => {
     const names = [
       'tok_emb',
       'pos_emb',
+      'row_emb',
+      'col_emb',
       'block0/attn/wq',
       'block0/attn/wk_t',
       'block1/attn/wv',
