@@ -13,9 +13,12 @@ export interface ParamSpec {
 export function paramSpecs(c: ModelConfig): ParamSpec[] {
   const d = c.dModel;
   const dh = d / c.nHeads;
-  const std = 0.02;
+  // 1/sqrt(d_model), not GPT-2's fixed 0.02 (which is about that for d = 768-2500): at d = 64 a 0.02 init
+  // leaves attention logits near 0 and the model sat for hundreds of SFT steps at the marginal action
+  // distribution before it started reading the board (docs/results.md, finding 11).
+  const std = initStd(c);
   // GPT-2: residual projections scaled by 1/sqrt(2 * layers).
-  const resid = 0.02 / Math.sqrt(2 * c.nLayers);
+  const resid = std / Math.sqrt(2 * c.nLayers);
   const specs: ParamSpec[] = [
     { name: 'tok_emb', shape: [c.vocabSize, d], init: 'normal', std },
     { name: 'pos_emb', shape: [numPatches(c) + c.contextLength, d], init: 'normal', std: 0.01 },
@@ -55,6 +58,11 @@ export function paramSpecs(c: ModelConfig): ParamSpec[] {
     );
   }
   return specs;
+}
+
+/** Standard deviation of the normal init of the embeddings and weight matrices: 1/sqrt(d_model). */
+export function initStd(c: ModelConfig): number {
+  return 1 / Math.sqrt(c.dModel);
 }
 
 export function initParam(spec: ParamSpec, rng: Prng): Float32Array {
