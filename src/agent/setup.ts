@@ -36,8 +36,12 @@ export function modelConfigFor(
 const LAYOUT_TABLE = 32;
 
 export interface DemonstrationSet {
+  /** SFT items (with `demonstrator` labels several weighted items per state). */
   train: ContextAction[];
+  /** Held-out states labelled with the expert's action (accuracy = agreement with the expert). */
   heldOut: ContextAction[];
+  /** The training states labelled with the expert's action (for the train accuracy). */
+  trainExpert: ContextAction[];
   /** Success rate of the (noisy) demonstrator itself. */
   demonstratorSuccess: number;
 }
@@ -54,9 +58,13 @@ export function demonstrationPairs(
     maxContextTokens: number;
     /**
      * SFT targets: `expert` = the expert's action in every visited state (the random actions only steer which
-     * states are visited, DAgger-style); `taken` = the action actually taken, random ones included.
+     * states are visited, DAgger-style); `taken` = the action actually taken, random ones included;
+     * `demonstrator` = the noisy demonstrator's action distribution in every visited state, as a soft target
+     * (weighted items): the expert's action with weight 1 - randomActionFraction, plus randomActionFraction
+     * spread evenly over the admissible actions. It is what `taken` converges to in expectation, without its
+     * sampling noise.
      */
-    labels?: 'expert' | 'taken';
+    labels?: 'expert' | 'taken' | 'demonstrator';
     /** Whether contexts start with the env's task instruction (default true). */
     instruction?: boolean;
     /** For models with an image prefix: the image of a state from its anchor (each pair renders it lazily). */
@@ -69,15 +77,17 @@ export function demonstrationPairs(
     seed: options.seed,
   });
   const train: ContextAction[] = [];
+  const trainExpert: ContextAction[] = [];
   const heldOut: ContextAction[] = [];
+  const labels = options.labels ?? 'taken';
   demos.forEach((demo, i) => {
     const history: Turn[] = [];
-    const target = i % 10 === 9 ? heldOut : train;
+    const held = i % 10 === 9;
     demo.actions.forEach((action, t) => {
       const observation = demo.observations[t];
       const anchor = demo.anchors[t];
       const render = options.image;
-      target.push({
+      const state = {
         ...(render ? { image: () => render(anchor) } : {}),
         context: encodeContext(
           tokenizer,
@@ -85,14 +95,45 @@ export function demonstrationPairs(
           options.historyLength,
           options.maxContextTokens,
         ),
-        action: encodeAction(tokenizer, options.labels === 'expert' ? demo.expertActions[t] : action),
-      });
+      };
+      const expert = { ...state, action: encodeAction(tokenizer, demo.expertActions[t]) };
+      if (held) heldOut.push(expert);
+      else {
+        trainExpert.push(expert);
+        if (labels === 'expert') train.push(expert);
+        else if (labels === 'taken') train.push({ ...state, action: encodeAction(tokenizer, action) });
+        else
+          for (const [text, weight] of demonstratorTarget(
+            demo.expertActions[t],
+            demo.admissible[t],
+            options.randomActionFraction,
+          ))
+            train.push({ ...state, action: encodeAction(tokenizer, text), weight });
+      }
       history.push({ observation, action });
     });
   });
   return {
     train,
-    heldOut: heldOut.length > 0 ? heldOut : train.slice(0, 1),
+    trainExpert,
+    heldOut: heldOut.length > 0 ? heldOut : trainExpert.slice(0, 1),
     demonstratorSuccess: demos.filter((d) => d.won).length / Math.max(1, demos.length),
   };
+}
+
+/**
+ * The noisy demonstrator's action distribution in one state: the expert's action with probability
+ * 1 - randomActionFraction, otherwise one of the admissible actions uniformly (collectDemonstrations), as
+ * [action, probability] pairs that add up to 1.
+ */
+export function demonstratorTarget(
+  expertAction: string,
+  admissible: readonly string[],
+  randomActionFraction: number,
+): [string, number][] {
+  const probs = new Map<string, number>([[expertAction, 1 - randomActionFraction]]);
+  const random = admissible.length > 0 ? randomActionFraction : 0;
+  if (admissible.length === 0) probs.set(expertAction, 1);
+  for (const a of admissible) probs.set(a, (probs.get(a) ?? 0) + random / admissible.length);
+  return [...probs].filter(([, p]) => p > 0);
 }

@@ -62,9 +62,12 @@ export const sftSchema = z
     batchSize: int(1, 4096).default(32),
     /**
      * SFT targets: `expert` = the expert's action in every visited state (random actions only steer which
-     * states are visited); `taken` = the action actually taken, random ones included (a noisier base).
+     * states are visited); `taken` = the action actually taken, random ones included (a noisier base);
+     * `demonstrator` = the noisy demonstrator's action distribution in every visited state as a soft target
+     * (the expert's action with weight 1 - randomActionFraction, the rest spread over the admissible actions):
+     * the base learns to read the board like `expert` but keeps the demonstrator's hesitation.
      */
-    labels: z.enum(['expert', 'taken']).default('taken'),
+    labels: z.enum(['expert', 'taken', 'demonstrator']).default('taken'),
   })
   .strict();
 

@@ -16,6 +16,8 @@ export interface Demonstration {
   expert: boolean[];
   /** The expert's action in each visited state (what it would have done where a random action was taken). */
   expertActions: string[];
+  /** The admissible actions of each visited state (what a random action is drawn from). */
+  admissible: string[][];
   won: boolean;
   /** Episode return (sum of rewards). */
   reward: number;
@@ -69,6 +71,7 @@ function runEpisode(env: Env, seed: number, fraction: number, rng: Rng): Demonst
     rewards: [],
     expert: [],
     expertActions: [],
+    admissible: [],
     won: false,
     reward: 0,
     score: 0,
@@ -85,6 +88,7 @@ function runEpisode(env: Env, seed: number, fraction: number, rng: Rng): Demonst
     demo.rewards.push(result.reward);
     demo.expert.push(!random);
     demo.expertActions.push(expertAction);
+    demo.admissible.push(admissible);
     demo.reward += result.reward;
     demo.won = result.info.won;
     demo.score = result.info.score;

@@ -18,6 +18,11 @@ export interface ContextAction {
   action: number[];
   /** The row's image for models with an image prefix, rendered when a batch is built (not held in memory). */
   image?: () => Float32Array;
+  /**
+   * Weight of the item in the SFT loss (default 1). A soft target over several actions in one state is
+   * several items with the same context whose weights add up to 1.
+   */
+  weight?: number;
 }
 
 export const PAD_ID = 0;

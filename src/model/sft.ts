@@ -17,6 +17,11 @@ export interface SftOptions {
   maxGradNorm?: number;
   /** Shuffling seed. Default 0. */
   seed?: number;
+  /**
+   * Items the train accuracy is measured on (default: the training items); at most 1,024 of them are used.
+   * Soft targets (weighted items) give a train set whose labels disagree; pass the expert-labelled states.
+   */
+  accuracyItems?: readonly ContextAction[];
   /** Stop early once held-out action accuracy reaches this. Default: never. */
   targetAccuracy?: number;
   /** Called after each epoch (progress / heartbeat). */
@@ -90,20 +95,25 @@ export async function sft(
     let steps = 0;
     for (let i = 0; i < order.length; i += batchSize) {
       const items = order.slice(i, i + batchSize).map((k) => train[k]);
-      const total = items.reduce((n, it) => n + it.action.length, 0);
+      // Each micro-batch's loss weighted by its share of the batch's (weighted) action tokens: the sum is
+      // the batch's loss per action token.
+      const tokens = (chunk: readonly ContextAction[]) =>
+        chunk.reduce((n, it) => n + (it.weight ?? 1) * it.action.length, 0);
+      const total = tokens(items);
       const micro: (() => tf.Scalar)[] = [];
       for (let j = 0; j < items.length; j += microBatchSize) {
         const chunk = items.slice(j, j + microBatchSize);
         const batch = buildActionBatch(chunk);
-        const share = chunk.reduce((n, it) => n + it.action.length, 0) / total;
-        micro.push(() => tf.mul(model.actionNll(batch), share) as tf.Scalar);
+        const share = total > 0 ? tokens(chunk) / total : 0;
+        const weights = chunk.map((it) => it.weight ?? 1);
+        micro.push(() => tf.mul(model.actionNll(batch, weights), share) as tf.Scalar);
       }
       const { loss } = model.trainStep(micro, { lr, weightDecay, maxGradNorm });
       lossSum += loss;
       steps++;
       await options.onStep?.(steps, Math.ceil(order.length / batchSize));
     }
-    const tr = actionAccuracy(model, train);
+    const tr = actionAccuracy(model, (options.accuracyItems ?? train).slice(0, 1024));
     const ho = heldOut.length ? actionAccuracy(model, heldOut) : { token: NaN, action: NaN };
     const m: SftEpochMetrics = {
       epoch,

@@ -200,13 +200,20 @@ export class TransformerLM {
     ])[0];
   }
 
-  /** Teacher-forced mean negative log-likelihood of the action tokens (SFT loss), a scalar. */
-  actionNll(items: readonly ContextAction[] | TokenBatch): tf.Scalar {
+  /**
+   * Teacher-forced negative log-likelihood per action token (SFT loss), a scalar:
+   * -sum_b w_b sum_t log pi(a_bt | ...) / sum_b w_b |a_b|, with row weights `weights` (default: the items'
+   * own `weight`, else 1), so that unweighted rows give the plain mean over action tokens.
+   */
+  actionNll(items: readonly ContextAction[] | TokenBatch, weights?: readonly number[]): tf.Scalar {
     const batch = 'tokens' in items ? items : buildActionBatch(items);
+    const w = weights ?? ('tokens' in items ? batch.tokens.map(() => 1) : items.map((it) => it.weight ?? 1));
+    if (w.length !== batch.tokens.length || w.some((x) => !(x >= 0) || !Number.isFinite(x)))
+      throw new Error(`actionNll: need one finite weight >= 0 per row (${batch.tokens.length} rows)`);
     return tf.tidy(() => {
-      const lp = this.tokenLogProbs(batch);
-      const n = batch.actionMask.reduce((s, row) => s + row.reduce((a, x) => a + x, 0), 0);
-      return tf.div(tf.neg(tf.sum(lp)), n) as tf.Scalar;
+      const lp = tf.sum(this.tokenLogProbs(batch), 1);
+      const n = batch.actionMask.reduce((s, row, b) => s + w[b] * row.reduce((a, x) => a + x, 0), 0);
+      return tf.div(tf.neg(tf.sum(tf.mul(lp, tf.tensor1d([...w], 'float32')))), n) as tf.Scalar;
     });
   }
 

@@ -56,6 +56,7 @@ export async function sftBasePolicy(
       lr: config.sft.lr,
       maxGradNorm: config.maxGradNorm,
       seed: mixSeed(config.seed, 103, epoch),
+      accuracyItems: demos.trainExpert,
       onStep: options.onStep,
     });
     await options.onEpoch?.(epoch + 1, last);

@@ -1,5 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { actionAccuracy, type ContextAction, initBackend, sft, TransformerLM } from '../../src/model';
+import {
+  actionAccuracy,
+  buildActionBatch,
+  type ContextAction,
+  initBackend,
+  sft,
+  TransformerLM,
+} from '../../src/model';
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -44,6 +51,32 @@ describe('sft', () => {
     expect(last['sft/train_token_accuracy']).toBeGreaterThanOrEqual(0.99);
     expect(actionAccuracy(model, train).action).toBeGreaterThanOrEqual(0.99);
     expect(last['sft/heldout_action_accuracy']).toBeGreaterThanOrEqual(0.99);
+    model.dispose();
+  });
+
+  it('weighted items: actionNll is the weighted NLL per token, and SFT fits a soft target', async () => {
+    const model = TransformerLM.create(
+      { vocabSize: 16, dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, contextLength: 8 },
+      2,
+    );
+    // Context <bos> x <sep>; the target over the moves 11..14: x's own move 0.4375, the others 0.1875 each.
+    const items = [0, 1, 2, 3].flatMap((x) =>
+      [11, 12, 13, 14].map((move) => ({
+        context: [1, 5 + x, 4],
+        action: [move, 2],
+        weight: move === 11 + x ? 0.4375 : 0.1875,
+      })),
+    );
+    const lp = model.actionLogProbs(buildActionBatch(items));
+    const byHand =
+      -items.reduce((a, it, b) => a + it.weight * (lp[b][0] + lp[b][1]), 0) /
+      items.reduce((a, it) => a + it.weight * 2, 0);
+    const nll = model.actionNll(items);
+    expect(nll.dataSync()[0]).toBeCloseTo(byHand, 5);
+    nll.dispose();
+    await sft(model, items, [], { epochs: 150, batchSize: 16, lr: 3e-3, seed: 1 });
+    const after = model.actionLogProbs(buildActionBatch(items));
+    items.forEach((it, b) => expect(Math.exp(after[b][0])).toBeCloseTo(it.weight, 1));
     model.dispose();
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { contextText, encodeContext } from '../../src/agent/prompt';
-import { demonstrationPairs, tokenizerFor } from '../../src/agent/setup';
+import { demonstrationPairs, demonstratorTarget, tokenizerFor } from '../../src/agent/setup';
 import { collectDemonstrations, getEnvSpec } from '../../src/envs';
 import { parseRunConfig } from '../../src/config/run-config';
 import type { RolloutBatch } from '../../src/algo';
@@ -88,15 +88,61 @@ describe('SFT labels', () => {
     };
     const taken = demonstrationPairs(sokoban, tokenizer, { ...options, labels: 'taken' });
     const expert = demonstrationPairs(sokoban, tokenizer, { ...options, labels: 'expert' });
-    const texts = (set: typeof taken) =>
-      [...set.train, ...set.heldOut.filter((h) => !set.train.includes(h))].map((p) =>
-        tokenizer.decode(p.action).replace('<eos>', '').trim(),
-      );
+    const texts = (items: { action: number[] }[]) =>
+      items.map((p) => tokenizer.decode(p.action).replace('<eos>', '').trim());
     // Episodes 10 and 20 are held out (every 10th), the rest train: same order as the demonstrations.
-    const order = demos.filter((_, i) => i % 10 !== 9).concat(demos.filter((_, i) => i % 10 === 9));
-    expect(texts(taken)).toEqual(order.flatMap((d) => d.actions));
-    expect(texts(expert)).toEqual(order.flatMap((d) => d.expertActions));
-    expect(texts(expert)).not.toEqual(texts(taken));
+    const train = demos.filter((_, i) => i % 10 !== 9);
+    const held = demos.filter((_, i) => i % 10 === 9);
+    expect(texts(taken.train)).toEqual(train.flatMap((d) => d.actions));
+    expect(texts(expert.train)).toEqual(train.flatMap((d) => d.expertActions));
+    expect(texts(expert.train)).not.toEqual(texts(taken.train));
+    // Accuracy is agreement with the expert, whatever the labels: held-out and trainExpert carry its actions.
+    for (const set of [taken, expert]) {
+      expect(texts(set.heldOut)).toEqual(held.flatMap((d) => d.expertActions));
+      expect(texts(set.trainExpert)).toEqual(train.flatMap((d) => d.expertActions));
+    }
+  });
+
+  it('demonstratorTarget: the expert with 1 - f, f spread over the admissible actions', () => {
+    const moves = ['up', 'down', 'left', 'right'];
+    // f = 0.75: up 0.25 + 0.75 / 4 = 0.4375, each other move 0.1875.
+    expect(demonstratorTarget('up', moves, 0.75)).toEqual([
+      ['up', 0.4375],
+      ['down', 0.1875],
+      ['left', 0.1875],
+      ['right', 0.1875],
+    ]);
+    // An expert action outside the admissible set keeps 1 - f; nothing admissible: the expert alone.
+    expect(demonstratorTarget('wait', ['a', 'b'], 0.5)).toEqual([
+      ['wait', 0.5],
+      ['a', 0.25],
+      ['b', 0.25],
+    ]);
+    expect(demonstratorTarget('up', [], 0.5)).toEqual([['up', 1]]);
+    expect(demonstratorTarget('up', moves, 0)).toEqual([['up', 1]]);
+  });
+
+  it('`demonstrator` labels: every training state is one item per move, weighted by the target', () => {
+    const tokenizer = tokenizerFor(sokoban);
+    const options = {
+      episodes: 20,
+      randomActionFraction: 0.75,
+      seed: 11,
+      historyLength: 0,
+      maxContextTokens: 512,
+    };
+    const soft = demonstrationPairs(sokoban, tokenizer, { ...options, labels: 'demonstrator' });
+    const expert = demonstrationPairs(sokoban, tokenizer, { ...options, labels: 'expert' });
+    expect(soft.train).toHaveLength(4 * expert.train.length);
+    expect(soft.heldOut).toEqual(expert.heldOut);
+    expert.train.forEach((e, k) => {
+      const items = soft.train.slice(4 * k, 4 * k + 4);
+      expect(items.every((it) => JSON.stringify(it.context) === JSON.stringify(e.context))).toBe(true);
+      expect(items.reduce((a, it) => a + it.weight!, 0)).toBeCloseTo(1, 12);
+      const own = items.find((it) => JSON.stringify(it.action) === JSON.stringify(e.action))!;
+      expect(own.weight).toBeCloseTo(0.4375, 12);
+    });
+    expect(parseRunConfig({ sft: { labels: 'demonstrator' } }).sft.labels).toBe('demonstrator');
   });
 
   it('are a validated run-config field', () => {
