@@ -116,7 +116,7 @@ export async function learnProbe(overrides: RunConfigInput): Promise<void> {
     console.log(
       `iteration ${it}: rollout success ${(episodes.filter((t) => t.success).length / episodes.length).toFixed(3)}, ` +
         `length ${(steps.length / episodes.length).toFixed(1)}, invalid ${(steps.filter((s) => !s.valid).length / steps.length).toFixed(3)}, ` +
-        `PRM accuracy ${metrics['prm/accuracy']?.toFixed(2) ?? '-'}, entropy ${metrics['policy/entropy']?.toFixed(3)}, ` +
+        `PRM accuracy ${metrics['prm/accuracy']?.toFixed(2) ?? '-'}, entropy ${metrics['policy/entropy']?.toFixed(3) ?? '-'}, ` +
         `approx-KL ${metrics['policy/approx_kl']?.toFixed(4)}, grad norm ${metrics['policy/grad_norm']?.toFixed(3)}${heldOut} (${seconds()} s)`,
     );
     console.log(`  step reward ${byValidity(targets.stepRewards)}; advantage ${byValidity(stepAdvantage)}`);
