@@ -13,8 +13,9 @@ import { addRunFlags, runConfigFromFlags, startConfigFromEnv } from './run-flags
  * ISTAR_START_CONFIG (JSON) too.
  */
 export const QUICKSTART: RunConfigInput = {
-  // The suites' small Sokoban setting: a 118k-parameter policy that reads the board-only prompt, from an SFT
-  // base of 1,000 expert-labelled episodes at lr 5e-4 (docs/results.md, finding 1), per-trajectory weighting.
+  // The suites' small Sokoban setting: a 122k-parameter policy with line/column positions that reads the
+  // board-only prompt, from an SFT base of 300 expert-labelled episodes (docs/results.md, finding 11),
+  // per-trajectory weighting.
   ...SMALL_SOKOBAN,
   algorithm: 'istar',
   iterations: 12,
