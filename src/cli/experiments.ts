@@ -32,6 +32,16 @@ const seedList = (v: string) =>
     return n;
   });
 
+const nameList = (v: string) => {
+  const names = v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  if (names.length === 0)
+    throw new InvalidArgumentError(`expected variant names like rloo,rloo+istar, got "${v}"`);
+  return names;
+};
+
 interface Options extends SuiteOverrides {
   list?: boolean;
   out: string;
@@ -61,6 +71,11 @@ async function run(): Promise<void> {
     .option('--iterations <n>', 'iterations per run (overrides the suite)', positiveInt)
     .option('--seeds <list>', 'comma-separated seeds (overrides the suite)', seedList)
     .option('--max-concurrent <n>', 'runs at the same time', positiveInt)
+    .option(
+      '--variants <list>',
+      "comma-separated subset of the suite's variants, e.g. rloo,rloo+istar",
+      nameList,
+    )
     .option('--out <dir>', 'where the report and results table go', 'docs/results')
     .option('--id <workflowId>', 'sweep workflow id (default experiments-<suite>)')
     .option('--no-png', 'skip the PNG exports')

@@ -9,15 +9,24 @@ export interface SuiteOverrides {
   iterations?: number;
   seeds?: number[];
   maxConcurrent?: number;
+  /** Run only these of the suite's variants (by name). */
+  variants?: string[];
 }
 
 /** The suite's sweep with the command line's overrides. */
 export function suiteSweep(suite: Suite, opts: SuiteOverrides): SweepInput {
   const base = { ...suite.sweep.base };
   if (opts.iterations !== undefined) base.iterations = opts.iterations;
+  const all = suite.sweep.variants ?? [];
+  const unknown = (opts.variants ?? []).filter((v) => !all.some((a) => a.name === v));
+  if (unknown.length > 0)
+    throw new Error(
+      `suite ${suite.name} has no variant ${unknown.join(', ')}; its variants: ${all.map((a) => a.name).join(', ')}`,
+    );
   return {
     ...suite.sweep,
     base,
+    variants: opts.variants ? all.filter((a) => opts.variants!.includes(a.name)) : suite.sweep.variants,
     seeds: opts.seeds ?? suite.sweep.seeds,
     maxConcurrent: opts.maxConcurrent ?? suite.sweep.maxConcurrent,
   };

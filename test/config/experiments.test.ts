@@ -40,6 +40,18 @@ describe('experiment suites', () => {
     expect(findSuite('sokoban-quick').sweep.base?.iterations).toBe(10); // the suite itself is untouched
   });
 
+  it('--variants runs a named subset of the suite and names unknown variants', () => {
+    const sweep = suiteSweep(findSuite('webshop'), { variants: ['rloo+istar', 'rloo'], seeds: [0] });
+    expect(sweepCells(parseSweep(sweep), 'w').map((c) => [c.variant, c.config.algorithm])).toEqual([
+      ['rloo', 'rloo'],
+      ['rloo+istar', 'istar'],
+    ]);
+    expect(findSuite('webshop').sweep.variants).toHaveLength(8);
+    expect(() => suiteSweep(findSuite('webshop'), { variants: ['rloo', 'dqn'] })).toThrow(
+      /suite webshop has no variant dqn; its variants: rloo, grpo,/,
+    );
+  });
+
   it('variants: duplicate names and bad variant fields are named', () => {
     const variants = [
       { name: 'a', config: { algorithm: 'rloo' } },
