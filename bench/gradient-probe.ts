@@ -139,7 +139,7 @@ export async function gradientProbe(overrides: RunConfigInput, K: number): Promi
     seed: 424242,
     historyLength: config.historyLength,
     instruction: config.promptInstruction,
-    maxContextTokens: setup.modelConfig.contextLength - config.maxActionTokens,
+    maxContextTokens: setup.modelConfig.contextLength - setup.maxActionTokens,
   });
   const items = [...demos.train, ...demos.heldOut];
   const expert = flatGradient(

@@ -69,6 +69,8 @@ export function demonstrationPairs(
     instruction?: boolean;
     /** For models with an image prefix: the image of a state from its anchor (each pair renders it lazily). */
     image?: (anchor: string) => Float32Array;
+    /** The policy's action budget: an SFT target longer than this (with its <eos>) is an error. */
+    maxActionTokens?: number;
   },
 ): DemonstrationSet {
   const demos = collectDemonstrations(spec, {
@@ -80,10 +82,20 @@ export function demonstrationPairs(
   const trainExpert: ContextAction[] = [];
   const heldOut: ContextAction[] = [];
   const labels = options.labels ?? 'taken';
+  const actionIds = (text: string): number[] => {
+    const ids = encodeAction(tokenizer, text);
+    const limit = options.maxActionTokens;
+    if (limit !== undefined && ids.length > limit)
+      throw new Error(
+        `sft: the ${spec.name} demonstration action "${text}" is ${ids.length} tokens with its <eos>, more than maxActionTokens ${limit}: ` +
+          'the policy could never emit it; raise maxActionTokens',
+      );
+    return ids;
+  };
   demos.forEach((demo, i) => {
     const history: Turn[] = [];
     const held = i % 10 === 9;
-    demo.actions.forEach((action, t) => {
+    demo.actions.forEach((taken, t) => {
       const observation = demo.observations[t];
       const anchor = demo.anchors[t];
       const render = options.image;
@@ -96,21 +108,21 @@ export function demonstrationPairs(
           options.maxContextTokens,
         ),
       };
-      const expert = { ...state, action: encodeAction(tokenizer, demo.expertActions[t]) };
+      const expert = { ...state, action: actionIds(demo.expertActions[t]) };
       if (held) heldOut.push(expert);
       else {
         trainExpert.push(expert);
         if (labels === 'expert') train.push(expert);
-        else if (labels === 'taken') train.push({ ...state, action: encodeAction(tokenizer, action) });
+        else if (labels === 'taken') train.push({ ...state, action: actionIds(taken) });
         else
           for (const [text, weight] of demonstratorTarget(
             demo.expertActions[t],
             demo.admissible[t],
             options.randomActionFraction,
           ))
-            train.push({ ...state, action: encodeAction(tokenizer, text), weight });
+            train.push({ ...state, action: actionIds(text), weight });
       }
-      history.push({ observation, action });
+      history.push({ observation, action: taken });
     });
   });
   return {

@@ -91,8 +91,8 @@ export const runConfigSchema = z
     groupSize: int(2, 256).default(8),
     /** Max env steps per episode; default: the env's own (Sokoban 15, WebShop 10). */
     maxSteps: int(1, 200).optional(),
-    /** Max action tokens the policy may generate per step. */
-    maxActionTokens: int(1, 64).default(8),
+    /** Max action tokens the policy may generate per step; default: the env's own (Sokoban 8, WebShop 80, Social 24). */
+    maxActionTokens: int(1, 256).optional(),
     /** H: previous observations/actions kept in the context (paper 2). */
     historyLength: int(0, 16).default(2),
     /**

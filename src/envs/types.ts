@@ -59,6 +59,12 @@ export interface EnvSpec {
   heldOutSeeds: SeedRange;
   /** Scored envs: an episode with score > successThreshold counts as positive (Social: goal > 6). */
   successThreshold?: number;
+  /**
+   * Default of the run config's maxActionTokens: room for the longest action a demonstration takes, with
+   * its <eos>, plus headroom (Sokoban 2 tokens; WebShop: the expert's searches up to 23, the admissible
+   * search, the whole instruction, up to 74; Social: utterances up to 17).
+   */
+  maxActionTokens: number;
 }
 
 /** First held-out seed, as in gym-sokoban/WebShop splits used by the paper. */

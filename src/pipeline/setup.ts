@@ -12,6 +12,8 @@ export interface RunSetup {
   tokenizer: Tokenizer;
   modelConfig: ModelConfig;
   algorithm: ResolvedAlgorithm;
+  /** Tokens the policy may generate per action: the run config's maxActionTokens or the env's default. */
+  maxActionTokens: number;
 }
 
 export function runSetup(config: RunConfig): RunSetup {
@@ -19,7 +21,12 @@ export function runSetup(config: RunConfig): RunSetup {
   const tokenizer = tokenizerFor(spec);
   const algorithm = algorithms.resolve(config.algorithm, algorithmOptions(config));
   const modelConfig = modelConfigFor(spec, tokenizer, config.model, algorithm.stages.needsValueHead);
-  return { config, spec, tokenizer, modelConfig, algorithm };
+  const maxActionTokens = config.maxActionTokens ?? spec.maxActionTokens;
+  if (maxActionTokens >= modelConfig.contextLength)
+    throw new Error(
+      `maxActionTokens ${maxActionTokens} leaves no room for contexts in the model's window (model.contextLength ${modelConfig.contextLength})`,
+    );
+  return { config, spec, tokenizer, modelConfig, algorithm, maxActionTokens };
 }
 
 /** Deterministic 32-bit mix of integers (seeds of levels and sampling per run/iteration/shard). */

@@ -45,7 +45,8 @@ export async function sftBasePolicy(
     seed: mixSeed(config.seed, 101),
     historyLength: config.historyLength,
     instruction: config.promptInstruction,
-    maxContextTokens: contextBudget(model, config.maxActionTokens),
+    maxContextTokens: contextBudget(model, setup.maxActionTokens),
+    maxActionTokens: setup.maxActionTokens,
     image: setup.modelConfig.image ? anchorImage : undefined,
   });
   let last: SftEpochMetrics | undefined;
@@ -101,7 +102,7 @@ export function rolloutSettings(setup: RunSetup) {
     groupSize: config.groupSize,
     maxSteps: config.maxSteps,
     temperature: config.temperature,
-    maxActionTokens: config.maxActionTokens,
+    maxActionTokens: setup.maxActionTokens,
     historyLength: config.historyLength,
     instruction: config.promptInstruction,
   };
@@ -158,7 +159,7 @@ export async function evaluatePolicy(
     groupSize: 1,
     maxSteps: config.maxSteps,
     temperature: config.evalTemperature,
-    maxActionTokens: config.maxActionTokens,
+    maxActionTokens: setup.maxActionTokens,
     historyLength: config.historyLength,
     instruction: config.promptInstruction,
     samplingSeed: mixSeed(config.seed, iteration, 991),

@@ -4,7 +4,7 @@ import { demonstrationPairs, demonstratorTarget, tokenizerFor } from '../../src/
 import { collectDemonstrations, getEnvSpec } from '../../src/envs';
 import { parseRunConfig } from '../../src/config/run-config';
 import type { RolloutBatch } from '../../src/algo';
-import { stepWeights } from '../../src/pipeline';
+import { runSetup, stepWeights } from '../../src/pipeline';
 
 const sokoban = getEnvSpec('sokoban');
 const board = '####\n#P_#\n####';
@@ -176,5 +176,48 @@ describe('policy step weighting', () => {
     expect(15 * w[0][0]).toBeCloseTo(5 * w[0][1], 12);
     expect(parseRunConfig({}).stepWeighting).toBe('uniform');
     expect(() => parseRunConfig({ stepWeighting: 'by-length' })).toThrow(/stepWeighting/);
+  });
+});
+
+describe('action token budget', () => {
+  it("every env's demonstration actions fit its default maxActionTokens; a smaller budget is named", () => {
+    for (const name of ['sokoban', 'webshop', 'social']) {
+      const spec = getEnvSpec(name);
+      const tokenizer = tokenizerFor(spec);
+      const options = {
+        episodes: 60,
+        randomActionFraction: 0.5,
+        seed: 1,
+        historyLength: 0,
+        maxContextTokens: 512,
+        labels: 'taken' as const,
+        maxActionTokens: spec.maxActionTokens,
+      };
+      const { train, heldOut } = demonstrationPairs(spec, tokenizer, options);
+      const longest = Math.max(...[...train, ...heldOut].map((p) => p.action.length));
+      expect(longest, name).toBeLessThanOrEqual(spec.maxActionTokens);
+      if (name === 'sokoban') expect(longest).toBe(2);
+      // WebShop's searches and Social's utterances are longer than the old one-size budget of 8 tokens.
+      else {
+        expect(longest, name).toBeGreaterThan(8);
+        expect(() => demonstrationPairs(spec, tokenizer, { ...options, maxActionTokens: 8 })).toThrow(
+          new RegExp(
+            `sft: the ${name} demonstration action ".+" is \\d+ tokens .*more than maxActionTokens 8`,
+          ),
+        );
+      }
+    }
+  });
+
+  it('runSetup takes the env default unless the run config sets one, and refuses a budget the window cannot hold', () => {
+    expect(runSetup(parseRunConfig({ env: 'sokoban' })).maxActionTokens).toBe(8);
+    expect(runSetup(parseRunConfig({ env: 'webshop' })).maxActionTokens).toBe(80);
+    expect(runSetup(parseRunConfig({ env: 'social' })).maxActionTokens).toBe(24);
+    expect(runSetup(parseRunConfig({ env: 'webshop', maxActionTokens: 40 })).maxActionTokens).toBe(40);
+    expect(() => parseRunConfig({ maxActionTokens: 300 })).toThrow(/maxActionTokens/);
+    expect(() => runSetup(parseRunConfig({ maxActionTokens: 64, model: { contextLength: 64 } }))).toThrow(
+      /maxActionTokens 64 leaves no room for contexts in the model's window \(model.contextLength 64\)/,
+    );
+    expect(() => parseRunConfig({ maxActionTokens: 0 })).toThrow(/maxActionTokens/);
   });
 });

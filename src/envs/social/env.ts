@@ -278,4 +278,5 @@ export const socialSpec: EnvSpec = {
   trainSeeds: { start: 0, end: HELD_OUT_SEED_START },
   heldOutSeeds: { start: HELD_OUT_SEED_START, end: HELD_OUT_SEED_START + 10_000 },
   successThreshold: SOCIAL_SUCCESS_THRESHOLD,
+  maxActionTokens: 24,
 };

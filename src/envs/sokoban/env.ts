@@ -155,6 +155,7 @@ function sokobanVocabulary(): string[] {
 const seedRanges = {
   trainSeeds: { start: 0, end: HELD_OUT_SEED_START },
   heldOutSeeds: { start: HELD_OUT_SEED_START, end: HELD_OUT_SEED_START + 100_000 },
+  maxActionTokens: 8,
 };
 
 export const sokobanSpec: EnvSpec = {

@@ -322,4 +322,5 @@ export const webshopSpec: EnvSpec = {
   },
   trainSeeds: { start: 0, end: HELD_OUT_SEED_START },
   heldOutSeeds: { start: HELD_OUT_SEED_START, end: HELD_OUT_SEED_START + 10_000 },
+  maxActionTokens: 80,
 };
