@@ -6,6 +6,7 @@ import { parseRunConfig, type RunConfigInput } from '../src/config/run-config';
 import { initBackend, modelFromCheckpoint, modelToCheckpoint, type TransformerLM } from '../src/model';
 import { evaluatePolicy, initialPolicy, iterationInProcess, runSetup, sftBasePolicy } from '../src/pipeline';
 import { decodeCheckpoint, encodeCheckpoint, validateManifest } from '../src/storage/checkpoint-format';
+import { SMALL_SOKOBAN } from '../src/experiments/suites';
 import { isMain } from './util';
 
 /**
@@ -23,8 +24,8 @@ export const LEARN_PROBE_DEFAULTS: RunConfigInput = {
   evalEpisodes: 96,
   policyLr: 3e-4,
   prmLr: 3e-4,
-  model: { dModel: 64, nLayers: 2, nHeads: 4, dFF: 256, contextLength: 192 },
-  sft: { labels: 'expert', episodes: 1000, epochs: 6, lr: 5e-4, randomActionFraction: 0.5, batchSize: 32 },
+  model: SMALL_SOKOBAN.model,
+  sft: SMALL_SOKOBAN.sft,
 };
 
 /**
