@@ -33,8 +33,9 @@ export function contextText(parts: ContextParts, historyLength: number): string 
 
 /**
  * Token ids of the context: <bos> then the text. When it does not fit in `maxTokens`, the oldest history
- * turns are dropped first; if even the context without history is too long, it is cut from the left (the
- * current observation always stays).
+ * turns are dropped first; if even the context without history is too long, the middle is cut: the Task
+ * line stays (it carries the goal: WebShop's product, Social's target) when it takes at most half the
+ * budget, then as much of the end as fits (the current observation's end and `Action:`).
  */
 export function encodeContext(
   tokenizer: Tokenizer,
@@ -45,7 +46,13 @@ export function encodeContext(
   for (let h = Math.min(historyLength, parts.history.length); h >= 0; h--) {
     const ids = tokenizer.encode(contextText(parts, h), { bos: true });
     if (ids.length <= maxTokens) return ids;
-    if (h === 0) return [ids[0], ...ids.slice(ids.length - (maxTokens - 1))];
+    if (h === 0) {
+      const task = parts.instruction ? tokenizer.encode(`Task: ${parts.instruction}\n`) : [];
+      const keepTask =
+        task.length > 0 && task.length <= (maxTokens - 1) / 2 && task.every((id, k) => ids[1 + k] === id);
+      const head = keepTask ? [ids[0], ...task] : [ids[0]];
+      return [...head, ...ids.slice(ids.length - (maxTokens - head.length))];
+    }
   }
   throw new Error('unreachable');
 }

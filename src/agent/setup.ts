@@ -1,11 +1,20 @@
 import type { ModelSizeOverrides } from './types';
 import { collectDemonstrations, type EnvSpec } from '../envs';
 import { defaultModelConfig, Tokenizer, type ContextAction, type ModelConfig } from '../model';
-import { encodeAction, encodeContext, PROMPT_WORDS, type Turn } from './prompt';
+import { contextText, encodeAction, encodeContext, PROMPT_WORDS, type Turn } from './prompt';
 
-/** The tokenizer of an env: its vocabulary texts plus the prompt template's words. Deterministic. */
+/**
+ * The tokenizer of an env: its vocabulary texts plus the prompt template's words and characters (its
+ * newlines too: an env whose texts have none, WebShop's, would otherwise see every line break as <unk>).
+ * Deterministic.
+ */
 export function tokenizerFor(spec: EnvSpec): Tokenizer {
-  return Tokenizer.fromTexts([...spec.vocabularyTexts(), PROMPT_WORDS.join(' ')]);
+  // The template's characters only (adding its words would change existing vocabularies).
+  const template = contextText(
+    { instruction: 'x', history: [{ observation: 'x', action: 'x' }], observation: 'x' },
+    1,
+  ).replace(/[a-zA-Z]/g, '');
+  return Tokenizer.fromTexts([...spec.vocabularyTexts(), PROMPT_WORDS.join(' '), template]);
 }
 
 /** The policy's model config for an env: the default size with the run's overrides. */

@@ -96,8 +96,10 @@ export const runConfigSchema = z
     /** H: previous observations/actions kept in the context (paper 2). */
     historyLength: int(0, 16).default(2),
     /**
-     * Whether every context starts with the env's task instruction, as an LLM agent's prompt does. A model
-     * trained from scratch learns nothing from it, and for Sokoban it is ~130 of the context's tokens.
+     * Whether every context starts with the env's task instruction, as an LLM agent's prompt does. On
+     * Sokoban it is the fixed rules (~130 tokens a model trained from scratch learns nothing from); on
+     * WebShop and Social it holds the episode's goal (the product to buy, the negotiation target), which
+     * no observation repeats, so `false` leaves the agent blind to it.
      */
     promptInstruction: z.boolean().default(true),
     /** Sampling temperature of rollouts. */

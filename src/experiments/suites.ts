@@ -87,7 +87,8 @@ export const SUITES: Suite[] = [
     'Table 1 on WebShop: 8 methods x 3 seeds, 20 iterations',
     {
       env: 'webshop',
-      promptInstruction: false,
+      // The instruction is the goal (the product to buy); no page repeats it.
+      promptInstruction: true,
       historyLength: 1,
       iterations: 20,
       evalEvery: 5,

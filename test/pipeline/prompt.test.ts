@@ -61,6 +61,40 @@ describe('agent contexts', () => {
     expect(cut.length).toBe(20);
     expect(tokenizer.decode(cut)).toContain('Action:');
   });
+
+  it("every env's tokenizer has the template's characters: no line break is <unk>", () => {
+    for (const name of ['sokoban', 'sokoban-visual', 'webshop', 'social']) {
+      const tokenizer = tokenizerFor(getEnvSpec(name));
+      const ids = tokenizer.encode(contextText({ instruction: 'a', history: [], observation: 'b' }, 0));
+      expect(ids, name).not.toContain(tokenizer.unkId);
+      expect(tokenizer.id('\n'), name).toBeDefined();
+    }
+  });
+
+  it('cut in the middle when too long: the Task line (the goal) and the end stay', () => {
+    const webshop = getEnvSpec('webshop');
+    const tokenizer = tokenizerFor(webshop);
+    const instruction = 'Instruction: find me jump rope that is anti burst, with color: orange';
+    const page = Array.from(
+      { length: 30 },
+      (_, i) => `[B${10000 + i}] Orbis anti burst jump rope | $41.99`,
+    ).join('\n');
+    const parts = { instruction, history: [], observation: page };
+    const whole = encodeContext(tokenizer, parts, 0, 10_000);
+    const task = tokenizer.encode(`Task: ${instruction}\n`);
+    const cut = encodeContext(tokenizer, parts, 0, 120);
+    expect(cut).toHaveLength(120);
+    expect(cut.slice(0, 1 + task.length)).toEqual(whole.slice(0, 1 + task.length)); // <bos> + Task line
+    expect(cut.slice(1 + task.length)).toEqual(whole.slice(whole.length - (119 - task.length))); // the end
+    const text = tokenizer.decode(cut);
+    expect(text.startsWith(`Task: ${instruction}\n`)).toBe(true);
+    expect(text.endsWith('| $41.99\nAction:')).toBe(true);
+    expect(text).not.toContain('[B10000]'); // the middle (the page's first rows) is what goes
+    // A Task line longer than half the budget is cut like the rest (the end always stays).
+    const small = encodeContext(tokenizer, parts, 0, 2 * task.length);
+    expect(small).toHaveLength(2 * task.length);
+    expect(small.slice(1)).toEqual(whole.slice(whole.length - (2 * task.length - 1)));
+  });
 });
 
 describe('SFT labels', () => {
