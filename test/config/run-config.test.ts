@@ -23,7 +23,7 @@ describe('parseRunConfig', () => {
     const unset = Object.keys(runConfigSchema.shape).filter(
       (k) => config[k as keyof typeof config] === undefined,
     );
-    expect(unset.sort()).toEqual(['experimentId', 'maxSteps', 'resumeFrom']);
+    expect(unset.sort()).toEqual(['experimentId', 'maxActionTokens', 'maxSteps', 'resumeFrom']);
     // Validated once: a parsed config parses to itself.
     expect(parseRunConfig(config)).toEqual(config);
   });
