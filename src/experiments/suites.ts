@@ -57,6 +57,13 @@ export const SMALL_SOKOBAN: RunConfigInput = {
   sft: { labels: 'expert', episodes: 300, epochs: 6, lr: 5e-4, randomActionFraction: 0.5, batchSize: 32 },
 };
 
+/**
+ * SFT of the WebShop and Social suites, as measured by bench/sft-probe.ts (docs/results.md, finding 13):
+ * expert labels at lr 5e-4 (lr 3e-3 kept small models from reading their input, finding 1). Social's base
+ * from it solves 0.156 of 64 held-out goals; WebShop's 0 (its expert's product choice is not imitable).
+ */
+const TEXT_ENV_SFT: RunConfigInput['sft'] = { labels: 'expert', episodes: 300, epochs: 4, lr: 5e-4 };
+
 const suite = (
   name: string,
   description: string,
@@ -89,19 +96,30 @@ export const SUITES: Suite[] = [
       env: 'webshop',
       // The instruction is the goal (the product to buy); no page repeats it.
       promptInstruction: true,
-      historyLength: 1,
+      historyLength: 0,
       iterations: 20,
       evalEvery: 5,
       evalEpisodes: 64,
       policyLr: 5e-4,
       prmLr: 5e-4,
+      model: { contextLength: 384 }, // WebShop pages run to ~380 tokens (docs/results.md, finding 13)
+      sft: TEXT_ENV_SFT,
     },
     PAPER_VARIANTS,
   ),
   suite(
     'social',
     'Table 3 on Social (negotiation): 8 methods x 3 seeds, 20 iterations',
-    { env: 'social', iterations: 20, evalEvery: 5, evalEpisodes: 64, policyLr: 5e-4, prmLr: 5e-4 },
+    {
+      env: 'social',
+      historyLength: 1,
+      iterations: 20,
+      evalEvery: 5,
+      evalEpisodes: 64,
+      policyLr: 5e-4,
+      prmLr: 5e-4,
+      sft: TEXT_ENV_SFT,
+    },
     PAPER_VARIANTS,
   ),
   suite('ablations', 'iStar ablations on Sokoban: 5 variants x 3 seeds', SMALL_SOKOBAN, ABLATION_VARIANTS),
