@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { collectRollouts, demonstrationPairs } from '../src/agent';
+import { collectRollouts, contextBudget, demonstrationPairs } from '../src/agent';
 import { parseRunConfig, type RunConfigInput } from '../src/config/run-config';
 import { buildActionBatch, initBackend, type TransformerLM } from '../src/model';
 import {
@@ -139,7 +139,8 @@ export async function gradientProbe(overrides: RunConfigInput, K: number): Promi
     seed: 424242,
     historyLength: config.historyLength,
     instruction: config.promptInstruction,
-    maxContextTokens: setup.modelConfig.contextLength - setup.maxActionTokens,
+    maxContextTokens: contextBudget(policy, setup.maxActionTokens),
+    maxActionTokens: setup.maxActionTokens,
   });
   const items = [...demos.train, ...demos.heldOut];
   const expert = flatGradient(

@@ -48,8 +48,7 @@ export function encodeContext(
     if (ids.length <= maxTokens) return ids;
     if (h === 0) {
       const task = parts.instruction ? tokenizer.encode(`Task: ${parts.instruction}\n`) : [];
-      const keepTask =
-        task.length > 0 && task.length <= (maxTokens - 1) / 2 && task.every((id, k) => ids[1 + k] === id);
+      const keepTask = task.length <= (maxTokens - 1) / 2 && task.every((id, k) => ids[1 + k] === id);
       const head = keepTask ? [ids[0], ...task] : [ids[0]];
       return [...head, ...ids.slice(ids.length - (maxTokens - head.length))];
     }

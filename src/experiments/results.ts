@@ -18,7 +18,8 @@ export function suiteSweep(suite: Suite, opts: SuiteOverrides): SweepInput {
   const base = { ...suite.sweep.base };
   if (opts.iterations !== undefined) base.iterations = opts.iterations;
   const all = suite.sweep.variants ?? [];
-  const unknown = (opts.variants ?? []).filter((v) => !all.some((a) => a.name === v));
+  const wanted = opts.variants;
+  const unknown = (wanted ?? []).filter((v) => !all.some((a) => a.name === v));
   if (unknown.length > 0)
     throw new Error(
       `suite ${suite.name} has no variant ${unknown.join(', ')}; its variants: ${all.map((a) => a.name).join(', ')}`,
@@ -26,7 +27,7 @@ export function suiteSweep(suite: Suite, opts: SuiteOverrides): SweepInput {
   return {
     ...suite.sweep,
     base,
-    variants: opts.variants ? all.filter((a) => opts.variants!.includes(a.name)) : suite.sweep.variants,
+    variants: wanted ? all.filter((a) => wanted.includes(a.name)) : suite.sweep.variants,
     seeds: opts.seeds ?? suite.sweep.seeds,
     maxConcurrent: opts.maxConcurrent ?? suite.sweep.maxConcurrent,
   };
