@@ -147,6 +147,12 @@ export const runConfigSchema = z
     klCoef: z.number().min(0).max(10).default(0),
     /** Penalty on the advantage of an invalid-action step. */
     invalidPenalty: z.number().min(0).max(10).default(0.1),
+    /**
+     * Trust region of the policy update: a minibatch whose approx-KL from pi_old (measured before its step)
+     * is already above this is skipped, so an iteration moves the policy by about this much at most
+     * (CleanRL's and Stable-Baselines3's target_kl); 0 disables (the paper).
+     */
+    targetKl: z.number().min(0).max(10).default(0),
     /** Policy epochs over the batch per iteration. */
     ppoEpochs: int(1, 50).default(1),
     /** Steps per policy minibatch (one optimizer step each; the wasm heap bounds how many sequences one backward pass holds). */

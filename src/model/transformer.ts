@@ -239,11 +239,14 @@ export class TransformerLM {
    * several micro-batch losses (gradient accumulation: peak memory is that of one micro-batch; scale
    * each micro-batch loss by its share). Throws NonFiniteLossError and leaves the weights untouched
    * when a loss or the gradient norm is NaN/Inf. Returns the summed loss and the pre-clip norm.
+   * `accept`, called once every loss has run (so it can read what they recorded), may decline the update:
+   * then the weights, the optimizer moments and the step count stay as they were (`applied: false`).
    */
   trainStep(
     lossFn: (() => tf.Scalar) | (() => tf.Scalar)[],
     options: AdamWOptions,
-  ): { loss: number; gradNorm: number } {
+    accept?: () => boolean,
+  ): { loss: number; gradNorm: number; applied: boolean } {
     this.assertLive();
     const fns = Array.isArray(lossFn) ? lossFn : [lossFn];
     if (fns.length === 0) throw new Error('trainStep: no loss functions');
@@ -269,9 +272,10 @@ export class TransformerLM {
         if (!Number.isFinite(part))
           throw new NonFiniteLossError(`loss is ${part} at step ${this.step}; weights left unchanged`);
       }
+      if (accept && !accept()) return { loss, gradNorm: 0, applied: false };
       const gradNorm = adamWStep(this.params, this.opt, acc, this.step + 1, options);
       this.step++;
-      return { loss, gradNorm };
+      return { loss, gradNorm, applied: true };
     } finally {
       tf.dispose([...acc.values()]);
     }

@@ -256,7 +256,8 @@ export function warmedUpLr(lr: number, done: number, warmupSteps: number): numbe
 /**
  * Policy update, iStar eq. (6): PPO-clip over minibatches of `miniBatchSteps` steps, `ppoEpochs` passes,
  * step-level ratio by default, dual clip, entropy bonus, optional k3 KL to `reference`, invalid-action
- * penalty; PPO adds the clipped value loss on the value head.
+ * penalty; PPO adds the clipped value loss on the value head. With `targetKl`, minibatches whose approx-KL
+ * from pi_old is already above it are skipped.
  */
 export async function trainPolicy(
   setup: RunSetup,
@@ -338,15 +339,34 @@ export async function trainPolicy(
         return tf.mul(loss, share) as tf.Scalar;
       });
     });
-    const { loss, gradNorm } = policy.trainStep(lossFns, {
-      lr: warmedUpLr(config.policyLr, policy.step, config.lrWarmupSteps),
-      maxGradNorm: config.maxGradNorm,
-      eps: config.adamEps,
-      lrScale: config.embeddingLrScale === 1 ? undefined : { tok_emb: config.embeddingLrScale },
-    });
-    metrics = { ...metrics, 'policy/loss': loss, 'policy/grad_norm': gradNorm };
+    const { loss, gradNorm, applied } = policy.trainStep(
+      lossFns,
+      {
+        lr: warmedUpLr(config.policyLr, policy.step, config.lrWarmupSteps),
+        maxGradNorm: config.maxGradNorm,
+        eps: config.adamEps,
+        lrScale: config.embeddingLrScale === 1 ? undefined : { tok_emb: config.embeddingLrScale },
+      },
+      // The minibatch's approx-KL is that of the weights before this step (a pure function of them and the
+      // minibatch), so a resumed attempt makes the same decisions.
+      config.targetKl > 0 ? () => !(metrics['policy/approx_kl'] > config.targetKl) : undefined,
+    );
+    metrics = {
+      ...metrics,
+      'policy/loss': loss,
+      'policy/grad_norm': gradNorm,
+      'policy/skipped_updates': applied ? 0 : 1,
+    };
     history.push(metrics);
     await options.onStep?.(step + 1, plan.length, metrics);
   }
-  return { steps: plan.length, metrics: { ...meanMetrics(history), 'policy/updates': plan.length } };
+  const skipped = history.reduce((a, m) => a + m['policy/skipped_updates'], 0);
+  return {
+    steps: plan.length,
+    metrics: {
+      ...meanMetrics(history),
+      'policy/updates': plan.length - skipped,
+      'policy/skipped_updates': skipped,
+    },
+  };
 }

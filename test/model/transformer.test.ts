@@ -131,6 +131,34 @@ describe('TransformerLM training', () => {
     model.dispose();
   });
 
+  it('an update its accept callback declines leaves the weights, moments and step count as they were', () => {
+    const model = tinyModel();
+    const batch = buildActionBatch([{ context: [1, 4, 5], action: [6, 2] }]);
+    model.trainStep(() => model.actionNll(batch), { lr: 1e-2 });
+    const before = [...model.namedVariables().values()].map((v) => Array.from(v.dataSync()));
+    let asked = 0;
+    const declined = model.trainStep(
+      () => model.actionNll(batch),
+      { lr: 1e-2 },
+      () => (asked++, false),
+    );
+    expect(asked).toBe(1);
+    expect(declined.applied).toBe(false);
+    expect(declined.loss).toBeGreaterThan(0);
+    expect(model.step).toBe(1);
+    const after = [...model.namedVariables().values()].map((v) => Array.from(v.dataSync()));
+    expect(after).toEqual(before); // optimizer moments included (namedVariables holds them)
+    expect(
+      model.trainStep(
+        () => model.actionNll(batch),
+        { lr: 1e-2 },
+        () => true,
+      ).applied,
+    ).toBe(true);
+    expect(model.step).toBe(2);
+    model.dispose();
+  });
+
   it('a NaN loss throws NonFiniteLossError and leaves the weights unchanged', () => {
     const model = tinyModel();
     const batch = buildActionBatch([{ context: [1, 4], action: [6] }]);

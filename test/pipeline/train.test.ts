@@ -144,6 +144,54 @@ describe('learning-rate warm-up and Adam epsilon of the RL updates', () => {
   });
 });
 
+describe('trust region of the policy update (targetKl)', () => {
+  it('skips exactly the minibatches whose approx-KL from pi_old is already above targetKl', async () => {
+    const setup = runSetup(
+      parseRunConfig({ ...tiny, algorithm: 'rloo', miniBatchSteps: 2, ppoEpochs: 3, lrWarmupSteps: 0 }),
+    );
+    const base = initialPolicy(setup);
+    const { batch } = await collectShard(setup, base, 1, 0, 1);
+    const targets = await computeAdvantages(setup, batch, {});
+    const run = async (targetKl: number) => {
+      const model = base.clone();
+      const perStep: Record<string, number>[] = [];
+      const result = await trainPolicy(
+        { ...setup, config: { ...setup.config, targetKl } },
+        model,
+        batch,
+        targets,
+        1,
+        {
+          onStep: (_, __, m) => void perStep.push(m),
+        },
+      );
+      return { model, result, perStep };
+    };
+    const free = await run(0);
+    const total = free.result.steps;
+    expect(total).toBeGreaterThan(6);
+    expect(free.result.metrics['policy/skipped_updates']).toBe(0);
+    expect(free.result.metrics['policy/updates']).toBe(total);
+    const limit = 1e-3;
+    // Unbounded, lr 1e-2 moves this policy far past the limit within the iteration.
+    expect(Math.max(...free.perStep.map((m) => m['policy/approx_kl']))).toBeGreaterThan(10 * limit);
+    const bounded = await run(limit);
+    const skippedSteps = bounded.perStep.map((m) => m['policy/skipped_updates']);
+    bounded.perStep.forEach((m, i) => expect(skippedSteps[i]).toBe(m['policy/approx_kl'] > limit ? 1 : 0));
+    expect(skippedSteps[0]).toBe(0); // pi_theta = pi_old before the first step
+    const skipped = skippedSteps.reduce((a, b) => a + b, 0);
+    expect(skipped).toBeGreaterThan(0);
+    expect(bounded.result.metrics['policy/skipped_updates']).toBe(skipped);
+    expect(bounded.result.metrics['policy/updates']).toBe(total - skipped);
+    expect(bounded.model.step).toBe(total - skipped);
+    // It stays far nearer pi_old than the free run: its largest pre-step KL is that of one step past the limit.
+    const maxBounded = Math.max(...bounded.perStep.map((m) => m['policy/approx_kl']));
+    const maxFree = Math.max(...free.perStep.map((m) => m['policy/approx_kl']));
+    expect(maxBounded).toBeLessThan(maxFree / 2);
+    [base, free.model, bounded.model].forEach((m) => m.dispose());
+  });
+});
+
 describe('micro-batched training steps are exact', () => {
   it('a policy minibatch split into micro-batches of 1 gives the same update as one backward pass', async () => {
     const setup = runSetup(parseRunConfig({ ...tiny, algorithm: 'rloo', miniBatchSteps: 4096 }));
