@@ -1,6 +1,7 @@
 import type { Env, EnvSpec, StepResult } from '../types';
 import { HELD_OUT_SEED_START } from '../types';
 import { getCatalog, type Catalog, type Product } from './catalog';
+import { visibleExpertAction } from './expert';
 import { expertQuery, makeGoal } from './goals';
 import { webshopReward, type Goal } from './reward';
 
@@ -124,10 +125,19 @@ export class WebShopEnv implements Env {
   }
 
   /**
-   * Scripted expert with access to the goal: search for the goal's type and attributes, page to
-   * the best result (reward 1 if any), pick the goal's options and buy; back out of anything else.
+   * The demonstration expert: it acts on the instruction and the page only (`visibleExpertAction`), so what
+   * it does can be imitated; about 3/4 of held-out goals end in a perfect purchase.
    */
   expertAction(): string {
+    return visibleExpertAction(this.instruction(), this.render());
+  }
+
+  /**
+   * Oracle with access to the goal's hidden attributes: search for the goal's type and attributes, page to
+   * the best result (reward 1 if any), pick the goal's options and buy; back out of anything else. An
+   * upper bound for analysis; its product choice often cannot be read off the page (docs/results.md 13).
+   */
+  oracleAction(): string {
     const goal = this.requireGoal();
     const p = this.page;
     if (p.kind === 'search') return `search[${expertQuery(goal, this.catalog)}]`;

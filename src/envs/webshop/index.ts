@@ -3,3 +3,4 @@ export * from './catalog';
 export * from './reward';
 export * from './goals';
 export * from './env';
+export * from './expert';
