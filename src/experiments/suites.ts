@@ -60,7 +60,8 @@ export const SMALL_SOKOBAN: RunConfigInput = {
 /**
  * SFT of the WebShop and Social suites, as measured by bench/sft-probe.ts (docs/results.md, finding 13):
  * expert labels at lr 5e-4 (lr 3e-3 kept small models from reading their input, finding 1). Social's base
- * from it solves 0.156 of 64 held-out goals; WebShop's 0 (its expert's product choice is not imitable).
+ * from it solves 0.156 of 64 held-out goals; WebShop's 0 (the policy does not learn to copy search words and
+ * product ids from its context; finding 16).
  */
 const TEXT_ENV_SFT: RunConfigInput['sft'] = { labels: 'expert', episodes: 300, epochs: 4, lr: 5e-4 };
 
@@ -117,7 +118,7 @@ export const SUITES: Suite[] = [
       evalEvery: 5,
       evalEpisodes: 64,
       // lr 5e-4 with token-mean weighting took RLOO's rollout success 0.17 -> 0 in 3 iterations (approx-KL
-      // 0.18-0.54 per iteration; docs/results.md, finding 16); the Sokoban suites' weighting, a lower lr.
+      // 0.18-0.54 per iteration; docs/results.md, finding 17); the Sokoban suites' weighting, a lower lr.
       policyLr: 1e-4,
       prmLr: 1e-4,
       stepWeighting: 'per-trajectory',
