@@ -25,7 +25,7 @@ export function modelConfigFor(
   valueHead = false,
 ): ModelConfig {
   const base = defaultModelConfig(tokenizer.vocab.length);
-  const { layoutPositions, ...sizes } = overrides;
+  const { layoutPositions, copyHead, ...sizes } = overrides;
   const config: ModelConfig = {
     ...base,
     ...Object.fromEntries(Object.entries(sizes).filter(([, v]) => v !== undefined)),
@@ -37,6 +37,7 @@ export function modelConfigFor(
     config.layout = { newlineId, rows: LAYOUT_TABLE, cols: LAYOUT_TABLE };
   }
   if (spec.name === 'sokoban-visual') config.image = { height: 96, width: 96, channels: 3, patchSize: 16 };
+  if (copyHead) config.copyHead = true;
   if (valueHead) config.valueHead = true;
   return config;
 }

@@ -7,4 +7,6 @@ export interface ModelSizeOverrides {
   contextLength?: number;
   /** Line/column position embeddings (ModelConfig.layout). */
   layoutPositions?: boolean;
+  /** Copy (pointer) head (ModelConfig.copyHead). */
+  copyHead?: boolean;
 }

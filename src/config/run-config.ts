@@ -41,6 +41,11 @@ export const modelSizeSchema = z
      * row/column), so the cells of a board share row and column structure (docs/results.md, finding 11).
      */
     layoutPositions: z.boolean().optional(),
+    /**
+     * Add a copy (pointer) head, so the policy can emit a token of its context directly (a search word or
+     * a product id on WebShop; docs/results.md, finding 19).
+     */
+    copyHead: z.boolean().optional(),
   })
   .strict()
   .refine((m) => m.dModel === undefined || m.nHeads === undefined || m.dModel % m.nHeads === 0, {

@@ -43,6 +43,14 @@ export interface ModelConfig {
   valueHead?: boolean;
   /** Adds line/column position embeddings (absent: absolute positions only). */
   layout?: LayoutConfig;
+  /**
+   * Adds a copy (pointer) head: the next-token distribution becomes g * softmax(h E^T) + (1 - g) * p_copy,
+   * where p_copy puts on each token the attention weight of the text positions (so far) that hold it,
+   * from a query/key attention over the final hidden states, and g = sigmoid(h w_g + b_g) (See et al. 2017,
+   * pointer-generator). A small model can then emit a word or an id of its context (WebShop's searches and
+   * clicks) without first learning induction heads (docs/results.md, finding 16).
+   */
+  copyHead?: boolean;
 }
 
 /** Sized for Sokoban text observations: ~0.6M parameters, 256-token window. */
@@ -99,6 +107,8 @@ export function validateModelConfig(config: ModelConfig): ModelConfig {
         `layout.newlineId must be a token id in [0, ${config.vocabSize}) (got ${String(lay.newlineId)})`,
       );
   }
+  if (config.copyHead !== undefined && typeof config.copyHead !== 'boolean')
+    bad.push(`copyHead must be a boolean (got ${JSON.stringify(config.copyHead)})`);
   if (bad.length) throw new Error(`invalid ModelConfig: ${bad.join('; ')}`);
   return config;
 }

@@ -32,6 +32,9 @@ export interface KvCache {
   n: number;
   /** Line and column of the next text token (models with config.layout). */
   layout?: LayoutCursor;
+  /** Copy-head keys ([d, text positions so far], transposed) and their tokens (models with config.copyHead). */
+  copyKT?: tf.Tensor2D;
+  copyTokens?: number[];
 }
 
 /** Line and column of the next text token. */
@@ -119,6 +122,61 @@ export function prepare(params: Params, c: ModelConfig): Prepared {
     masks: new Map(),
     pos: new Map(),
   };
+}
+
+/** Copy-head keys of final hidden states h [n, d], transposed: [d, n]. */
+export function copyKeys(params: Params, h: tf.Tensor2D): tf.Tensor2D {
+  return matMul2d(params.get('copy/wk_t')! as tf.Tensor2D, tf.transpose(h) as tf.Tensor2D);
+}
+
+/** Append the copy-head keys of new text positions (hidden states h, tokens) to a sampling cache. */
+export function appendCopyKeys(
+  params: Params,
+  cache: KvCache,
+  h: tf.Tensor2D,
+  tokens: readonly number[],
+  stale: tf.Tensor[],
+): void {
+  const kT = copyKeys(params, h);
+  if (cache.copyKT) stale.push(cache.copyKT);
+  cache.copyKT = tf.keep(cache.copyKT ? (tf.concat([cache.copyKT, kT], 1) as tf.Tensor2D) : kT);
+  cache.copyTokens = [...(cache.copyTokens ?? []), ...tokens];
+}
+
+/** What a copy head may copy from: keys [d, M] of M text positions, their tokens, and who sees whom. */
+export interface CopySource {
+  keysT: tf.Tensor2D;
+  tokens: readonly number[];
+  /** Additive [N, M] mask (0 visible, -1e9 hidden) for N query rows; absent: every row sees all M. */
+  mask?: tf.Tensor2D;
+}
+
+/**
+ * Next-token logits of final hidden states h [N, d]: h E^T (tied embeddings). With config.copyHead, the
+ * log of the pointer-generator mixture g * softmax(h E^T) + (1 - g) * p_copy, where p_copy(v) is the copy
+ * attention's weight on the visible positions holding token v and g = sigmoid(h w_g + b_g): normalised
+ * log-probabilities, so logSoftmax, argmax and temperature sampling treat them as logits unchanged.
+ */
+export function outputLogits(
+  params: Params,
+  c: ModelConfig,
+  prep: Prepared,
+  h: tf.Tensor2D,
+  copy?: CopySource,
+): tf.Tensor2D {
+  const logits = matMul2d(h, prep.embT);
+  if (!c.copyHead) return logits;
+  if (!copy) throw new Error('outputLogits: a model with a copy head needs the keys of its context');
+  const q = tf.mul(matMul2d(h, params.get('copy/wq')! as tf.Tensor2D), 1 / Math.sqrt(c.dModel));
+  let scores = matMul2d(q as tf.Tensor2D, copy.keysT);
+  if (copy.mask) scores = tf.add(scores, copy.mask);
+  const pCopy = matMul2d(tf.softmax(scores) as tf.Tensor2D, oneHotRows(copy.tokens, c.vocabSize));
+  const g = tf.sigmoid(
+    tf.add(matMul2d(h, params.get('copy/gate_w')! as tf.Tensor2D), params.get('copy/gate_b')!),
+  );
+  const mix = tf.add(tf.mul(g, tf.softmax(logits)), tf.mul(tf.sub(1, g), pCopy));
+  // 1e-30: a token neither head gives any mass gets log-probability ~ -69 instead of -Infinity.
+  return tf.log(tf.add(mix, 1e-30)) as tf.Tensor2D;
 }
 
 /**

@@ -51,6 +51,16 @@ export function paramSpecs(c: ModelConfig): ParamSpec[] {
     { name: 'ln_f/gamma', shape: [d], init: 'ones' },
     { name: 'ln_f/beta', shape: [d], init: 'zeros' },
   );
+  if (c.copyHead) {
+    specs.push(
+      { name: 'copy/wq', shape: [d, d], init: 'normal', std },
+      // Stored transposed, as the attention keys are.
+      { name: 'copy/wk_t', shape: [d, d], init: 'normal', std },
+      { name: 'copy/gate_w', shape: [d, 1], init: 'normal', std },
+      // g = 0.5 at init: half vocabulary, half copy.
+      { name: 'copy/gate_b', shape: [1], init: 'zeros' },
+    );
+  }
   if (c.valueHead) {
     specs.push(
       { name: 'value_head/w', shape: [d, 1], init: 'normal', std },

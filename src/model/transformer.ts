@@ -1,7 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
 import { buildActionBatch, type ContextAction, type TokenBatch, validateBatch } from './batch';
 import { type ModelConfig, numPatches, validateModelConfig } from './config';
-import { decodeStep, hidden, type KvCache, packedHidden, packSequences, prepare } from './forward';
+import {
+  appendCopyKeys,
+  blockCausalMask,
+  copyKeys,
+  decodeStep,
+  hidden,
+  type KvCache,
+  outputLogits,
+  packedHidden,
+  packSequences,
+  prepare,
+} from './forward';
 import { matMul2d, oneHotRows } from './ops';
 import {
   adamWStep,
@@ -230,7 +241,8 @@ export class TransformerLM {
         ),
       );
     } finally {
-      for (const cache of caches) tf.dispose([...cache.kT.flat(), ...cache.v.flat()]);
+      for (const cache of caches)
+        tf.dispose([...cache.kT.flat(), ...cache.v.flat(), ...(cache.copyKT ? [cache.copyKT] : [])]);
     }
   }
 
@@ -288,25 +300,41 @@ export class TransformerLM {
     images: (Float32Array | undefined)[],
   ): Float32Array {
     const stale: tf.Tensor[] = [];
+    const c = this.config;
     const logits = tf.tidy(() => {
-      const prep = prepare(this.params, this.config);
+      const prep = prepare(this.params, c);
+      // The last new position of each row: its logits, and (copy head) its keys first joining the cache.
+      const lastLogits = (cache: KvCache, h: tf.Tensor2D, tokens: number[]) => {
+        if (c.copyHead) appendCopyKeys(this.params, cache, h, tokens, stale);
+        const last = tf.slice(h, [tokens.length - 1, 0], [1, c.dModel]) as tf.Tensor2D;
+        return outputLogits(
+          this.params,
+          c,
+          prep,
+          last,
+          c.copyHead ? { keysT: cache.copyKT!, tokens: cache.copyTokens! } : undefined,
+        );
+      };
       if (caches.every((k, b) => k.n > 0 && pending[b].length === 1)) {
-        return matMul2d(
-          decodeStep(
-            this.params,
-            this.config,
-            prep,
-            caches,
-            pending.map((p) => p[0]),
-            stale,
+        const h = decodeStep(
+          this.params,
+          c,
+          prep,
+          caches,
+          pending.map((p) => p[0]),
+          stale,
+        );
+        if (!c.copyHead) return outputLogits(this.params, c, prep, h);
+        return tf.concat(
+          caches.map((cache, b) =>
+            lastLogits(cache, tf.slice(h, [b, 0], [1, c.dModel]) as tf.Tensor2D, pending[b]),
           ),
-          prep.embT,
+          0,
         );
       }
-      const rows = caches.map((cache, b) => {
-        const h = hidden(this.params, this.config, prep, pending[b], images[b], cache, stale);
-        return matMul2d(tf.slice(h, [pending[b].length - 1, 0], [1, this.config.dModel]), prep.embT);
-      });
+      const rows = caches.map((cache, b) =>
+        lastLogits(cache, hidden(this.params, c, prep, pending[b], images[b], cache, stale), pending[b]),
+      );
       return tf.concat(rows, 0);
     });
     tf.dispose(stale);
@@ -326,17 +354,25 @@ export class TransformerLM {
     f: (logits: tf.Tensor2D, next: number[], mask: number[]) => tf.Tensor1D[],
     outputs = 1,
   ): tf.Tensor2D[] {
-    return this.packedRows(
-      batch,
-      lengths.map((len) => (len >= 2 ? len - 1 : 0)),
-      1,
-      outputs,
-      (h, pack, prep) =>
-        f(
-          matMul2d(h, prep.embT),
-          pack.flatMap((b) => batch.tokens[b].slice(1, lengths[b])),
-          pack.flatMap((b) => batch.actionMask[b].slice(1, lengths[b])),
+    const counts = lengths.map((len) => (len >= 2 ? len - 1 : 0));
+    return this.packedRows(batch, counts, 1, outputs, (h, pack, prep) =>
+      f(
+        outputLogits(
+          this.params,
+          this.config,
+          prep,
+          h,
+          this.config.copyHead
+            ? {
+                keysT: copyKeys(this.params, h),
+                tokens: pack.flatMap((b) => batch.tokens[b].slice(0, counts[b])),
+                mask: blockCausalMask(pack.map((b) => counts[b])),
+              }
+            : undefined,
         ),
+        pack.flatMap((b) => batch.tokens[b].slice(1, lengths[b])),
+        pack.flatMap((b) => batch.actionMask[b].slice(1, lengths[b])),
+      ),
     );
   }
 
