@@ -1,13 +1,15 @@
 /**
  * A small word/character vocabulary built deterministically from an environment's text.
- * Words are runs of lowercase letters with at most one leading capital ("up", "Search"); everything
- * else is one token per character, so a Sokoban board row "#PX_#" is one token per cell and digits
- * are single tokens. Unknown words degrade to characters, unknown characters to <unk>.
+ * Words are runs of lowercase letters with at most one leading capital ("up", "Search"), and identifiers
+ * of one capital and digits ("B31205", a WebShop product id: one token, so a policy copies it in one step
+ * instead of six; docs/results.md, finding 19); everything else is one token per character, so a Sokoban
+ * board row "#PX_#" is one token per cell and other digits are single tokens. Unknown words and ids
+ * degrade to characters, unknown characters to <unk>.
  */
 export const SPECIAL_TOKENS = ['<pad>', '<bos>', '<eos>', '<unk>', '<sep>'] as const;
 
-const PIECE = /[A-Z]?[a-z]+|[\s\S]/gu;
-const WORD = /^[A-Z]?[a-z]+$/u;
+const PIECE = /[A-Z]\d+|[A-Z]?[a-z]+|[\s\S]/gu;
+const WORD = /^(?:[A-Z]?[a-z]+|[A-Z]\d+)$/u;
 const DIGITS = '0123456789';
 
 export interface TokenizerJSON {

@@ -31,6 +31,15 @@ describe('Tokenizer', () => {
     expect(tok.encode('1907').map((id) => tok.vocab[id])).toEqual(['1', '9', '0', '7']);
   });
 
+  it('makes an id of one capital and digits (a WebShop product id) one token; unseen ids are spelled', () => {
+    const tok = Tokenizer.fromTexts([...TEXTS, '[B31205] red shoes', 'click[B31205]']);
+    expect(tok.encode('click[B31205]').map((id) => tok.vocab[id])).toEqual(['click', '[', 'B31205', ']']);
+    expect(tok.encode('B99977').map((id) => tok.vocab[id])).toEqual(['B', '9', '9', '9', '7', '7']);
+    expect(tok.decode(tok.encode('click[B99977] B31205'))).toBe('click[B99977] B31205');
+    // A capital alone or before letters is as before: 'P' a cell, 'Buy' a word.
+    expect(tok.encode('#PX_#').map((id) => tok.vocab[id])).toEqual(['#', 'P', 'X', '_', '#']);
+  });
+
   it('round-trips text and degrades unknown words to characters and unknown characters to <unk>', () => {
     const tok = Tokenizer.fromTexts(TEXTS);
     expect(tok.decode(tok.encode(SOKOBAN))).toBe(SOKOBAN);
