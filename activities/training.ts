@@ -308,7 +308,12 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
           const { model, result, resumedAt } = await resumable(
             setup,
             partialPrefix,
-            () => loadModel(setup, input.prmKey),
+            async () => {
+              const model = await loadModel(setup, input.prmKey);
+              // prmInit 'policy': input.prmKey is pi_old's checkpoint; the PRM starts without its moments.
+              if (setup.config.prmInit === 'policy') model.resetOptimizer();
+              return model;
+            },
             (model, startStep, onStep) =>
               trainPrm(setup, model, batch, input.iteration, { startStep, onStep, reference, pairs }),
           );

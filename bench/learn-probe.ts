@@ -11,7 +11,7 @@ import { isMain } from './util';
 
 /**
  * Does RL learn? The pipeline stages in-process (no Temporal) from an SFT base cached under
- * .istar/cache (keyed by the SFT/model/prompt settings, so variants of the RL settings share one base),
+ * .istar/cache (keyed by the SFT/model/prompt settings and the vocabulary, so variants of the RL settings share one base),
  * printing per iteration the rollout success, episode length, invalid-action rate, PRM pair accuracy,
  * policy entropy and approx-KL, and the held-out success every evalEvery iterations.
  * `npx tsx bench/learn-probe.ts '<run config JSON>'`, e.g. '{"stepWeighting":"per-trajectory"}'.
@@ -44,6 +44,8 @@ export async function cachedBase(
     config.model,
     config.promptInstruction,
     config.historyLength,
+    // The vocabulary too: a tokenizer change makes a new base, not a checkpoint that fails to load.
+    setup.tokenizer.vocab,
   ]);
   const file = path.join(
     istarHome(),

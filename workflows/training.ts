@@ -295,13 +295,15 @@ export async function istarTraining(
     }
 
     const previousPrmKey = state.prmKey!;
+    // prmInit 'policy': this iteration's PRM starts at pi_old (and stays there if there are no pairs).
+    if (stages.needsPrm && cfg.prmInit === 'policy') state.prmKey = state.policyKey!;
     if (stages.needsPrm && pairs !== 0) {
       stage = 'trainPrm';
       const prm = await trainer.trainPrm({
         ...stageInput,
         rolloutKeys,
         pairsKey,
-        prmKey: previousPrmKey,
+        prmKey: state.prmKey!,
         referenceKey: state.referenceKey!,
       });
       state.prmKey = prm.prmKey;

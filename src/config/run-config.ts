@@ -131,6 +131,12 @@ export const runConfigSchema = z
     prmEpochs: int(1, 100).default(1),
     /** Trajectory log-ratio of eq. (2): sum over steps (paper) or mean (released code). */
     prmLogRatio: z.enum(['sum', 'mean']).default('sum'),
+    /**
+     * Where each iteration's PRM update starts: 'carry' (default, the paper's) from the previous iteration's
+     * PRM; 'policy' from pi_old, so the PRM cannot drift from pi_old across iterations and its step rewards
+     * come from this batch's preferences alone (docs/results.md, finding 20).
+     */
+    prmInit: z.enum(['carry', 'policy']).default('carry'),
     /** Which PRM scores eq. (1): the updated one (paper) or the previous one (released code). */
     prmScoring: z.enum(['updated', 'previous']).default('updated'),
     /** epsilon of the PPO clip, eq. (6). */

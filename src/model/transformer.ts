@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { buildActionBatch, type ContextAction, type TokenBatch, validateBatch } from './batch';
-import { type ModelConfig, numPatches, validateModelConfig } from './config';
+import { configMismatches, type ModelConfig, numPatches, validateModelConfig } from './config';
 import {
   appendCopyKeys,
   blockCausalMask,
@@ -113,6 +113,18 @@ export class TransformerLM {
       dst.v.assign(s.v);
     }
     return copy;
+  }
+
+  /**
+   * Take the weights of `other` (same config), with fresh AdamW moments: a PRM started from pi_old again
+   * (run config prmInit 'policy').
+   */
+  assignFrom(other: TransformerLM): void {
+    this.assertLive();
+    const mismatch = configMismatches(other.config, this.config);
+    if (mismatch.length) throw new Error(`assignFrom: configs differ: ${mismatch.join('; ')}`);
+    for (const [name, v] of this.params) v.assign(other.params.get(name)!);
+    this.resetOptimizer();
   }
 
   /**

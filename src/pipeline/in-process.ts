@@ -54,8 +54,13 @@ export async function iterationInProcess(
     : undefined;
   let metrics: Record<string, number> = {};
   let previousPrm: TransformerLM | undefined;
-  if (needs.needsPrm && pairs?.length !== 0) {
+  if (needs.needsPrm && config.prmInit === 'policy') {
+    // This iteration's PRM starts at pi_old (and stays there if there are no pairs).
     if (config.prmScoring === 'previous') previousPrm = prm.clone();
+    prm.assignFrom(policy);
+  }
+  if (needs.needsPrm && pairs?.length !== 0) {
+    if (config.prmScoring === 'previous') previousPrm ??= prm.clone();
     const trained = await run('trainPrm', () => trainPrm(setup, prm, batch, iteration, { pairs, reference }));
     metrics = { ...trained.metrics };
   }

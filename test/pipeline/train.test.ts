@@ -297,3 +297,41 @@ describe('iterationInProcess (the workflow iteration without Temporal, for bench
     Object.values(models).forEach((m) => m.dispose());
   });
 });
+
+describe('prmInit: where each iteration PRM update starts', () => {
+  // With a PRM learning rate of 1e-12 the PRM stays where its iteration starts: pi_old ('policy'), so its
+  // step rewards beta * (log pi_phi - log pi_old) are 0; or the base ('carry'), so in iteration 2 they
+  // are beta * (log pi_base - log pi_old), nonzero once the policy has moved.
+  async function secondIterationRewards(prmInit: 'carry' | 'policy'): Promise<number[]> {
+    const setup = runSetup(
+      parseRunConfig({
+        ...tiny,
+        groups: 1,
+        groupSize: 2,
+        rolloutShards: 1,
+        algorithm: 'istar',
+        prmLr: 1e-12,
+        prmInit,
+      }),
+    );
+    const policy = initialPolicy(setup);
+    const models = { policy, prm: policy.clone(), reference: policy.clone() };
+    await iterationInProcess(setup, models, 1);
+    const second = await iterationInProcess(setup, models, 2);
+    Object.values(models).forEach((m) => m.dispose());
+    return second.targets.stepRewards!.flat(2);
+  }
+
+  it("'policy' starts the PRM at pi_old every iteration (its step rewards stay 0); 'carry' keeps the previous PRM", async () => {
+    const fromPolicy = await secondIterationRewards('policy');
+    const carried = await secondIterationRewards('carry');
+    expect(fromPolicy.length).toBeGreaterThan(0);
+    expect(Math.max(...fromPolicy.map(Math.abs))).toBeLessThan(1e-5);
+    expect(Math.max(...carried.map(Math.abs))).toBeGreaterThan(1e-3);
+  });
+
+  it('is validated', () => {
+    expect(() => parseRunConfig({ prmInit: 'pi_old' as never })).toThrow(/prmInit/);
+    expect(parseRunConfig({}).prmInit).toBe('carry');
+  });
+});

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALGORITHM_NAMES } from '../../src/config/run-config';
 import { checkpointPrefix, iterationKey } from '../../src/storage/keys';
@@ -68,4 +69,38 @@ describe('istarTraining end to end on the real stack', () => {
       expect(html).toContain(experimentId);
     },
   );
+
+  it("prmInit 'policy': each iteration's PRM starts at pi_old (with a PRM lr of 1e-12 its step rewards are 0)", async () => {
+    const queues = uniqueQueues();
+    const store = testStore();
+    const experimentId = `e2e-prminit-${randomUUID().slice(0, 6)}`;
+    const workers = await testWorkers(t, queues);
+    await withWorkers(workers, async () => {
+      const handle = await t.client.workflow.start(istarTraining, {
+        taskQueue: queues.workflow,
+        workflowId: experimentId,
+        args: [
+          tinyConfig(queues, {
+            algorithm: 'istar',
+            experimentId,
+            prmInit: 'policy',
+            prmLr: 1e-12,
+            policyLr: 1e-2,
+            temperature: 1.5,
+          }),
+        ],
+      });
+      await handle.result();
+    });
+    for (const it of [1, 2]) {
+      const out = JSON.parse(
+        gunzipSync(await store.getBytes(iterationKey(experimentId, it, 'advantages.json.gz'))).toString(
+          'utf8',
+        ),
+      ) as { stepRewards: number[][][] };
+      const rewards = out.stepRewards.flat(2);
+      expect(rewards.length).toBeGreaterThan(0);
+      expect(Math.max(...rewards.map(Math.abs))).toBeLessThan(1e-5);
+    }
+  });
 });
