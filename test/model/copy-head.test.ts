@@ -31,6 +31,20 @@ function twins(seed = 3): { copy: TransformerLM; plain: TransformerLM } {
   return { copy, plain: TransformerLM.fromValues(TINY, values) };
 }
 
+/** Calls `f` at every action position t of every row b with the share of positions 0..t-1 holding token t. */
+function forEachAction(
+  batch: ReturnType<typeof buildActionBatch>,
+  f: (b: number, t: number, share: number) => void,
+): void {
+  batch.tokens.forEach((row, b) => {
+    for (let t = 1; t < row.length; t++) {
+      if (batch.actionMask[b][t] !== 1) continue;
+      const seen = row.slice(0, t);
+      f(b, t, seen.filter((x) => x === row[t]).length / seen.length);
+    }
+  });
+}
+
 const ROWS = [
   { context: [1, 5, 7, 5], action: [9, 7, 2] },
   { context: [1, 6], action: [6, 6, 8, 2] },
@@ -49,16 +63,11 @@ describe('copy (pointer) head', () => {
     setParams(copy, { 'copy/gate_w': 0, 'copy/gate_b': -40, 'copy/wq': 0 });
     const batch = buildActionBatch(ROWS);
     const lp = copy.tokenLogProbs(batch).arraySync();
-    batch.tokens.forEach((row, b) => {
-      for (let t = 1; t < row.length; t++) {
-        if (batch.actionMask[b][t] !== 1) continue;
-        const seen = row.slice(0, t);
-        const share = seen.filter((x) => x === row[t]).length / seen.length;
-        // e.g. row 0, t = 5 predicts 7 after [1, 5, 7, 5, 9]: 1 / 5; a token not seen yet only has the
-        // vocabulary's g * p_vocab < 4e-18.
-        if (share > 0) expect(lp[b][t]).toBeCloseTo(Math.log(share), 4);
-        else expect(lp[b][t]).toBeLessThan(-39);
-      }
+    forEachAction(batch, (b, t, share) => {
+      // e.g. row 0, t = 5 predicts 7 after [1, 5, 7, 5, 9]: 1 / 5; a token not seen yet only has the
+      // vocabulary's g * p_vocab < 4e-18.
+      if (share > 0) expect(lp[b][t]).toBeCloseTo(Math.log(share), 4);
+      else expect(lp[b][t]).toBeLessThan(-39);
     });
     expect(lp[0][5]).toBeCloseTo(Math.log(1 / 5), 5);
     expect(lp[1][3]).toBeCloseTo(Math.log(2 / 3), 5); // 6 after [1, 6, 6]
@@ -76,14 +85,9 @@ describe('copy (pointer) head', () => {
     setParams(copy, { 'copy/gate_b': 0, 'copy/wq': 0 });
     const mixed = copy.tokenLogProbs(batch).arraySync();
     const plainRows = plain.tokenLogProbs(batch).arraySync();
-    batch.tokens.forEach((row, b) => {
-      for (let t = 1; t < row.length; t++) {
-        if (batch.actionMask[b][t] !== 1) continue;
-        const seen = row.slice(0, t);
-        const share = seen.filter((x) => x === row[t]).length / seen.length;
-        expect(mixed[b][t]).toBeCloseTo(Math.log(0.5 * Math.exp(plainRows[b][t]) + 0.5 * share), 4);
-      }
-    });
+    forEachAction(batch, (b, t, share) =>
+      expect(mixed[b][t]).toBeCloseTo(Math.log(0.5 * Math.exp(plainRows[b][t]) + 0.5 * share), 4),
+    );
     copy.dispose();
     plain.dispose();
   });
