@@ -140,7 +140,7 @@ export function appendCopyKeys(
   const kT = copyKeys(params, h);
   if (cache.copyKT) stale.push(cache.copyKT);
   cache.copyKT = tf.keep(cache.copyKT ? (tf.concat([cache.copyKT, kT], 1) as tf.Tensor2D) : kT);
-  cache.copyTokens = [...(cache.copyTokens ?? []), ...tokens];
+  (cache.copyTokens ??= []).push(...tokens);
 }
 
 /** What a copy head may copy from: keys [d, M] of M text positions, their tokens, and who sees whom. */

@@ -54,13 +54,12 @@ export async function iterationInProcess(
     : undefined;
   let metrics: Record<string, number> = {};
   let previousPrm: TransformerLM | undefined;
-  if (needs.needsPrm && config.prmInit === 'policy') {
-    // This iteration's PRM starts at pi_old (and stays there if there are no pairs).
-    if (config.prmScoring === 'previous') previousPrm = prm.clone();
-    prm.assignFrom(policy);
-  }
-  if (needs.needsPrm && pairs?.length !== 0) {
-    if (config.prmScoring === 'previous') previousPrm ??= prm.clone();
+  const restart = needs.needsPrm && config.prmInit === 'policy';
+  const train = needs.needsPrm && pairs?.length !== 0;
+  if ((restart || train) && config.prmScoring === 'previous') previousPrm = prm.clone();
+  // prmInit 'policy': this iteration's PRM starts at pi_old (and stays there if there are no pairs).
+  if (restart) prm.assignFrom(policy);
+  if (train) {
     const trained = await run('trainPrm', () => trainPrm(setup, prm, batch, iteration, { pairs, reference }));
     metrics = { ...trained.metrics };
   }
