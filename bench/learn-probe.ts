@@ -98,21 +98,31 @@ export async function learnProbe(overrides: RunConfigInput): Promise<void> {
     );
     const episodes = batch.groups.flatMap((g) => g.trajectories);
     const steps = episodes.flatMap((t) => t.steps);
-    // Where the credit of invalid actions goes: their mean step reward and advantage against valid steps'.
-    const byValidity = (values: number[][][] | undefined) => {
+    // Where the credit goes: mean step reward and advantage of moves that changed the state, of valid
+    // actions that left it unchanged (Sokoban: walking or pushing into a wall) and of invalid actions.
+    const byKind = (values: number[][][] | undefined) => {
       if (!values) return '-';
-      const sums = { valid: [0, 0], invalid: [0, 0] };
+      const sums = { moved: [0, 0], 'no-op': [0, 0], invalid: [0, 0] };
       batch.groups.forEach((g, gi) =>
         g.trajectories.forEach((t, ti) =>
           t.steps.forEach((s, si) => {
-            const cell = sums[s.valid ? 'valid' : 'invalid'];
+            const next = t.steps[si + 1];
+            if (s.valid && !next && !t.success) return; // the last step of a failure: its effect unknown
+            const kind = !s.valid
+              ? 'invalid'
+              : next && next.observationText === s.observationText
+                ? 'no-op'
+                : 'moved';
+            const cell = sums[kind];
             cell[0] += values[gi][ti][si];
             cell[1]++;
           }),
         ),
       );
       const mean = ([sum, n]: number[]) => (n ? (sum / n).toFixed(3) : '-');
-      return `${mean(sums.valid)} valid / ${mean(sums.invalid)} invalid`;
+      return Object.entries(sums)
+        .map(([k, v]) => `${mean(v)} ${k}`)
+        .join(' / ');
     };
     const stepAdvantage = targets.advantages.map((g) => g.map((t) => t.map((s) => s[0] ?? 0)));
     const heldOut = evaluation ? `, held-out success ${evaluation.successRate.toFixed(3)}` : '';
@@ -122,7 +132,7 @@ export async function learnProbe(overrides: RunConfigInput): Promise<void> {
         `PRM accuracy ${metrics['prm/accuracy']?.toFixed(2) ?? '-'}, entropy ${metrics['policy/entropy']?.toFixed(3) ?? '-'}, ` +
         `approx-KL ${metrics['policy/approx_kl']?.toFixed(4)}, grad norm ${metrics['policy/grad_norm']?.toFixed(3)}${heldOut} (${seconds()} s)`,
     );
-    console.log(`  step reward ${byValidity(targets.stepRewards)}; advantage ${byValidity(stepAdvantage)}`);
+    console.log(`  step reward ${byKind(targets.stepRewards)}; advantage ${byKind(stepAdvantage)}`);
   }
   [policy, reference, prm].forEach((m) => m.dispose());
 }

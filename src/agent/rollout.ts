@@ -13,6 +13,8 @@ export interface CollectOptions {
   /** Episode cap; default the env's own. */
   maxSteps?: number;
   temperature: number;
+  /** Store log-probs of the tempered sampling distribution instead of temperature 1's (SampleOptions). */
+  temperedLogProbs?: boolean;
   maxActionTokens: number;
   historyLength: number;
   /** Whether contexts start with the env's task instruction (default true). */
@@ -96,6 +98,7 @@ export async function collectRollouts(
     const images = model.config.image ? active.map((s) => s.env.image!().data) : undefined;
     const sampled = model.sample(contexts, {
       temperature: options.temperature,
+      temperedLogProbs: options.temperedLogProbs,
       maxTokens: options.maxActionTokens,
       seed: (options.samplingSeed * 1_000_003 + t * 7919) >>> 0,
       stopTokenId: eos,

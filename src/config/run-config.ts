@@ -109,6 +109,13 @@ export const runConfigSchema = z
     promptInstruction: z.boolean().default(true),
     /** Sampling temperature of rollouts. */
     temperature: positive.max(10).default(1),
+    /**
+     * Take every log-prob of the RL update (pi_old's at rollout, the PPO ratio, the KL to the reference,
+     * the PRM's DPO loss and implicit rewards) from the tempered distribution softmax(logits / temperature)
+     * that samples the rollouts, as verl does, so that a rollout temperature below 1 stays on-policy.
+     * false: at temperature 1 (with temperature 1 the two are the same).
+     */
+    temperedLogProbs: z.boolean().default(false),
     /** Policy model size (defaults sized for the env, < 1M parameters). */
     model: modelSizeSchema.default({}),
     /** Base policy by SFT on noisy expert demonstrations. */

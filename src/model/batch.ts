@@ -10,6 +10,11 @@ export interface TokenBatch {
   lengths?: number[];
   /** One HWC float image (values 0..1) per row, for models with an image prefix. */
   images?: Float32Array[];
+  /**
+   * Softmax temperature of the distribution that log-probs and entropies are taken from:
+   * log softmax(logits / temperature). Default 1 (the model's own distribution).
+   */
+  temperature?: number;
 }
 
 /** A demonstration or rollout step: the context the policy saw and the action tokens it produced. */
@@ -77,6 +82,8 @@ export function validateBatch(
   if (!Array.isArray(actionMask) || actionMask.length !== tokens.length) {
     fail(`actionMask has ${actionMask?.length} rows but tokens has ${tokens.length}`);
   }
+  if (batch.temperature !== undefined && !(batch.temperature > 0 && Number.isFinite(batch.temperature)))
+    fail(`temperature must be a finite number > 0 (got ${batch.temperature})`);
   const T = tokens[0].length;
   const lengths: number[] = [];
   for (let b = 0; b < tokens.length; b++) {

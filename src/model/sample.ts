@@ -12,6 +12,11 @@ export interface SampleOptions {
   stopTokenId?: number;
   /** One image per context for models with an image prefix. */
   images?: Float32Array[];
+  /**
+   * Report the log-probs of the tempered distribution that sampled, log softmax(logits / temperature)
+   * (what tokenLogProbs gives for a batch with the same temperature), instead of temperature 1's.
+   */
+  temperedLogProbs?: boolean;
 }
 
 export interface SampleResult {
@@ -19,7 +24,8 @@ export interface SampleResult {
   tokens: number[][];
   /**
    * [B][n_b] log pi(token | prefix) of each generated token under the model at temperature 1 (what
-   * tokenLogProbs gives for the same tokens), i.e. pi_old's log-probs for iStar's ratios and rewards.
+   * tokenLogProbs gives for the same tokens), or at the sampling temperature with `temperedLogProbs`:
+   * pi_old's log-probs for iStar's ratios and rewards.
    */
   logProbs: number[][];
 }
@@ -87,9 +93,11 @@ export function sampleTokens(
       for (let j = 0; j < V; j++) z += Math.exp(row[j] - max);
       const logZ = max + Math.log(z);
       let tok = argmax;
+      let logZt = 0;
       if (temperature > 1e-6) {
         let zt = 0;
         for (let j = 0; j < V; j++) zt += probs[j] = Math.exp((row[j] - max) / temperature);
+        logZt = Math.log(zt);
         let u = rng.next() * zt;
         tok = V - 1;
         for (let j = 0; j < V; j++) {
@@ -102,7 +110,8 @@ export function sampleTokens(
       }
       seqs[b].push(tok);
       tokens[b].push(tok);
-      logProbs[b].push(row[tok] - logZ);
+      const tempered = options.temperedLogProbs && temperature > 1e-6;
+      logProbs[b].push(tempered ? (row[tok] - max) / temperature - logZt : row[tok] - logZ);
       if (tok === options.stopTokenId) done[b] = true;
     });
   }

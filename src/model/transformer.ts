@@ -356,7 +356,8 @@ export class TransformerLM {
   }
 
   /**
-   * Runs `f` on the text logits of packs of rows (within a row, position i predicts token i+1) with the
+   * Runs `f` on the text logits (divided by the batch's temperature) of packs of rows (within a row,
+   * position i predicts token i+1) with the
    * predicted tokens and their action-mask values, and lays each of `f`'s per-position results out as
    * [B, T] aligned with the predicted token (0 at position 0 and on padding).
    */
@@ -367,20 +368,25 @@ export class TransformerLM {
     outputs = 1,
   ): tf.Tensor2D[] {
     const counts = lengths.map((len) => (len >= 2 ? len - 1 : 0));
+    const temperature = batch.temperature ?? 1;
+    const tempered = (logits: tf.Tensor2D): tf.Tensor2D =>
+      temperature === 1 ? logits : tf.div<tf.Tensor2D>(logits, temperature);
     return this.packedRows(batch, counts, 1, outputs, (h, pack, prep) =>
       f(
-        outputLogits(
-          this.params,
-          this.config,
-          prep,
-          h,
-          this.config.copyHead
-            ? {
-                keysT: copyKeys(this.params, h),
-                tokens: pack.flatMap((b) => batch.tokens[b].slice(0, counts[b])),
-                mask: blockCausalMask(pack.map((b) => counts[b])),
-              }
-            : undefined,
+        tempered(
+          outputLogits(
+            this.params,
+            this.config,
+            prep,
+            h,
+            this.config.copyHead
+              ? {
+                  keysT: copyKeys(this.params, h),
+                  tokens: pack.flatMap((b) => batch.tokens[b].slice(0, counts[b])),
+                  mask: blockCausalMask(pack.map((b) => counts[b])),
+                }
+              : undefined,
+          ),
         ),
         pack.flatMap((b) => batch.tokens[b].slice(1, lengths[b])),
         pack.flatMap((b) => batch.actionMask[b].slice(1, lengths[b])),

@@ -33,7 +33,11 @@ function stepImage(setup: RunSetup, batch: RolloutBatch, row: StepRow): Float32A
 export function rowsBatch(setup: RunSetup, batch: RolloutBatch, rows: readonly StepRow[]): TokenBatch {
   const items = rows.map((r) => batch.groups[r.group].trajectories[r.trajectory].steps[r.step]);
   const images = setup.modelConfig.image ? rows.map((r) => stepImage(setup, batch, r)!) : undefined;
-  return buildActionBatch(items, images);
+  const tokenBatch = buildActionBatch(items, images);
+  // The RL update's distribution is the tempered one that sampled the rollouts (run config temperedLogProbs).
+  if (setup.config.temperedLogProbs && setup.config.temperature !== 1)
+    tokenBatch.temperature = setup.config.temperature;
+  return tokenBatch;
 }
 
 /** Values of the action positions of each row of a [B,T] matrix: row b -> its action tokens' entries. */

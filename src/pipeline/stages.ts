@@ -102,6 +102,7 @@ export function rolloutSettings(setup: RunSetup) {
     groupSize: config.groupSize,
     maxSteps: config.maxSteps,
     temperature: config.temperature,
+    temperedLogProbs: config.temperedLogProbs,
     maxActionTokens: setup.maxActionTokens,
     historyLength: config.historyLength,
     instruction: config.promptInstruction,

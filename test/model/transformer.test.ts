@@ -100,6 +100,53 @@ describe('TransformerLM sampling', () => {
     model.dispose();
   });
 
+  it('tempered log-probs are log softmax(logits / T), in teacher forcing and in sampling alike', () => {
+    const model = tinyModel(TINY, 1, 0.05);
+    const context = [1, 5, 7, 3];
+    const T = 0.4;
+    const all = (temperature?: number) =>
+      model
+        .actionLogProbs({
+          ...buildActionBatch(Array.from({ length: TINY.vocabSize }, (_, v) => ({ context, action: [v] }))),
+          temperature,
+        })
+        .map((r) => r[0]);
+    // Hand-computed from the temperature-1 log-probs l_v: log softmax(l / T)_v = l_v / T - log sum_u e^(l_u / T)
+    // (the log-partition of the logits cancels).
+    const plain = all();
+    const logZ = Math.log(plain.reduce((s, l) => s + Math.exp(l / T), 0));
+    const tempered = all(T);
+    expect(
+      maxAbsDiff(
+        tempered,
+        plain.map((l) => l / T - logZ),
+      ),
+    ).toBeLessThan(1e-4);
+    expect(Math.max(...tempered) - Math.max(...plain)).toBeGreaterThan(0.05); // sharper: the check has teeth
+    // Entropy at T is that of the tempered distribution.
+    const ent = model.entropy({ ...buildActionBatch([{ context, action: [3] }]), temperature: T });
+    expect(ent.arraySync()[0][4]).toBeCloseTo(-tempered.reduce((s, x) => s + Math.exp(x) * x, 0), 4);
+    ent.dispose();
+    // Sampling at T with temperedLogProbs reports what teacher forcing at T gives for the sampled tokens.
+    const contexts = [
+      [1, 4, 5],
+      [1, 9],
+      [1, 3, 3, 3],
+    ];
+    const s = model.sample(contexts, { temperature: T, maxTokens: 8, seed: 3, temperedLogProbs: true });
+    const untempered = model.sample(contexts, { temperature: T, maxTokens: 8, seed: 3 });
+    expect(untempered.tokens).toEqual(s.tokens); // the flag changes what is reported, not what is sampled
+    const items = contexts.map((ctx, i) => ({ context: ctx, action: s.tokens[i] }));
+    const atT = model.actionLogProbs({ ...buildActionBatch(items), temperature: T });
+    const at1 = model.actionLogProbs(buildActionBatch(items));
+    s.logProbs.forEach((row, i) => expect(maxAbsDiff(row, atT[i])).toBeLessThan(1e-4));
+    untempered.logProbs.forEach((row, i) => expect(maxAbsDiff(row, at1[i])).toBeLessThan(1e-4));
+    expect(() => model.actionLogProbs({ ...buildActionBatch(items), temperature: 0 })).toThrow(
+      /temperature must be a finite number > 0 \(got 0\)/,
+    );
+    model.dispose();
+  });
+
   it('stops a row at the stop token and at the window end', () => {
     const model = tinyModel();
     const greedy = model.sample([[1, 4]], { temperature: 0, maxTokens: 1 }).tokens[0][0];

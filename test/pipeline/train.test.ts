@@ -13,6 +13,7 @@ import {
   runSetup,
   scatterToActions,
   sftBasePolicy,
+  stepRows,
   trainPolicy,
   trainPrm,
   warmedUpLr,
@@ -141,6 +142,41 @@ describe('learning-rate warm-up and Adam epsilon of the RL updates', () => {
     expect(maxDiff(params(frozen), params(base))).toBeGreaterThan(0.5 * 0.05 * lr); // warmed-up 1/20 of lr
     frozen.dispose();
     base.dispose();
+  });
+});
+
+describe('rollouts at a temperature other than 1 (temperedLogProbs)', () => {
+  it("stores and recomputes the tempered distribution's log-probs, so the first PPO step has ratio 1", async () => {
+    // tiny samples at temperature 1.5.
+    const run = async (temperedLogProbs: boolean) => {
+      const setup = runSetup(
+        parseRunConfig({ ...tiny, algorithm: 'rloo', temperedLogProbs, lrWarmupSteps: 0 }),
+      );
+      const policy = initialPolicy(setup);
+      const { batch } = await collectShard(setup, policy, 1, 0, 1);
+      const rows = stepRows(batch);
+      const stored = rows.flatMap(
+        (r) => batch.groups[r.group].trajectories[r.trajectory].steps[r.step].oldLogProbs,
+      );
+      const tb = rowsBatch(setup, batch, rows);
+      const recomputed = policy.actionLogProbs(tb).flat();
+      const atOne = policy.actionLogProbs({ ...tb, temperature: undefined }).flat();
+      const perStep: Record<string, number>[] = [];
+      const targets = await computeAdvantages(setup, batch, {});
+      await trainPolicy(setup, policy, batch, targets, 1, { onStep: (_, __, m) => void perStep.push(m) });
+      policy.dispose();
+      return { tb, stored, recomputed, atOne, firstKl: perStep[0]['policy/approx_kl'] };
+    };
+    const on = await run(true);
+    expect(on.tb.temperature).toBe(1.5);
+    expect(on.stored.length).toBeGreaterThan(10);
+    expect(Math.max(...on.stored.map((x, i) => Math.abs(x - on.recomputed[i])))).toBeLessThan(1e-4);
+    expect(Math.max(...on.stored.map((x, i) => Math.abs(x - on.atOne[i])))).toBeGreaterThan(1e-2);
+    expect(Math.abs(on.firstKl)).toBeLessThan(1e-6);
+    const off = await run(false);
+    expect(off.tb.temperature).toBeUndefined();
+    expect(Math.max(...off.stored.map((x, i) => Math.abs(x - off.recomputed[i])))).toBeLessThan(1e-4);
+    expect(Math.abs(off.firstKl)).toBeLessThan(1e-6);
   });
 });
 
