@@ -23,6 +23,11 @@ export interface PreferenceOptions {
   threshold?: number;
   /** What 'threshold' and 'ranking' compare; default 'score'. */
   by?: 'score' | 'outcomeReward';
+  /**
+   * 'ranking': a trajectory is preferred only to those at least this much lower (default 0: strictly lower),
+   * so that returns summed in a different order (equal up to rounding) are a tie, not a pair.
+   */
+  margin?: number;
 }
 
 export interface PreferenceCounts {
@@ -46,7 +51,7 @@ export function labelPreferences(
   options: PreferenceOptions,
 ): { pairs: PreferencePair[]; counts: PreferenceCounts } {
   validateBatch(batch);
-  const { mode, threshold, by = 'score' } = options;
+  const { mode, threshold, by = 'score', margin = 0 } = options;
   check(
     ['success', 'threshold', 'ranking'].includes(mode),
     () => `labelPreferences: unknown mode '${String(mode)}'; valid modes: success, threshold, ranking`,
@@ -54,6 +59,10 @@ export function labelPreferences(
   check(
     mode !== 'threshold' || (typeof threshold === 'number' && Number.isFinite(threshold)),
     () => `labelPreferences: mode 'threshold' needs a finite threshold (got ${String(threshold)})`,
+  );
+  check(
+    margin >= 0 && Number.isFinite(margin),
+    () => `labelPreferences: margin must be a finite number >= 0 (got ${String(margin)})`,
   );
   const value = (t: Trajectory) => (by === 'outcomeReward' ? t.outcomeReward : t.score);
   const pairs: PreferencePair[] = [];
@@ -73,7 +82,7 @@ export function labelPreferences(
         let prefer: boolean;
         if (mode === 'success') prefer = a.success && !b.success;
         else if (mode === 'threshold') prefer = value(a) > threshold! && !(value(b) > threshold!);
-        else prefer = value(a) > value(b);
+        else prefer = value(a) > value(b) + margin;
         if (prefer) {
           pairs.push({ group: gi, groupId: g.groupId, pos: i, neg: j });
           posSet.add(i);

@@ -139,6 +139,13 @@ export const runConfigSchema = z
     /** Trajectory log-ratio of eq. (2): sum over steps (paper) or mean (released code). */
     prmLogRatio: z.enum(['sum', 'mean']).default('sum'),
     /**
+     * Which trajectories of a group the PRM is taught to prefer (eq. 2's pairs): 'success' (the paper's:
+     * successes over failures; scored envs: above the env's threshold over the rest) or 'return' (every
+     * trajectory over each one of its group with a lower episode return, so a shorter success is preferred
+     * to a longer one and groups where every episode succeeds or fails still teach the PRM).
+     */
+    preferences: z.enum(['success', 'return']).default('success'),
+    /**
      * Where each iteration's PRM update starts: 'carry' (default, the paper's) from the previous iteration's
      * PRM; 'policy' from pi_old, so the PRM cannot drift from pi_old across iterations and its step rewards
      * come from this batch's preferences alone (docs/results.md, finding 20).

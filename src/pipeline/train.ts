@@ -49,8 +49,13 @@ function shuffled<T>(items: readonly T[], seed: number): T[] {
   return out;
 }
 
-/** Preference pairs of a batch (iStar section 3.1): success for binary envs, the threshold for scored ones. */
+/**
+ * Preference pairs of a batch (iStar section 3.1): success for binary envs, the threshold for scored ones;
+ * with run config `preferences: 'return'`, every trajectory over each of its group's lower-return ones.
+ */
 export function preferencePairs(setup: RunSetup, batch: RolloutBatch) {
+  if (setup.config.preferences === 'return')
+    return labelPreferences(batch, { mode: 'ranking', by: 'outcomeReward', margin: 1e-6 });
   const threshold = setup.spec.successThreshold;
   return threshold === undefined
     ? labelPreferences(batch, { mode: 'success' })

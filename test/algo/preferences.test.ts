@@ -52,6 +52,26 @@ describe('labelPreferences', () => {
     ).toEqual([[1, 0]]);
   });
 
+  it("'ranking' with a margin: values closer than it are a tie (returns equal up to rounding)", () => {
+    const b = batchOf([
+      traj([step([-1])], 10.4, {}),
+      traj([step([-1])], 10.4 + 1e-12, {}), // the same return summed in another order
+      traj([step([-1])], 9.8, {}),
+    ]);
+    const pairsOf = (margin?: number) =>
+      labelPreferences(b, { mode: 'ranking', by: 'outcomeReward', margin }).pairs.map((p) => [p.pos, p.neg]);
+    expect(pairsOf()).toEqual([
+      [0, 2],
+      [1, 0],
+      [1, 2],
+    ]);
+    expect(pairsOf(1e-6)).toEqual([
+      [0, 2],
+      [1, 2],
+    ]);
+    expect(() => pairsOf(-1)).toThrow(/margin must be a finite number >= 0 \(got -1\)/);
+  });
+
   it('bad options and bad batches give clear errors', () => {
     const b = batchOf([t(true), t(false)]);
     expect(() => labelPreferences(b, { mode: 'threshold' })).toThrow(/needs a finite threshold/);

@@ -145,6 +145,31 @@ describe('learning-rate warm-up and Adam epsilon of the RL updates', () => {
   });
 });
 
+describe('preference pairs of the PRM (run config preferences)', () => {
+  it("'return' pairs every trajectory with its group's lower-return ones, also where all succeed", async () => {
+    const setup = runSetup(parseRunConfig(tiny));
+    const policy = initialPolicy(setup);
+    const { batch } = await collectShard(setup, policy, 1, 0, 1);
+    policy.dispose();
+    // Group 0: four successes with returns 10.4, 9.8, 9.8 (+ rounding), 10.6 (shorter = higher return).
+    [10.4, 9.8, 9.8 + 1e-12, 10.6].forEach((r, i) =>
+      Object.assign(batch.groups[0].trajectories[i], { outcomeReward: r, success: true }),
+    );
+    const pairsOf = (preferences: 'success' | 'return') =>
+      preferencePairs(runSetup(parseRunConfig({ ...tiny, preferences })), batch)
+        .pairs.filter((p) => p.group === 0)
+        .map((p) => [p.pos, p.neg]);
+    expect(pairsOf('success')).toEqual([]); // the paper's pairs: none in an all-success group
+    expect(pairsOf('return')).toEqual([
+      [0, 1],
+      [0, 2],
+      [3, 0],
+      [3, 1],
+      [3, 2],
+    ]);
+  });
+});
+
 describe('rollouts at a temperature other than 1 (temperedLogProbs)', () => {
   it("stores and recomputes the tempered distribution's log-probs, so the first PPO step has ratio 1", async () => {
     // tiny samples at temperature 1.5.
