@@ -9,7 +9,9 @@ import { registerSweepCommand } from './sweep';
 import { registerEvalCommand } from './eval';
 import { registerReportCommands } from './report';
 import { connectClient, workflowUrl } from './connect';
-import { followRun, gainOverBase, iterationLine, type OutputOptions } from './follow';
+import { evaluationOutcomes } from '../report/load';
+import { ArtifactStore } from '../storage/store';
+import { followRun, gainOverBase, iterationLine, pairedGain, pairedText, type OutputOptions } from './follow';
 import { addRunFlags, runConfigFromFlags } from './run-flags';
 
 /** Shared by every command that talks to Temporal. */
@@ -76,15 +78,35 @@ export async function startRun(
     const success = result.finalMetrics['eval/success_rate'];
     const base = result.history.find((h) => h.iteration === 0)?.metrics['eval/success_rate'];
     const gain = gainOverBase(base, success, result.finalMetrics['eval/episodes']);
+    const paired = await pairedWithBase(result);
     print(
       opts,
-      { type: 'result', ...result, history: undefined },
+      { type: 'result', ...result, history: undefined, paired },
       `final held-out success ${success?.toFixed(3) ?? '-'} after ${result.iterations} iterations${result.stopped ? ' (stopped)' : ''}` +
-        `${gain ? `, ${gain}` : ''}\n` +
+        `${gain ? `, ${gain}` : ''}${paired ? `; ${pairedText(paired)}` : ''}\n` +
         `  checkpoints: s3 ${result.policyKey} (policy), ${result.prmKey} (PRM)\n  UI: ${uiUrl(workflowId)}`,
     );
     return result;
   });
+}
+
+/**
+ * The final evaluation against the SFT base's (iteration 0) level by level, from their eval.json.gz in S3;
+ * undefined when either is missing or unreadable (the final line then gives the unpaired gain only).
+ */
+async function pairedWithBase(result: TrainingResult): Promise<ReturnType<typeof pairedGain> | undefined> {
+  const evaluated = result.history.filter((h) => h.metrics['eval/success_rate'] !== undefined);
+  const last = evaluated.at(-1)?.iteration;
+  if (last === undefined || last === 0 || evaluated[0].iteration !== 0) return undefined;
+  try {
+    const store = ArtifactStore.fromEnv();
+    const [before, after] = await Promise.all(
+      [0, last].map((it) => evaluationOutcomes(store, result.experimentId, it)),
+    );
+    return pairedGain(before, after);
+  } catch {
+    return undefined;
+  }
 }
 
 export const outputFlags = (cmd: Command) =>

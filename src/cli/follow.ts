@@ -57,6 +57,29 @@ export function gainOverBase(
   return `${text} (${z.toFixed(1)} standard errors, ${episodes} levels)`;
 }
 
+/**
+ * The same held-out levels before and after, compared level by level (McNemar's test): the levels the final
+ * policy solves that the base did not (`gained`), the reverse (`lost`), and z = (gained - lost) /
+ * sqrt(gained + lost) (0 when no level changed). Both arrays list one outcome per level, in the same order.
+ */
+export function pairedGain(
+  base: readonly boolean[],
+  final: readonly boolean[],
+): { gained: number; lost: number; z: number } {
+  if (base.length !== final.length || base.length === 0)
+    throw new Error(
+      `pairedGain: need the outcomes of the same levels before and after (got ${base.length} and ${final.length})`,
+    );
+  const gained = final.filter((s, i) => s && !base[i]).length;
+  const lost = final.filter((s, i) => !s && base[i]).length;
+  return { gained, lost, z: gained + lost > 0 ? (gained - lost) / Math.sqrt(gained + lost) : 0 };
+}
+
+/** "paired on the same levels: 108 gained, 57 lost, McNemar z 4.0". */
+export function pairedText({ gained, lost, z }: ReturnType<typeof pairedGain>): string {
+  return `paired on the same levels: ${gained} gained, ${lost} lost, McNemar z ${z.toFixed(1)}`;
+}
+
 type TrainingHandle = WorkflowHandle<(input?: unknown) => Promise<TrainingResult>>;
 
 /**

@@ -17,21 +17,24 @@ export const QUICKSTART: RunConfigInput = {
   // board-only prompt, from an SFT base of 300 expert-labelled episodes (docs/results.md, finding 11),
   // per-trajectory weighting. RL in the regime where its updates carry signal (findings 18, 20): 32 levels x
   // 8 rollouts per iteration, one optimizer step per 256 steps at lr 1e-4, no entropy bonus, a KL anchor to
-  // the base (k3, coefficient 1), and the paper's PRM learning rate 1e-6: at 1e-4 the PRM drifts (its step
-  // rewards fall to -0.8 on average) and iStar fell to 0.604 where RLOO rose to 0.771 (finding 20).
-  // Held-out evaluation on 256 levels so that a gain of 0.08 is two standard errors.
+  // the base (k3, coefficient 1). The PRM learns from every pair of a group's episodes ranked by return
+  // (shorter successes over longer ones), with the trajectory log-ratio averaged over steps so that it cannot
+  // win by lowering every log-prob of the longer episode (finding 21; with the paper's sum it drifts at lr
+  // 1e-4, finding 20). Held-out evaluation on 1,024 levels so that a gain of 0.05 is about 2.4 standard errors.
   ...SMALL_SOKOBAN,
   algorithm: 'istar',
   groups: 32,
   groupSize: 8,
   policyLr: 1e-4,
-  prmLr: 1e-6,
+  prmLr: 1e-4,
+  prmLogRatio: 'mean',
+  preferences: 'return',
   miniBatchSteps: 256,
   entropyCoef: 0,
   klCoef: 1,
   iterations: 12,
-  evalEvery: 3,
-  evalEpisodes: 256,
+  evalEvery: 6,
+  evalEpisodes: 1024,
 };
 
 async function run(): Promise<void> {

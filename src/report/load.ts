@@ -1,7 +1,13 @@
 import { gunzipSync } from 'node:zlib';
 import { decodeBatch } from '../algo/batch-codec';
 import { mean } from '../algo/stats';
-import { configKey, experimentPrefix, iterationOfKey, validateExperimentId } from '../storage/keys';
+import {
+  configKey,
+  experimentPrefix,
+  iterationKey,
+  iterationOfKey,
+  validateExperimentId,
+} from '../storage/keys';
 import type { ArtifactStore } from '../storage/store';
 import { ArtifactMissingError } from '../storage/store';
 
@@ -61,6 +67,18 @@ export interface Evaluation {
   iteration: number;
   summary: Record<string, number>;
   episodes: Trajectory[];
+}
+
+/** Success of each held-out level of iteration `iteration`'s evaluation, in level order. */
+export async function evaluationOutcomes(
+  store: ArtifactStore,
+  experimentId: string,
+  iteration: number,
+): Promise<boolean[]> {
+  const raw = gunzipJson<{ episodes?: { success?: unknown }[] }>(
+    await store.getBytes(iterationKey(experimentId, iteration, 'eval.json.gz')),
+  );
+  return (raw.episodes ?? []).map((e) => e.success === true);
 }
 
 export interface TrainingSample {

@@ -186,7 +186,7 @@ describe('npm start', () => {
     expect(second.status, second.stderr).toBe(0);
     expect(second.stdout).toContain(`attached to running run ${id}`);
     expect(second.stdout).toMatch(
-      /final held-out success \d\.\d{3} after 3 iterations, [+-]\d\.\d{3} over the SFT base \d\.\d{3} \(-?\d+\.\d standard errors, \d+ levels\)/,
+      /final held-out success \d\.\d{3} after 3 iterations, [+-]\d\.\d{3} over the SFT base \d\.\d{3} \(-?\d+\.\d standard errors, \d+ levels\); paired on the same levels: \d gained, \d lost, McNemar z -?\d+\.\d/,
     );
     expect(second.stdout).toMatch(
       /checkpoints: s3 experiments\/start-[0-9a-f]{8}-[0-9a-f]{8}\/checkpoints\/policy\/000003\//,

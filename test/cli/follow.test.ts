@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gainOverBase } from '../../src/cli/follow';
+import { gainOverBase, pairedGain, pairedText } from '../../src/cli/follow';
 
 describe('gainOverBase (the final line of npm start / istar train)', () => {
   it('gives the gain in standard errors of the difference of two success rates', () => {
@@ -24,5 +24,29 @@ describe('gainOverBase (the final line of npm start / istar train)', () => {
     expect(gainOverBase(0.2, Number.NaN, 96)).toBeUndefined();
     expect(gainOverBase(0.2, 0.3, undefined)).toBe('+0.100 over the SFT base 0.200');
     expect(gainOverBase(0, 0, 10)).toBe('+0.000 over the SFT base 0.000 (0.0 standard errors, 10 levels)');
+  });
+});
+
+describe('pairedGain (the same held-out levels before and after, McNemar)', () => {
+  it('counts the levels gained and lost and gives z = (gained - lost) / sqrt(gained + lost)', () => {
+    const base = [true, true, false, false, false, true, false, false];
+    const final = [true, false, true, true, true, true, false, true];
+    // gained: levels 2, 3, 4, 7 (4); lost: level 1 (1); z = 3 / sqrt(5) = 1.342
+    const p = pairedGain(base, final);
+    expect(p).toEqual({ gained: 4, lost: 1, z: 3 / Math.sqrt(5) });
+    expect(pairedText(p)).toBe('paired on the same levels: 4 gained, 1 lost, McNemar z 1.3');
+    // The session-12 quick-start measurement: 108 gained, 57 lost -> 51 / sqrt(165) = 3.97.
+    expect(
+      pairedGain(
+        [...Array(108).fill(false), ...Array(57).fill(true)],
+        [...Array(108).fill(true), ...Array(57).fill(false)],
+      ).z,
+    ).toBeCloseTo(3.97, 2);
+  });
+
+  it('is 0 when no level changed, and refuses outcomes of different level sets', () => {
+    expect(pairedGain([true, false], [true, false])).toEqual({ gained: 0, lost: 0, z: 0 });
+    expect(() => pairedGain([true], [true, false])).toThrow(/same levels before and after \(got 1 and 2\)/);
+    expect(() => pairedGain([], [])).toThrow(/got 0 and 0/);
   });
 });
