@@ -57,7 +57,7 @@ export const SMALL_SOKOBAN: RunConfigInput = {
   sft: { labels: 'expert', episodes: 300, epochs: 6, lr: 5e-4, randomActionFraction: 0.5, batchSize: 32 },
 };
 
-/** `npm start`'s run config (src/cli/start.ts): iStar on Sokoban sized to show learning on a 2-core machine in about 15 minutes. */
+/** `npm start`'s run config (src/cli/start.ts): iStar on Sokoban, sized to show learning on 2 cores in ~15 minutes. */
 export const QUICKSTART: RunConfigInput = {
   // The suites' small Sokoban setting: a 122k-parameter policy with line/column positions that reads the
   // board-only prompt, from an SFT base of 300 expert-labelled episodes (docs/results.md, finding 11),
