@@ -8,9 +8,8 @@ import { addRunFlags, runConfigFromFlags, startConfigFromEnv } from './run-flags
  * `npm start`: bring up the local stack if needed, start a local worker, train iStar on Sokoban with the
  * quick-start settings (QUICKSTART in src/experiments/suites.ts, sized to show learning on a 2-core machine
  * in about 15 minutes), follow it, and print the final held-out success and where the checkpoints and UI
- * are. Killed and run again, it
- * attaches to the still-running workflow (same workflow id). Flags of `istar train` override the settings;
- * ISTAR_START_CONFIG (JSON) too.
+ * are. Killed and run again, it attaches to the still-running workflow (same workflow id). Flags of
+ * `istar train` override the settings; ISTAR_START_CONFIG (JSON) too.
  */
 async function run(): Promise<void> {
   const cmd = addRunFlags(buildProgram().createCommand('npm start'))
