@@ -124,6 +124,14 @@ export async function learnProbe(overrides: RunConfigInput): Promise<void> {
         .map(([k, v]) => `${mean(v)} ${k}`)
         .join(' / ');
     };
+    // Groups that give RLOO no signal on success (every episode succeeds or every one fails) and none at all
+    // (every return equal up to rounding: every episode advantage 0).
+    const uniform = batch.groups.filter((g) =>
+      g.trajectories.every((t) => t.success === g.trajectories[0].success),
+    );
+    const flat = batch.groups.filter((g) =>
+      g.trajectories.every((t) => Math.abs(t.outcomeReward - g.trajectories[0].outcomeReward) < 1e-6),
+    );
     const stepAdvantage = targets.advantages.map((g) => g.map((t) => t.map((s) => s[0] ?? 0)));
     const heldOut = evaluation ? `, held-out success ${evaluation.successRate.toFixed(3)}` : '';
     console.log(
@@ -133,6 +141,9 @@ export async function learnProbe(overrides: RunConfigInput): Promise<void> {
         `approx-KL ${metrics['policy/approx_kl']?.toFixed(4)}, grad norm ${metrics['policy/grad_norm']?.toFixed(3)}${heldOut} (${seconds()} s)`,
     );
     console.log(`  step reward ${byKind(targets.stepRewards)}; advantage ${byKind(stepAdvantage)}`);
+    console.log(
+      `  groups: ${uniform.length}/${batch.groups.length} all-success or all-failure, ${flat.length} with equal returns`,
+    );
   }
   [policy, reference, prm].forEach((m) => m.dispose());
 }

@@ -23,7 +23,10 @@ describe('experiment suites', () => {
       new Set(['rloo', 'grpo', 'reinforce++', 'gigpo', 'prime', 'ppo', 'rloo+istar', 'grpo+istar']),
     );
     expect(cells.every((c) => c.config.resumeFrom?.experimentId === 'exp-base')).toBe(true);
-    expect(new Set(cells.map((c) => c.config.iterations))).toEqual(new Set([20]));
+    expect(new Set(cells.map((c) => c.config.iterations))).toEqual(new Set([12]));
+    expect(new Set(cells.map((c) => [c.config.temperature, c.config.temperedLogProbs].join()))).toEqual(
+      new Set(['0.4,true']),
+    );
     const grpoIstar = cells.find((c) => c.variant === 'grpo+istar')!;
     expect([grpoIstar.config.algorithm, grpoIstar.config.episodeEstimator]).toEqual(['istar', 'grpo']);
     expect(() => findSuite('chess')).toThrow(/unknown suite "chess"; one of: sokoban,/);
@@ -37,7 +40,7 @@ describe('experiment suites', () => {
       ['rloopistar-s7', 4, 7],
     ]);
     expect(sweep.maxConcurrent).toBe(1);
-    expect(findSuite('sokoban-quick').sweep.base?.iterations).toBe(10); // the suite itself is untouched
+    expect(findSuite('sokoban-quick').sweep.base?.iterations).toBe(12); // the suite itself is untouched
   });
 
   it('--variants runs a named subset of the suite and names unknown variants', () => {
