@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { upStack } from '../../infra/stack';
 import { istarSweep, type SweepProgress, type SweepRow } from '../../workflows/sweep';
 import { TASK_QUEUES } from '../../workflows/training';
@@ -11,7 +11,7 @@ import { findSuite, SUITES } from '../experiments/suites';
 import { ArtifactStore } from '../storage/store';
 import { withClient } from './commands';
 import { runEntryPoint, withLocalWorker } from './local-worker';
-import { sweepTable } from './sweep';
+import { startOrAttachSweep, sweepTable } from './sweep';
 
 /**
  * `npm run experiments -- <suite>`: bring up the local stack and a local worker, run the suite's sweep
@@ -99,19 +99,15 @@ async function run(): Promise<void> {
   const started = Date.now();
   await withLocalWorker(stack, { interruptedHint }, async () => {
     const rows = await withClient(async (client, uiUrl) => {
-      let handle: WorkflowHandle<typeof istarSweep>;
-      try {
-        handle = await client.workflow.start(istarSweep, {
-          taskQueue: TASK_QUEUES.workflow,
-          workflowId: id,
-          args: [input],
-        });
-        console.log(`started sweep ${id}\n  UI: ${uiUrl(id)}`);
-      } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        handle = client.workflow.getHandle<typeof istarSweep>(id);
-        console.log(`attached to running sweep ${id}\n  UI: ${uiUrl(id)}`);
-      }
+      const { handle, state } = await startOrAttachSweep(client, id, input, TASK_QUEUES.workflow);
+      console.log(
+        state === 'started'
+          ? `started sweep ${id}`
+          : state === 'running'
+            ? `attached to running sweep ${id}`
+            : `sweep ${id} has already completed: rebuilding its report from S3 (pass --id <new id> to run the suite again)`,
+      );
+      console.log(`  UI: ${uiUrl(id)}`);
       return follow(handle);
     });
     console.log(sweepTable(rows));
@@ -130,6 +126,7 @@ async function run(): Promise<void> {
       command: `npm run experiments -- ${argv}`,
       rows,
       results: report.results,
+      paired: report.paired,
       wallSeconds: (Date.now() - started) / 1000,
       charts: Object.keys(report.pngs),
       now: new Date(),

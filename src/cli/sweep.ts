@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { SweepInput } from '../config/sweep-config';
 import { parseSweep, sweepCells } from '../config/sweep-config';
 import { TASK_QUEUES } from '../../workflows/training';
 import { istarSweep, type SweepProgress, type SweepRow } from '../../workflows/sweep';
@@ -10,6 +12,33 @@ const list =
   <T>(parse: (s: string) => T) =>
   (v: string) =>
     v.split(',').map((x) => parse(x.trim()));
+
+/**
+ * Start sweep `id`, or attach to it when it is running or has completed: a finished sweep's result is read
+ * back (e.g. to rebuild its report) instead of running every cell again. Only a sweep that failed, was
+ * cancelled or terminated starts afresh under the same id.
+ */
+export async function startOrAttachSweep(
+  client: Client,
+  id: string,
+  input: SweepInput,
+  taskQueue: string,
+): Promise<{ handle: WorkflowHandle<typeof istarSweep>; state: 'started' | 'running' | 'completed' }> {
+  try {
+    const handle = await client.workflow.start(istarSweep, {
+      taskQueue,
+      workflowId: id,
+      args: [input],
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+    });
+    return { handle, state: 'started' };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const handle = client.workflow.getHandle<typeof istarSweep>(id);
+    const { status } = await handle.describe();
+    return { handle, state: status.name === 'RUNNING' ? 'running' : 'completed' };
+  }
+}
 
 /** The results table of a sweep, one row per run. */
 export function sweepTable(rows: SweepRow[]): string {

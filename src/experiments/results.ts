@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type { SweepInput } from '../config/sweep-config';
-import type { ResultRow } from '../report/summary';
+import type { PairedRow, ResultRow } from '../report/summary';
 import type { SweepRow } from '../../workflows/sweep';
 import type { Suite } from './suites';
 
@@ -35,12 +35,31 @@ export function suiteSweep(suite: Suite, opts: SuiteOverrides): SweepInput {
 
 const f3 = (x: number | null | undefined) => (x === undefined || x === null ? '-' : x.toFixed(3));
 
+function pairedMarkdown(paired: readonly PairedRow[]): string[] {
+  if (paired.length === 0) return [];
+  const ref = paired[0].reference;
+  return [
+    `Against ${ref} on the same held-out levels (each run's final evaluation against the ${ref} run with the same ` +
+      `seed, pooled over seeds; difference = (gained - lost) / levels, McNemar z = (gained - lost) / sqrt(gained + lost)):`,
+    '',
+    `| method | seeds | levels | gained | lost | difference | McNemar z | reaches ${ref}'s final at iteration |`,
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...paired.map(
+      (r) =>
+        `| ${r.label} | ${r.seeds.join(', ')} | ${r.levels} | ${r.gained} | ${r.lost} | ${r.difference >= 0 ? '+' : ''}${r.difference.toFixed(3)} | ${r.z.toFixed(1)} | ${r.reachesReferenceAt ?? '-'} |`,
+    ),
+    '',
+  ];
+}
+
 /** docs/results/<suite>.md: what was measured, on what, how to reproduce it. */
 export function resultsMarkdown(args: {
   suite: Suite;
   command: string;
   rows: SweepRow[];
   results: ResultRow[];
+  /** Each method against RLOO on the same held-out levels (report.paired). */
+  paired?: PairedRow[];
   wallSeconds: number;
   charts: string[];
   now: Date;
@@ -68,6 +87,7 @@ export function resultsMarkdown(args: {
         `| ${r.label} | ${r.seeds.join(', ')} | ${r.mean.toFixed(3)} ± ${r.std.toFixed(3)} | ${r.values.map((v: number) => v.toFixed(3)).join(', ')} |`,
     ),
     '',
+    ...pairedMarkdown(args.paired ?? []),
     'Every run:',
     '',
     '| run | variant | seed | iterations | final | best | status |',

@@ -1,7 +1,7 @@
 import type { RenderedChart } from './charts';
 import { escapeHtml, fmt } from './format';
 import type { ExperimentData } from './load';
-import { bestValue, lastValue, METRICS, type ResultRow } from './summary';
+import { bestValue, lastValue, METRICS, type PairedRow, type ResultRow } from './summary';
 import { VIEWER_SCRIPT, viewerHtml, type ViewerOptions } from './viewer';
 
 /** One self-contained page: inline CSS, inline SVG charts, a small inline script; nothing is fetched. */
@@ -9,6 +9,7 @@ import { VIEWER_SCRIPT, viewerHtml, type ViewerOptions } from './viewer';
 export interface ReportPage {
   experiments: readonly ExperimentData[];
   results: readonly ResultRow[];
+  paired?: readonly PairedRow[];
   charts: readonly RenderedChart[];
   /** Problems worth showing (unreadable artifacts, PNG export unavailable). */
   warnings: readonly string[];
@@ -92,6 +93,24 @@ function resultsTable(results: readonly ResultRow[]): string {
   );
 }
 
+function pairedHtml(paired: readonly PairedRow[]): string {
+  if (paired.length === 0) return '';
+  const rows = paired.map(
+    (r) =>
+      `<tr><td>${escapeHtml(r.env)}</td><td>${escapeHtml(r.label)}</td><td class="num">${r.seeds.join(', ')}</td>` +
+      `<td class="num">${r.levels}</td><td class="num">${r.gained}</td><td class="num">${r.lost}</td>` +
+      `<td class="num paired">${r.difference >= 0 ? '+' : ''}${fmt(r.difference)}</td><td class="num">${r.z.toFixed(1)}</td>` +
+      `<td class="num">${r.reachesReferenceAt ?? '-'}</td></tr>`,
+  );
+  const ref = escapeHtml(paired[0].reference);
+  return (
+    `<h3>Against ${ref} on the same held-out levels</h3>` +
+    `<table class="paired"><thead><tr><th>env</th><th>method</th><th>seeds</th><th>levels</th><th>gained</th><th>lost</th><th>difference</th><th>McNemar z</th><th>reaches ${ref}'s final at iteration</th></tr></thead>` +
+    `<tbody>${rows.join('')}</tbody></table>` +
+    `<p class="legend">Each run's final evaluation against the ${ref} run with the same seed (the same held-out levels), pooled over seeds: levels the method solved and ${ref} did not (gained) and the reverse (lost); difference = (gained − lost) / levels; McNemar z = (gained − lost) / √(gained + lost). The last column is the first evaluated iteration at which the method's mean over seeds reaches ${ref}'s final mean.</p>`
+  );
+}
+
 export function reportHtml(page: ReportPage): string {
   const ids = page.experiments.map((e) => e.id);
   const title = `iStar training report: ${ids.length <= 3 ? ids.join(', ') : `${ids.length} experiments`}`;
@@ -118,6 +137,7 @@ ${warnings}
 ${runsTable(page.experiments)}
 <h2>Results</h2>
 ${resultsTable(page.results)}
+${pairedHtml(page.paired ?? [])}
 <h2>Learning curves</h2>
 ${charts}
 <h2>Trajectories</h2>

@@ -6,7 +6,7 @@ import { renderCharts, type RenderedChart } from './charts';
 import { reportHtml } from './html';
 import { loadExperiments, type ExperimentData, type LoadOptions } from './load';
 import { loadPngRenderer } from './png';
-import { resultsTable, type ResultRow } from './summary';
+import { pairedTable, resultsTable, type PairedRow, type ResultRow } from './summary';
 import type { ViewerOptions } from './viewer';
 
 export { listExperimentIds, loadExperiment, loadExperiments, ReportInputError } from './load';
@@ -27,6 +27,8 @@ export interface Report {
   charts: RenderedChart[];
   experiments: ExperimentData[];
   results: ResultRow[];
+  /** Each method against RLOO on the same held-out levels (empty without RLOO runs). */
+  paired: PairedRow[];
   warnings: string[];
 }
 
@@ -38,6 +40,7 @@ export async function buildReport(
   const experiments = await loadExperiments(store, experimentIds, options);
   const charts = await renderCharts(experiments);
   const results = resultsTable(experiments);
+  const paired = pairedTable(experiments);
   const warnings = experiments.flatMap((e) => e.warnings.map((w) => `${e.id}: ${w}`));
   const pngs: Record<string, Buffer> = {};
   if (options.png ?? true) {
@@ -48,12 +51,13 @@ export async function buildReport(
   const html = reportHtml({
     experiments,
     results,
+    paired,
     charts,
     warnings,
     generatedAt: options.now ?? new Date(),
     viewer: options,
   });
-  return { html, pngs, charts, experiments, results, warnings };
+  return { html, pngs, charts, experiments, results, paired, warnings };
 }
 
 export interface WrittenReport {

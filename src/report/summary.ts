@@ -117,3 +117,76 @@ export function bandPoints(points: readonly RunPoint[]): BandPoint[] {
 export function methodLabels(experiments: readonly ExperimentData[]): string[] {
   return [...new Set(experiments.map((e) => e.label))].sort();
 }
+
+/**
+ * One method against the reference method (RLOO, the paper's baseline) on the same held-out levels: the
+ * runs of the two with the same seed and env evaluated the same levels, so their final evaluations pair
+ * level by level. Gained/lost are pooled over those seeds; McNemar's z = (gained - lost) / sqrt(gained +
+ * lost). `reachesReferenceAt`: the first evaluated iteration at which the method's mean held-out success
+ * over its seeds is at least the reference's final mean (the paper's "reaches RLOO's final in half the steps").
+ */
+export interface PairedRow {
+  label: string;
+  env: string;
+  reference: string;
+  /** Seeds paired (both runs have a final evaluation with common levels). */
+  seeds: number[];
+  /** Level evaluations compared, summed over seeds. */
+  levels: number;
+  /** Levels the method solved and the reference did not, and the reverse. */
+  gained: number;
+  lost: number;
+  z: number;
+  /** Method's mean final success minus the reference's, over the paired levels. */
+  difference: number;
+  reachesReferenceAt?: number;
+}
+
+export function pairedTable(experiments: readonly ExperimentData[], reference = 'rloo'): PairedRow[] {
+  const rows: PairedRow[] = [];
+  const methods = new Map<string, ExperimentData[]>();
+  for (const exp of experiments) {
+    const key = JSON.stringify([exp.label, exp.env]);
+    methods.set(key, [...(methods.get(key) ?? []), exp]);
+  }
+  for (const runs of methods.values()) {
+    const { label, env } = runs[0];
+    if (label === reference) continue;
+    const refs = experiments.filter((e) => e.label === reference && e.env === env);
+    if (refs.length === 0) continue;
+    let gained = 0;
+    let lost = 0;
+    let levels = 0;
+    const seeds: number[] = [];
+    for (const run of runs) {
+      const ref = refs.find((r) => r.seed === run.seed);
+      if (!run.evaluation || !ref?.evaluation) continue;
+      const refSuccess = new Map(ref.evaluation.episodes.map((e) => [e.seed, e.success]));
+      const common = run.evaluation.episodes.filter((e) => refSuccess.has(e.seed));
+      if (common.length === 0) continue;
+      seeds.push(run.seed);
+      levels += common.length;
+      gained += common.filter((e) => e.success && !refSuccess.get(e.seed)).length;
+      lost += common.filter((e) => !e.success && refSuccess.get(e.seed)).length;
+    }
+    if (seeds.length === 0) continue;
+    // The reference's final mean over its seeds, and the method's seed-mean curve (points every seed has).
+    const refFinal = mean(
+      refs.map((r) => lastValue(r, METRICS.heldOutSuccess)?.value).filter((v): v is number => v !== undefined),
+    );
+    const curve = bandPoints(runPoints(runs, METRICS.heldOutSuccess)).filter((p) => p.n === runs.length);
+    rows.push({
+      label,
+      env,
+      reference,
+      seeds,
+      levels,
+      gained,
+      lost,
+      z: gained + lost > 0 ? (gained - lost) / Math.sqrt(gained + lost) : 0,
+      difference: (gained - lost) / levels,
+      reachesReferenceAt: curve.find((p) => p.mean >= refFinal - 1e-12)?.iteration,
+    });
+  }
+  return rows.sort((a, b) => a.env.localeCompare(b.env) || b.difference - a.difference);
+}

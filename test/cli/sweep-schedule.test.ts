@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunConfig } from '../../src/config/run-config';
+import { startOrAttachSweep } from '../../src/cli/sweep';
 import { istarSweep } from '../../workflows/sweep';
 import { testEnv, testStore } from '../helpers/stack';
 import {
@@ -82,6 +83,13 @@ describe('istar sweep', () => {
     }
     const grpoIstar = await store.getJson<RunConfig>(`experiments/${id}-grpopistar-s3/config.json`);
     expect(grpoIstar.episodeEstimator).toBe('grpo');
+
+    // `npm run experiments` again with the same id: the completed sweep is read back, not run again.
+    const firstRun = (await t.client.workflow.getHandle(id).describe()).runId;
+    const again = await startOrAttachSweep(t.client, id, { base, seeds: [3] }, queues.workflow);
+    expect(again.state).toBe('completed');
+    expect(await again.handle.result()).toEqual(rows);
+    expect((await t.client.workflow.getHandle(id).describe()).runId).toBe(firstRun);
   });
 
   it('runs 2 algorithms x 2 seeds as child workflows and prints the results table', async () => {

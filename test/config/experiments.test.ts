@@ -125,6 +125,31 @@ describe('experiment suites', () => {
           std: 0.1414,
         },
       ],
+      paired: [
+        {
+          label: 'istar',
+          env: 'sokoban',
+          reference: 'rloo',
+          seeds: [0, 1],
+          levels: 2048,
+          gained: 150,
+          lost: 120,
+          z: 30 / Math.sqrt(270),
+          difference: 30 / 2048,
+          reachesReferenceAt: 6,
+        },
+        {
+          label: 'ppo',
+          env: 'sokoban',
+          reference: 'rloo',
+          seeds: [0],
+          levels: 4,
+          gained: 0,
+          lost: 2,
+          z: -1.414,
+          difference: -0.5,
+        },
+      ],
       wallSeconds: 3600,
       charts: ['held-out-success'],
       now: new Date('2026-11-24T12:00:00Z'),
@@ -133,6 +158,11 @@ describe('experiment suites', () => {
     expect(md).toContain('Shared SFT base (e-base): held-out success 0.250.');
     expect(md).toContain('| rloo | 0, 2 | 0.400 ± 0.141 | 0.500, 0.300 |');
     expect(md).toContain('| e-rloo-s1 | rloo | 1 | - | - | - | failed: boom |');
+    expect(md).toContain(
+      "| method | seeds | levels | gained | lost | difference | McNemar z | reaches rloo's final at iteration |",
+    );
+    expect(md).toContain('| istar | 0, 1 | 2048 | 150 | 120 | +0.015 | 1.8 | 6 |');
+    expect(md).toContain('| ppo | 0 | 4 | 0 | 2 | -0.500 | -1.4 | - |');
     expect(md).toContain('wall time 60 min');
     expect(md).toContain('![held-out-success](sokoban-quick/held-out-success.png)');
   });

@@ -194,6 +194,24 @@ describe('istar report', () => {
     expect(report.results[1].std).toBeCloseTo(Math.sqrt(2 * 0.1 ** 2), 12);
     const cells = [...report.html.matchAll(/<td class="num result">([^<]*)<\/td>/g)].map((m) => m[1]);
     expect(cells).toEqual(['0.625 ± 0.177', '0.350 ± 0.141']);
+    // Against RLOO on the same levels: each seed's one held-out level is solved by both (nothing gained or
+    // lost); iStar's seed mean at iteration 0 (0.9) is already above RLOO's final mean (0.35).
+    expect(report.paired).toEqual([
+      {
+        label: 'istar',
+        env: 'sokoban',
+        reference: 'rloo',
+        seeds: [0, 1],
+        levels: 2,
+        gained: 0,
+        lost: 0,
+        z: 0,
+        difference: 0,
+        reachesReferenceAt: 0,
+      },
+    ]);
+    expect(report.html).toContain('<h3>Against rloo on the same held-out levels</h3>');
+    expect(report.html).toContain('<td class="num paired">+0.000</td>');
   });
 
   it('charts every recorded metric with a per-method mean and min-max band over seeds', () => {
