@@ -96,9 +96,8 @@ async function run(): Promise<void> {
   const stack = await upStack({ log: (l) => console.log(l) });
   const interruptedHint =
     'stopping the local worker; the sweep keeps its state on the Temporal server. Run the same command again to attach to it.';
-  const started = Date.now();
   await withLocalWorker(stack, { interruptedHint }, async () => {
-    const rows = await withClient(async (client, uiUrl) => {
+    const { rows, wallSeconds } = await withClient(async (client, uiUrl) => {
       const { handle, state } = await startOrAttachSweep(client, id, input, TASK_QUEUES.workflow);
       console.log(
         state === 'started'
@@ -108,7 +107,10 @@ async function run(): Promise<void> {
             : `sweep ${id} has already completed: rebuilding its report from S3 (pass --id <new id> to run the suite again)`,
       );
       console.log(`  UI: ${uiUrl(id)}`);
-      return follow(handle);
+      const rows = await follow(handle);
+      // The sweep's own wall time (from the server), also when this command attached to it or rebuilt its report.
+      const { startTime, closeTime } = await handle.describe();
+      return { rows, wallSeconds: ((closeTime ?? new Date()).getTime() - startTime.getTime()) / 1000 };
     });
     console.log(sweepTable(rows));
 
@@ -127,7 +129,7 @@ async function run(): Promise<void> {
       rows,
       results: report.results,
       paired: report.paired,
-      wallSeconds: (Date.now() - started) / 1000,
+      wallSeconds,
       charts: Object.keys(report.pngs),
       now: new Date(),
     });
