@@ -37,6 +37,11 @@ export function registerReportCommands(program: Command): void {
         console.log(
           `  ${r.env} ${r.label}: held-out success ${r.mean.toFixed(3)} ± ${r.std.toFixed(3)} over ${r.runs.length} seed${r.runs.length === 1 ? '' : 's'}`,
         );
+      for (const p of report.paired)
+        console.log(
+          `  ${p.env} ${p.label} vs ${p.reference} on the same levels (seeds ${p.seeds.join(', ')}): ` +
+            `${p.gained} gained, ${p.lost} lost, McNemar z ${p.z.toFixed(1)}`,
+        );
     });
 
   program

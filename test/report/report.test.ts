@@ -313,9 +313,12 @@ describe('istar report', () => {
     console.log = (line: string) => void log.push(line);
     try {
       const out = path.join(tmp, 'cli');
-      expect(await runCli(['report', ...ISTAR, '--out', out, '--no-png'])).toBe(0);
+      expect(await runCli(['report', ...ALL, '--out', out, '--no-png'])).toBe(0);
       expect(await readFile(path.join(out, 'index.html'), 'utf8')).toContain('0.625 ± 0.177');
       expect(log.join('\n')).toContain('sokoban istar: held-out success 0.625 ± 0.177 over 2 seeds');
+      expect(log.join('\n')).toContain(
+        'sokoban istar vs rloo on the same levels (seeds 0, 1): 0 gained, 0 lost, McNemar z 0.0',
+      );
       expect(await runCli(['report', `report-${run}-nothing`, '--out', out])).toBe(1);
     } finally {
       console.log = original;
