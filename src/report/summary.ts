@@ -172,7 +172,9 @@ export function pairedTable(experiments: readonly ExperimentData[], reference = 
     if (seeds.length === 0) continue;
     // The reference's final mean over its seeds, and the method's seed-mean curve (points every seed has).
     const refFinal = mean(
-      refs.map((r) => lastValue(r, METRICS.heldOutSuccess)?.value).filter((v): v is number => v !== undefined),
+      refs
+        .map((r) => lastValue(r, METRICS.heldOutSuccess)?.value)
+        .filter((v): v is number => v !== undefined),
     );
     const curve = bandPoints(runPoints(runs, METRICS.heldOutSuccess)).filter((p) => p.n === runs.length);
     rows.push({
