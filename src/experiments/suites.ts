@@ -54,7 +54,7 @@ export const SMALL_SOKOBAN: RunConfigInput = {
  * per-trajectory step weighting (token-mean PPO collapses a base that reads the board), no entropy bonus, a
  * KL anchor to the base (k3, coefficient 1). Rollouts at temperature 0.4 (the evaluation's) with every
  * log-prob of the update from the same tempered distribution, so that they stay on-policy (`temperedLogProbs`;
- * RLOO + iStar 0.728 +- 0.010 over 3 seeds vs 0.702 +- 0.008 at temperature 1, finding 22). The PRM learns
+ * RLOO + iStar 0.728 +- 0.011 over 3 seeds vs 0.702 +- 0.008 at temperature 1, finding 22). The PRM learns
  * from every pair of a group's episodes ranked by return (shorter successes over longer ones), with the
  * trajectory log-ratio averaged over steps so that it cannot win by lowering every log-prob of the longer
  * episode (finding 21; with the paper's sum it drifts at lr 1e-4, finding 20). 12 iterations, held-out
