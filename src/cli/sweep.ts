@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import type { SweepInput } from '../config/sweep-config';
-import { parseSweep, sweepCells } from '../config/sweep-config';
+import { parseSweep, sweepCells, type SweepInput } from '../config/sweep-config';
 import { TASK_QUEUES } from '../../workflows/training';
 import { istarSweep, type SweepProgress, type SweepRow } from '../../workflows/sweep';
 import type { withClient as WithClient } from './commands';

@@ -25,6 +25,16 @@ export function bestValue(exp: ExperimentData, metric: string): number | undefin
   return values.length ? Math.max(...values) : undefined;
 }
 
+/** The runs of each method x env (its seeds), in first-seen order. */
+function byMethod(experiments: readonly ExperimentData[]): ExperimentData[][] {
+  const cells = new Map<string, ExperimentData[]>();
+  for (const exp of experiments) {
+    const key = JSON.stringify([exp.label, exp.env]);
+    cells.set(key, [...(cells.get(key) ?? []), exp]);
+  }
+  return [...cells.values()];
+}
+
 /** One row of the results table: final held-out success of every seed of a method on an env. */
 export interface ResultRow {
   label: string;
@@ -40,13 +50,8 @@ export interface ResultRow {
 
 /** Final held-out success, mean +- std over seeds, per method x env; sorted by env, then by mean descending. */
 export function resultsTable(experiments: readonly ExperimentData[]): ResultRow[] {
-  const cells = new Map<string, ExperimentData[]>();
-  for (const exp of experiments) {
-    const key = JSON.stringify([exp.label, exp.env]);
-    cells.set(key, [...(cells.get(key) ?? []), exp]);
-  }
   const rows: ResultRow[] = [];
-  for (const runs of cells.values()) {
+  for (const runs of byMethod(experiments)) {
     const scored = runs
       .map((exp) => ({ exp, final: lastValue(exp, METRICS.heldOutSuccess) }))
       .filter((r) => r.final !== undefined);
@@ -144,12 +149,7 @@ export interface PairedRow {
 
 export function pairedTable(experiments: readonly ExperimentData[], reference = 'rloo'): PairedRow[] {
   const rows: PairedRow[] = [];
-  const methods = new Map<string, ExperimentData[]>();
-  for (const exp of experiments) {
-    const key = JSON.stringify([exp.label, exp.env]);
-    methods.set(key, [...(methods.get(key) ?? []), exp]);
-  }
-  for (const runs of methods.values()) {
+  for (const runs of byMethod(experiments)) {
     const { label, env } = runs[0];
     if (label === reference) continue;
     const refs = experiments.filter((e) => e.label === reference && e.env === env);
