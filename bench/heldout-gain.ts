@@ -30,7 +30,10 @@ export async function heldoutGain(overrides: RunConfigInput, levels: number): Pr
   console.log(`iteration 0: held-out success ${rate(base)} on ${levels} levels`);
   const start = performance.now();
   for (let it = 1; it <= config.iterations; it++) {
-    await iterationInProcess(trainSetup, { policy, prm, reference }, it);
+    const { metrics } = await iterationInProcess(trainSetup, { policy, prm, reference }, it);
+    // The PRM's pair accuracy (iStar, PRIME): each group's pairs ranked by the PRM just before its step on them.
+    if (metrics['prm/accuracy'] !== undefined)
+      console.log(`iteration ${it}: PRM pair accuracy ${metrics['prm/accuracy'].toFixed(2)}`);
     if (it % config.evalEvery !== 0 && it !== config.iterations) continue;
     const after = await outcomes(it);
     console.log(

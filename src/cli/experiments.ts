@@ -1,12 +1,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { upStack } from '../../infra/stack';
 import { istarSweep, type SweepProgress, type SweepRow } from '../../workflows/sweep';
 import { TASK_QUEUES } from '../../workflows/training';
 import { parseSweep, sweepCells } from '../config/sweep-config';
-import { resultsMarkdown, suiteSweep, type SuiteOverrides } from '../experiments/results';
+import { mergeSweepRows, resultsMarkdown, suiteSweep, type SuiteOverrides } from '../experiments/results';
 import { findSuite, SUITES } from '../experiments/suites';
 import { ArtifactStore } from '../storage/store';
 import { withClient } from './commands';
@@ -46,6 +46,8 @@ interface Options extends SuiteOverrides {
   list?: boolean;
   out: string;
   id?: string;
+  /** Other completed sweeps of the suite whose runs join the table (mergeSweepRows). */
+  with?: string[];
   png: boolean;
 }
 
@@ -78,6 +80,11 @@ async function run(): Promise<void> {
     )
     .option('--out <dir>', 'where the report and results table go', 'docs/results')
     .option('--id <workflowId>', 'sweep workflow id (default experiments-<suite>)')
+    .option(
+      '--with <workflowIds>',
+      'comma-separated completed sweeps of the same suite whose runs join the table (e.g. the variants this sweep did not finish, run with --variants and --id)',
+      nameList,
+    )
     .option('--no-png', 'skip the PNG exports')
     .exitOverride();
   program.parse(process.argv.slice(2), { from: 'user' });
@@ -97,7 +104,25 @@ async function run(): Promise<void> {
   const interruptedHint =
     'stopping the local worker; the sweep keeps its state on the Temporal server. Run the same command again to attach to it.';
   await withLocalWorker(stack, { interruptedHint }, async () => {
-    const { rows, wallSeconds } = await withClient(async (client, uiUrl) => {
+    const { rows, sweeps, wallSeconds } = await withClient(async (client, uiUrl) => {
+      // The other sweeps first, so a wrong --with fails before hours of training, not after.
+      const others: { id: string; handle: WorkflowHandle<typeof istarSweep> }[] = [];
+      for (const other of opts.with ?? []) {
+        const h = client.workflow.getHandle<typeof istarSweep>(other);
+        const status = await h
+          .describe()
+          .then((d) => d.status.name)
+          .catch((err: unknown) => {
+            if (err instanceof WorkflowNotFoundError)
+              throw new Error(`--with ${other}: no such sweep on the Temporal server`);
+            throw err;
+          });
+        if (status !== 'COMPLETED')
+          throw new Error(
+            `--with ${other}: the sweep is ${status.toLowerCase()}, not completed; finish it first (npm run experiments -- ${suite.name} --id ${other} with its options)`,
+          );
+        others.push({ id: other, handle: h });
+      }
       const { handle, state } = await startOrAttachSweep(client, id, input, TASK_QUEUES.workflow);
       console.log(
         state === 'started'
@@ -108,9 +133,22 @@ async function run(): Promise<void> {
       );
       console.log(`  UI: ${uiUrl(id)}`);
       const rows = await follow(handle);
-      // The sweep's own wall time (from the server), also when this command attached to it or rebuilt its report.
-      const { startTime, closeTime } = await handle.describe();
-      return { rows, wallSeconds: ((closeTime ?? new Date()).getTime() - startTime.getTime()) / 1000 };
+      // Each sweep's own wall time (from the server), also when this command attached to it or rebuilt its report.
+      const wall = async (h: WorkflowHandle) => {
+        const { startTime, closeTime } = await h.describe();
+        return ((closeTime ?? new Date()).getTime() - startTime.getTime()) / 1000;
+      };
+      const sweeps = [{ id, wallSeconds: await wall(handle) }];
+      const otherRows: { id: string; rows: SweepRow[] }[] = [];
+      for (const o of others) {
+        otherRows.push({ id: o.id, rows: await o.handle.result() });
+        sweeps.push({ id: o.id, wallSeconds: await wall(o.handle) });
+      }
+      return {
+        rows: mergeSweepRows({ id, rows }, otherRows),
+        sweeps,
+        wallSeconds: sweeps.reduce((a, w) => a + w.wallSeconds, 0),
+      };
     });
     console.log(sweepTable(rows));
 
@@ -130,6 +168,7 @@ async function run(): Promise<void> {
       results: report.results,
       paired: report.paired,
       wallSeconds,
+      sweeps,
       charts: Object.keys(report.pngs),
       now: new Date(),
     });

@@ -35,6 +35,41 @@ export function suiteSweep(suite: Suite, opts: SuiteOverrides): SweepInput {
 
 const f3 = (x: number | null | undefined) => (x === undefined || x === null ? '-' : x.toFixed(3));
 
+/**
+ * One table from several sweeps of a suite (`npm run experiments -- <suite> --with <id>`, e.g. a sweep that ran the
+ * variants the suite's own sweep could not finish): each other sweep's completed runs take the place of the main
+ * sweep's failed run of the same variant and seed, or are added where the main sweep has none. Every sweep must
+ * have started from the same SFT base (their base rows' held-out success must agree); the other sweeps' base rows
+ * are dropped. A completed run of the same variant and seed in two sweeps is an error (which one counts?).
+ */
+export function mergeSweepRows(
+  main: { id: string; rows: SweepRow[] },
+  others: { id: string; rows: SweepRow[] }[],
+): SweepRow[] {
+  const key = (r: SweepRow) => `${r.variant} seed ${r.seed}`;
+  const mainBase = main.rows.find((r) => r.variant === 'sft-base');
+  const merged = [...main.rows];
+  for (const other of others) {
+    const base = other.rows.find((r) => r.variant === 'sft-base');
+    if ((base === undefined) !== (mainBase === undefined) || base?.finalSuccess !== mainBase?.finalSuccess)
+      throw new Error(
+        `sweep ${other.id} did not start from the same SFT base as ${main.id} ` +
+          `(base held-out success ${f3(base?.finalSuccess)} vs ${f3(mainBase?.finalSuccess)}), so its runs cannot join this table`,
+      );
+    for (const row of other.rows) {
+      if (row.variant === 'sft-base' || row.status !== 'completed') continue;
+      const at = merged.findIndex((r) => key(r) === key(row));
+      if (at < 0) merged.push(row);
+      else if (merged[at].status === 'failed') merged[at] = row;
+      else
+        throw new Error(
+          `${key(row)} completed in two sweeps (${merged[at].experimentId} and ${row.experimentId}); merge sweeps with different runs`,
+        );
+    }
+  }
+  return merged;
+}
+
 function pairedMarkdown(paired: readonly PairedRow[]): string[] {
   if (paired.length === 0) return [];
   const ref = paired[0].reference;
@@ -61,6 +96,8 @@ export function resultsMarkdown(args: {
   /** Each method against RLOO on the same held-out levels (report.paired). */
   paired?: PairedRow[];
   wallSeconds: number;
+  /** When the table merges several sweeps (`--with`): each one's wall time; `wallSeconds` is their sum. */
+  sweeps?: { id: string; wallSeconds: number }[];
   charts: string[];
   now: Date;
 }): string {
@@ -72,7 +109,10 @@ export function resultsMarkdown(args: {
     '',
     `Measured ${args.now.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus[0]?.model ?? 'unknown CPU'} ` +
       `(${cpus.length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB), TensorFlow.js wasm backend; ` +
-      `wall time ${Math.round(args.wallSeconds / 60)} min.`,
+      `wall time ${Math.round(args.wallSeconds / 60)} min` +
+      (args.sweeps && args.sweeps.length > 1
+        ? ` (${args.sweeps.map((w) => `${w.id} ${Math.round(w.wallSeconds / 60)} min`).join(', ')}).`
+        : '.'),
     '',
     `Reproduce: \`${args.command}\``,
     '',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseSweep, sweepCells } from '../../src/config/sweep-config';
-import { resultsMarkdown, suiteSweep } from '../../src/experiments/results';
+import { mergeSweepRows, resultsMarkdown, suiteSweep } from '../../src/experiments/results';
+import type { SweepRow } from '../../workflows/sweep';
 import { findSuite, SUITES } from '../../src/experiments/suites';
 import { methodLabel } from '../../src/report/load';
 
@@ -165,5 +166,88 @@ describe('experiment suites', () => {
     expect(md).toContain('| ppo | 0 | 4 | 0 | 2 | -0.500 | -1.4 | - |');
     expect(md).toContain('wall time 60 min');
     expect(md).toContain('![held-out-success](sokoban-quick/held-out-success.png)');
+  });
+
+  describe('--with: one table from several sweeps of a suite', () => {
+    const row = (
+      variant: string,
+      seed: number,
+      status: 'completed' | 'failed',
+      exp: string,
+      final?: number,
+    ): SweepRow => ({
+      name: `${variant}-s${seed}`,
+      variant,
+      algorithm: variant,
+      seed,
+      workflowId: `w-${exp}`,
+      experimentId: exp,
+      status,
+      ...(status === 'completed'
+        ? { iterations: 12, finalSuccess: final ?? 0.5, bestSuccess: final ?? 0.5 }
+        : { error: 'terminated' }),
+    });
+    const main = {
+      id: 'experiments-sokoban',
+      rows: [
+        row('sft-base', 0, 'completed', 'main-base', 0.654),
+        row('rloo', 0, 'completed', 'main-rloo-s0', 0.7),
+        row('grpo+istar', 0, 'failed', 'main-gi-s0'),
+        row('grpo+istar', 1, 'failed', 'main-gi-s1'),
+      ],
+    };
+
+    it("another sweep's completed runs replace failed ones and add missing ones; its base row is dropped", () => {
+      const other = {
+        id: 'extra',
+        rows: [
+          row('sft-base', 0, 'completed', 'extra-base', 0.654),
+          row('grpo+istar', 0, 'completed', 'extra-gi-s0', 0.71),
+          row('grpo+istar', 1, 'failed', 'extra-gi-s1'),
+          row('grpo+istar', 2, 'completed', 'extra-gi-s2', 0.69),
+        ],
+      };
+      const merged = mergeSweepRows(main, [other]);
+      expect(merged.map((r) => `${r.experimentId}:${r.status}`)).toEqual([
+        'main-base:completed',
+        'main-rloo-s0:completed',
+        'extra-gi-s0:completed',
+        'main-gi-s1:failed', // still failed in both: the main sweep's row stays
+        'extra-gi-s2:completed',
+      ]);
+    });
+
+    it('a sweep from another SFT base, or the same run completed twice, is refused with the reason', () => {
+      expect(() =>
+        mergeSweepRows(main, [{ id: 'other-base', rows: [row('sft-base', 0, 'completed', 'b', 0.6)] }]),
+      ).toThrow(
+        'sweep other-base did not start from the same SFT base as experiments-sokoban (base held-out success 0.600 vs 0.654)',
+      );
+      expect(() =>
+        mergeSweepRows(main, [
+          {
+            id: 'again',
+            rows: [row('sft-base', 0, 'completed', 'b', 0.654), row('rloo', 0, 'completed', 'again-rloo-s0')],
+          },
+        ]),
+      ).toThrow('rloo seed 0 completed in two sweeps (main-rloo-s0 and again-rloo-s0)');
+    });
+
+    it("the results markdown gives each sweep's wall time", () => {
+      const md = resultsMarkdown({
+        suite: findSuite('sokoban'),
+        command: 'npm run experiments -- sokoban --with extra',
+        rows: main.rows,
+        results: [],
+        wallSeconds: 9000,
+        sweeps: [
+          { id: 'experiments-sokoban', wallSeconds: 7200 },
+          { id: 'extra', wallSeconds: 1800 },
+        ],
+        charts: [],
+        now: new Date('2026-12-03T12:00:00Z'),
+      });
+      expect(md).toContain('wall time 150 min (experiments-sokoban 120 min, extra 30 min).');
+    });
   });
 });
