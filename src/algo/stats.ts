@@ -51,3 +51,31 @@ export function minOf(xs: ArrayLike<number>): number {
   for (let i = 0; i < xs.length; i++) if (xs[i] < m) m = xs[i];
   return m;
 }
+
+/**
+ * Area under the ROC curve of `scores` as a detector of `labels` (Mann-Whitney U / (positives x negatives)):
+ * the probability that a random positive scores above a random negative, ties counting one half. NaN when
+ * either class is empty.
+ */
+export function rocAuc(scores: readonly number[], labels: readonly boolean[]): number {
+  if (scores.length !== labels.length)
+    throw new Error(`rocAuc: ${scores.length} scores but ${labels.length} labels`);
+  const order = scores.map((s, i) => ({ s, positive: labels[i] })).sort((a, b) => a.s - b.s);
+  // Rank sum of the positives, tied scores sharing their mean rank (1-based).
+  let rankSum = 0;
+  let positives = 0;
+  for (let i = 0; i < order.length;) {
+    let j = i;
+    while (j < order.length && order[j].s === order[i].s) j++;
+    const meanRank = (i + 1 + j) / 2;
+    for (let k = i; k < j; k++)
+      if (order[k].positive) {
+        rankSum += meanRank;
+        positives++;
+      }
+    i = j;
+  }
+  const negatives = order.length - positives;
+  if (positives === 0 || negatives === 0) return NaN;
+  return (rankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
+}
