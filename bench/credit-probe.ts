@@ -10,7 +10,16 @@ import { parseRunConfig, type RunConfigInput } from '../src/config/run-config';
 import { SokobanEnv, solve } from '../src/envs/sokoban';
 import { QUICKSTART } from '../src/experiments/suites';
 import { initBackend } from '../src/model';
-import { iterationInProcess, runSetup, type RunSetup } from '../src/pipeline';
+import {
+  collectShard,
+  computeAdvantages,
+  iterationInProcess,
+  mergeBatches,
+  runSetup,
+  trainPolicy,
+  type RunSetup,
+} from '../src/pipeline';
+import { heldoutGain, type IterateFn } from './heldout-gain';
 import { cachedBase } from './learn-probe';
 import { isMain } from './util';
 
@@ -24,7 +33,8 @@ import { isMain } from './util';
  * A_S (eq. 4), the advantage the policy was trained on (A_E + alpha A_S for iStar), and RLOO's episode
  * advantage A_E of the same batch; pooled over the batch and averaged over the groups that have both kinds of
  * step (what a group-relative update can use). 0.5 = no information.
- * `npx tsx bench/credit-probe.ts '<run config JSON>'`, e.g. '{"iterations":6}'.
+ * `npx tsx bench/credit-probe.ts '<run config JSON>'`, e.g. '{"iterations":6}'; with `oracle [levels]` after the
+ * JSON, the oracle run below.
  */
 export interface StepLabels {
   /** [G][N][S_i]: true = optimal, false = not, null = not labelled (invalid action or unsolvable state). */
@@ -119,8 +129,35 @@ export async function creditProbe(overrides: RunConfigInput): Promise<void> {
   [policy, reference, prm].forEach((m) => m.dispose());
 }
 
+/**
+ * The upper bound of step credit: RLOO's episode advantage plus alpha x a step advantage (eq. 4) from the
+ * solver's labels instead of a PRM (step reward 1 for an optimal step, 0 for any other), trained and evaluated
+ * as `bench/heldout-gain.ts` does. How much could iStar gain if its PRM were right about every step?
+ */
+export const oracleIterate: IterateFn = async (setup, { policy, reference }, iteration) => {
+  const { config } = setup;
+  const shards = Math.min(config.rolloutShards, config.groups);
+  const parts = [];
+  for (let shard = 0; shard < shards; shard++)
+    parts.push((await collectShard(setup, policy, iteration, shard, shards)).batch);
+  const batch = mergeBatches(parts);
+  const targets = await computeAdvantages(setup, batch, { policy, reference });
+  const labels = labelSteps(setup, batch);
+  labels.optimal.forEach((group, gi) => {
+    const aS = stepAdvantage(group.map((t) => t.map((l) => (l ? 1 : 0))));
+    targets.advantages[gi].forEach((t, ti) =>
+      t.forEach((tokens, si) => tokens.forEach((a, k) => (tokens[k] = a + config.alpha * aS[ti][si]))),
+    );
+  });
+  return trainPolicy(setup, policy, batch, targets, iteration, { reference });
+};
+
 if (isMain(import.meta.url)) {
-  creditProbe(JSON.parse(process.argv[2] ?? '{}') as RunConfigInput).catch((err) => {
+  const overrides = JSON.parse(process.argv[2] ?? '{}') as RunConfigInput;
+  (process.argv[3] === 'oracle'
+    ? heldoutGain({ algorithm: 'rloo', ...overrides }, Number(process.argv[4] ?? 1024), oracleIterate)
+    : creditProbe(overrides)
+  ).catch((err) => {
     console.error(err);
     process.exit(1);
   });

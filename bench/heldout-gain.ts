@@ -1,8 +1,8 @@
 import { parseRunConfig, type RunConfigInput } from '../src/config/run-config';
 import { pairedGain, pairedText } from '../src/cli/follow';
 import { QUICKSTART } from '../src/experiments/suites';
-import { initBackend } from '../src/model';
-import { evaluatePolicy, iterationInProcess, runSetup } from '../src/pipeline';
+import { initBackend, type TransformerLM } from '../src/model';
+import { evaluatePolicy, iterationInProcess, runSetup, type RunSetup } from '../src/pipeline';
 import { cachedBase } from './learn-probe';
 import { isMain } from './util';
 
@@ -13,7 +13,18 @@ import { isMain } from './util';
  * (levels gained, lost, McNemar z). The learning numbers equal npm start's: the stages are the same and
  * deterministic. `npx tsx bench/heldout-gain.ts '<run config JSON>' [levels]`, e.g. '{"algorithm":"rloo"}'.
  */
-export async function heldoutGain(overrides: RunConfigInput, levels: number): Promise<void> {
+/** One training iteration of the models in place (default: the pipeline's, iterationInProcess). */
+export type IterateFn = (
+  setup: RunSetup,
+  models: { policy: TransformerLM; prm: TransformerLM; reference: TransformerLM },
+  iteration: number,
+) => Promise<{ metrics: Record<string, number> }>;
+
+export async function heldoutGain(
+  overrides: RunConfigInput,
+  levels: number,
+  iterate: IterateFn = iterationInProcess,
+): Promise<void> {
   await initBackend();
   const input: RunConfigInput = { ...QUICKSTART, ...overrides, evalEpisodes: levels };
   const config = parseRunConfig(input);
@@ -30,7 +41,7 @@ export async function heldoutGain(overrides: RunConfigInput, levels: number): Pr
   console.log(`iteration 0: held-out success ${rate(base)} on ${levels} levels`);
   const start = performance.now();
   for (let it = 1; it <= config.iterations; it++) {
-    const { metrics } = await iterationInProcess(trainSetup, { policy, prm, reference }, it);
+    const { metrics } = await iterate(trainSetup, { policy, prm, reference }, it);
     // The PRM's pair accuracy (iStar, PRIME): each group's pairs ranked by the PRM just before its step on them.
     if (metrics['prm/accuracy'] !== undefined)
       console.log(`iteration ${it}: PRM pair accuracy ${metrics['prm/accuracy'].toFixed(2)}`);
