@@ -2,11 +2,13 @@ import {
   ApplicationFailure,
   defineQuery,
   executeChild,
+  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import { RunConfigError, type RunConfig } from '../src/config/run-config';
 import {
+  launchOrder,
   parseSweep,
   sharedBaseConfig,
   sweepCells,
@@ -113,10 +115,13 @@ export async function istarSweep(input?: SweepInput | null): Promise<SweepRow[]>
     baseRow = await trainSharedBase(base);
     running.delete('base');
   }
+  // Seed by seed, so a sweep stopped part-way has comparable runs; sweeps started before this change keep
+  // the grid's order when they replay.
+  const launch = patched('sweep-seed-major') ? launchOrder(cells) : cells;
   let next = 0;
   const worker = async () => {
-    while (next < cells.length) {
-      const cell = cells[next++];
+    while (next < launch.length) {
+      const cell = launch[next++];
       const workflowId = `${workflowInfo().workflowId}-${cell.name}`;
       running.add(cell.name);
       const row: SweepRow = {

@@ -67,6 +67,17 @@ export interface SweepCell {
   config: RunConfig;
 }
 
+/**
+ * The order a sweep starts its cells in: seed by seed (every method's seed 0, then every method's seed 1, ...;
+ * within a seed, the grid's order), so that a sweep stopped part-way has the same seeds of every method to
+ * compare. `cells` as sweepCells gives them (variant-major); the sort is stable.
+ */
+export function launchOrder(cells: readonly SweepCell[]): SweepCell[] {
+  const seedRank = new Map<number, number>();
+  for (const c of cells) if (!seedRank.has(c.seed)) seedRank.set(c.seed, seedRank.size);
+  return [...cells].sort((a, b) => seedRank.get(a.seed)! - seedRank.get(b.seed)!);
+}
+
 export function parseSweep(input: unknown): SweepConfig {
   const result = sweepSchema.safeParse(input ?? {});
   if (!result.success) {

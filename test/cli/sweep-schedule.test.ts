@@ -133,12 +133,25 @@ describe('istar sweep', () => {
       expect(row.finalSuccess as number).toBeGreaterThanOrEqual(0);
       expect(row.experimentId).toBe(`${id}-${row.name}`);
     }
-    const children = [];
+    const children: { workflowId: string; startTime: Date }[] = [];
     for await (const w of t.client.workflow.list({
       query: `WorkflowType = 'istarTraining' AND WorkflowId STARTS_WITH '${id}-'`,
     }))
-      children.push(w.workflowId);
-    expect(children.sort()).toEqual([`${id}-grpo-s0`, `${id}-grpo-s1`, `${id}-rloo-s0`, `${id}-rloo-s1`]);
+      children.push({ workflowId: w.workflowId, startTime: w.startTime });
+    expect(children.map((c) => c.workflowId).sort()).toEqual([
+      `${id}-grpo-s0`,
+      `${id}-grpo-s1`,
+      `${id}-rloo-s0`,
+      `${id}-rloo-s1`,
+    ]);
+    // Seed by seed (launchOrder): both methods' seed 0 start first, the table keeps the grid's order.
+    const byStart = [...children].sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
+    expect(
+      byStart
+        .slice(0, 2)
+        .map((c) => c.workflowId)
+        .sort(),
+    ).toEqual([`${id}-grpo-s0`, `${id}-rloo-s0`]);
   });
 
   it('refuses a bad grid before starting anything', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSweep, sweepCells } from '../../src/config/sweep-config';
+import { launchOrder, parseSweep, sweepCells } from '../../src/config/sweep-config';
 import { mergeSweepRows, resultsMarkdown, suiteSweep } from '../../src/experiments/results';
 import type { SweepRow } from '../../workflows/sweep';
 import { findSuite, SUITES } from '../../src/experiments/suites';
@@ -166,6 +166,26 @@ describe('experiment suites', () => {
     expect(md).toContain('| ppo | 0 | 4 | 0 | 2 | -0.500 | -1.4 | - |');
     expect(md).toContain('wall time 60 min');
     expect(md).toContain('![held-out-success](sokoban-quick/held-out-success.png)');
+  });
+
+  it('a sweep starts its cells seed by seed, keeping the grid order within a seed', () => {
+    const cells = sweepCells(parseSweep({ algorithms: ['rloo', 'grpo', 'istar'], seeds: [2, 0] }), 'o');
+    expect(cells.map((c) => c.name)).toEqual([
+      'rloo-s2',
+      'rloo-s0',
+      'grpo-s2',
+      'grpo-s0',
+      'istar-s2',
+      'istar-s0',
+    ]);
+    expect(launchOrder(cells).map((c) => c.name)).toEqual([
+      'rloo-s2',
+      'grpo-s2',
+      'istar-s2',
+      'rloo-s0',
+      'grpo-s0',
+      'istar-s0',
+    ]);
   });
 
   describe('--with: one table from several sweeps of a suite', () => {
