@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { activityInfo, cancellationSignal, heartbeat, log } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
@@ -92,6 +93,41 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
     return store.putCheckpoint(prefix, modelToCheckpoint(model, { step, meta }));
   }
 
+  /**
+   * What determines an SFT base: the env, the SFT settings, the model (with or without a value head), the
+   * prompt, the seed and the vocabulary. A stored base with another identity is trained again.
+   */
+  function sftIdentity(setup: RunSetup): string {
+    const { config } = setup;
+    return createHash('sha256')
+      .update(
+        JSON.stringify([
+          config.env,
+          config.sft,
+          setup.modelConfig,
+          config.promptInstruction,
+          config.historyLength,
+          config.seed,
+          setup.maxActionTokens,
+          setup.tokenizer.vocab,
+        ]),
+      )
+      .digest('hex');
+  }
+
+  /** The experiment's complete SFT base (both checkpoints) if it was trained with `identity`, else undefined. */
+  async function storedBase(
+    policyPrefix: string,
+    prmPrefix: string,
+    identity: string,
+  ): Promise<(StageOutput & { policyKey: string; prmKey: string }) | undefined> {
+    if (!(await store.exists(`${prmPrefix}manifest.json`))) return undefined;
+    const manifest = await store.readManifest(policyPrefix).catch(() => undefined);
+    if (manifest?.meta.sft !== identity) return undefined;
+    const metrics = (manifest.meta.sftMetrics ?? {}) as Record<string, number>;
+    return { policyKey: policyPrefix, prmKey: prmPrefix, metrics: { ...metrics, 'sft/reused': 1 } };
+  }
+
   async function loadBatch(keys: readonly string[]): Promise<RolloutBatch> {
     return mergeBatches(await Promise.all(keys.map(async (k) => decodeBatch(await store.getBytes(k)))));
   }
@@ -183,6 +219,17 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
       async (input: StageInput): Promise<StageOutput & { policyKey: string; prmKey: string }> => {
         const setup = await setupOf(input);
         const id = idOf(input);
+        const policyPrefix = checkpointPrefix(id, 'policy', 0);
+        const prmPrefix = checkpointPrefix(id, 'prm', 0);
+        const identity = sftIdentity(setup);
+        // The base this experiment already trained with these settings (the activity finished its work but the
+        // run or sweep stopped before recording it, e.g. a sweep started again after it was terminated): reuse
+        // it rather than spend the SFT again (SFT is deterministic: it would give the same weights).
+        const stored = await storedBase(policyPrefix, prmPrefix, identity);
+        if (stored) {
+          log.info('SFT base already stored with these settings: reused', { experimentId: id });
+          return stored;
+        }
         const partialPrefix = `${iterationPrefix(id, 0)}partial/sft/`;
         const { model, result } = await resumable(
           setup,
@@ -195,11 +242,14 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
               onStep: (step, steps) => onProgress(`epoch ${startStep + 1}: step ${step}/${steps}`),
             }),
         );
-        const policyKey = await saveModel(model, checkpointPrefix(id, 'policy', 0), 0, {
+        const policyKey = await saveModel(model, policyPrefix, 0, {
           iteration: 0,
           role: 'policy',
+          sft: identity,
+          sftMetrics: result.metrics,
         });
-        const prmKey = await saveModel(model, checkpointPrefix(id, 'prm', 0), 0, {
+        // The PRM copy last: its manifest marks the base complete (storedBase).
+        const prmKey = await saveModel(model, prmPrefix, 0, {
           iteration: 0,
           role: 'prm',
         });
