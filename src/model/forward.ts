@@ -182,7 +182,8 @@ export function outputLogits(
 /**
  * Final-LayerNorm hidden states of the new text positions of one sequence being sampled: [tokens.length, d].
  * `tokens` continue the sequence in `cache` (empty at first) and their keys/values are appended to it
- * (tensors kept; the replaced ones are pushed to `stale` for the caller to dispose). Whole sequences
+ * (tensors kept; the replaced ones are pushed to `stale` for the caller to dispose, as are the position and
+ * mask tensors it memoizes in `prep`). Whole sequences
  * without a cache go through packedHidden.
  */
 export function hidden(
@@ -201,11 +202,19 @@ export function hidden(
   if (P > 0)
     x = tf.concat([matMul2d(imagePatches(c, image!), params.get('patch_proj')! as tf.Tensor2D), x], 0);
   const key = `${start}:${n}`;
+  // Shared by the rows of one sampling step, each prefilled in its own tidy: kept, and disposed with `stale`.
   let pos = prep.pos.get(key);
-  if (!pos)
-    prep.pos.set(key, (pos = tf.slice(params.get('pos_emb')!, [start, 0], [n, c.dModel]) as tf.Tensor2D));
+  if (!pos) {
+    pos = tf.keep(tf.slice(params.get('pos_emb')!, [start, 0], [n, c.dModel]) as tf.Tensor2D);
+    prep.pos.set(key, pos);
+    stale.push(pos);
+  }
   let mask = prep.masks.get(key);
-  if (!mask && n > 1) prep.masks.set(key, (mask = causalMask(n, start)));
+  if (!mask && n > 1) {
+    mask = tf.keep(causalMask(n, start));
+    prep.masks.set(key, mask);
+    stale.push(mask);
+  }
   x = tf.add(x, pos);
   if (c.layout) {
     const lay = sequenceLayout(c, tokens, P > 0, cache.layout);

@@ -344,8 +344,13 @@ export class TransformerLM {
           0,
         );
       }
+      // One tidy per row: a row's prefill intermediates (attention scores T x T per head and layer) are freed
+      // before the next row's, so the peak is one row's plus the caches, not every row's at once (256 WebShop
+      // contexts of ~380 tokens overflowed the wasm heap).
       const rows = caches.map((cache, b) =>
-        lastLogits(cache, hidden(this.params, c, prep, pending[b], images[b], cache, stale), pending[b]),
+        tf.tidy(() =>
+          lastLogits(cache, hidden(this.params, c, prep, pending[b], images[b], cache, stale), pending[b]),
+        ),
       );
       return tf.concat(rows, 0);
     });
