@@ -156,6 +156,11 @@ async function run(): Promise<void> {
     const runs = rows
       .filter((r) => r.variant !== 'sft-base' && r.status === 'completed')
       .map((r) => r.experimentId);
+    if (runs.length === 0)
+      throw new Error(
+        `no run of sweep ${id} completed (every row above failed: see its status), so there is no report to write; ` +
+          `fix the cause and run the command again (a failed sweep starts afresh and reuses its stored SFT base)`,
+      );
     const { buildReport, writeReport } = await import('../report');
     const report = await buildReport(store, runs, { png: opts.png });
     const outDir = path.join(opts.out, suite.name);
