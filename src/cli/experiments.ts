@@ -159,7 +159,7 @@ async function run(): Promise<void> {
     if (runs.length === 0)
       throw new Error(
         `no run of sweep ${id} completed (every row above failed: see its status), so there is no report to write; ` +
-          `fix the cause and run the command again (a failed sweep starts afresh and reuses its stored SFT base)`,
+          `fix the cause and run the suite again with --id <new id>`,
       );
     const { buildReport, writeReport } = await import('../report');
     const report = await buildReport(store, runs, { png: opts.png });
