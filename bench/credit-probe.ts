@@ -11,10 +11,9 @@ import { SokobanEnv, solve } from '../src/envs/sokoban';
 import { QUICKSTART } from '../src/experiments/suites';
 import { initBackend } from '../src/model';
 import {
-  collectShard,
+  collectInProcess,
   computeAdvantages,
   iterationInProcess,
-  mergeBatches,
   runSetup,
   trainPolicy,
   type RunSetup,
@@ -136,11 +135,7 @@ export async function creditProbe(overrides: RunConfigInput): Promise<void> {
  */
 export const oracleIterate: IterateFn = async (setup, { policy, reference }, iteration) => {
   const { config } = setup;
-  const shards = Math.min(config.rolloutShards, config.groups);
-  const parts = [];
-  for (let shard = 0; shard < shards; shard++)
-    parts.push((await collectShard(setup, policy, iteration, shard, shards)).batch);
-  const batch = mergeBatches(parts);
+  const batch = await collectInProcess(setup, policy, iteration);
   const targets = await computeAdvantages(setup, batch, { policy, reference });
   const labels = labelSteps(setup, batch);
   labels.optimal.forEach((group, gi) => {

@@ -49,20 +49,18 @@ export const SMALL_SOKOBAN: RunConfigInput = {
 };
 
 /** SOKOBAN_RL's update and sampling settings without its batch and evaluation sizes (the WebShop suite's too). */
-function stableRl(): RunConfigInput {
-  return {
-    stepWeighting: 'per-trajectory',
-    policyLr: 1e-4,
-    prmLr: 1e-4,
-    prmLogRatio: 'mean',
-    preferences: 'return',
-    miniBatchSteps: 256,
-    entropyCoef: 0,
-    klCoef: 1,
-    temperature: 0.4,
-    temperedLogProbs: true,
-  };
-}
+const STABLE_RL: RunConfigInput = {
+  stepWeighting: 'per-trajectory',
+  policyLr: 1e-4,
+  prmLr: 1e-4,
+  prmLogRatio: 'mean',
+  preferences: 'return',
+  miniBatchSteps: 256,
+  entropyCoef: 0,
+  klCoef: 1,
+  temperature: 0.4,
+  temperedLogProbs: true,
+};
 
 /**
  * The RL regime of the Sokoban suites and `npm start` (docs/results.md, findings 18, 20, 21): RL where its
@@ -79,7 +77,7 @@ function stableRl(): RunConfigInput {
 export const SOKOBAN_RL: RunConfigInput = {
   groups: 32,
   groupSize: 8,
-  ...stableRl(),
+  ...STABLE_RL,
   iterations: 12,
   evalEvery: 6,
   evalEpisodes: 1024,
@@ -137,7 +135,7 @@ export const SUITES: Suite[] = [
       evalEpisodes: 256,
       // The Sokoban suites' regime (findings 21-22): one step per 256 steps, KL anchor, rollouts at the
       // evaluation's temperature 0.4 on-policy (at temperature 1, 73% of this base's actions are invalid, finding 19).
-      ...stableRl(),
+      ...STABLE_RL,
       // WebShop pages run to ~380 tokens (docs/results.md, finding 13); the copy head and the one-token product
       // ids give the first base above 0, 0.078 of 64 held-out goals (finding 19).
       model: { contextLength: 384, copyHead: true },

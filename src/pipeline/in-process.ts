@@ -28,6 +28,19 @@ export interface InProcessIteration {
   evaluation?: EpisodeSummary;
 }
 
+/** The iteration's rollouts as the workflow collects them: every shard (its own sampling seed), merged. */
+export async function collectInProcess(
+  setup: RunSetup,
+  policy: TransformerLM,
+  iteration: number,
+): Promise<RolloutBatch> {
+  const shards = Math.min(setup.config.rolloutShards, setup.config.groups);
+  const parts = [];
+  for (let shard = 0; shard < shards; shard++)
+    parts.push((await collectShard(setup, policy, iteration, shard, shards)).batch);
+  return mergeBatches(parts);
+}
+
 /**
  * One iteration of the istarTraining workflow without Temporal or S3, stage for stage: the same rollout
  * shards (each shard has its own sampling seed), the PRM trained against `reference`, the PRM prmScoring
@@ -42,13 +55,7 @@ export async function iterationInProcess(
   const { config } = setup;
   const { stages: needs } = setup.algorithm;
   const { policy, prm, reference } = models;
-  const shards = Math.min(config.rolloutShards, config.groups);
-  const batch = await run('collectRollouts', async () => {
-    const parts = [];
-    for (let shard = 0; shard < shards; shard++)
-      parts.push((await collectShard(setup, policy, iteration, shard, shards)).batch);
-    return mergeBatches(parts);
-  });
+  const batch = await run('collectRollouts', () => collectInProcess(setup, policy, iteration));
   const pairs = needs.needsPreferences
     ? (await run('labelPreferences', () => preferencePairs(setup, batch))).pairs
     : undefined;
