@@ -128,6 +128,51 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
     return { policyKey: policyPrefix, prmKey: prmPrefix, metrics: { ...metrics, 'sft/reused': 1 } };
   }
 
+  /**
+   * Copy experiment `from`'s stored SFT base into this experiment's iteration-0 checkpoints (each one loaded,
+   * so a corrupt checkpoint or one of another model shape fails here, naming the problem); its PRM falls back
+   * to its policy. The copy records where it came from and no SFT identity, so a run without the copy
+   * trains its own base.
+   */
+  async function copyBase(
+    setup: RunSetup,
+    from: string,
+    policyPrefix: string,
+    prmPrefix: string,
+  ): Promise<StageOutput & { policyKey: string; prmKey: string }> {
+    const sourcePolicy = checkpointPrefix(from, 'policy', 0);
+    const sourcePrm = checkpointPrefix(from, 'prm', 0);
+    if (!(await store.exists(`${sourcePolicy}manifest.json`)))
+      throw Object.assign(
+        new Error(`baseFrom ${from}: experiment has no stored SFT base (no ${sourcePolicy}manifest.json)`),
+        { name: 'ArtifactMissingError' },
+      );
+    const copy = async (source: string, target: string, role: string) => {
+      const checkpoint = await store.getCheckpoint(source);
+      let model: TransformerLM;
+      try {
+        model = modelFromCheckpoint(checkpoint, setup.modelConfig);
+      } catch (err) {
+        // Keep the error's name: a shape mismatch ("does not match the requested one") is not retried.
+        throw Object.assign(new Error(`baseFrom ${from}: ${(err as Error).message}`), {
+          name: (err as Error).name,
+        });
+      }
+      try {
+        return await saveModel(model, target, 0, { iteration: 0, role, copiedFrom: from });
+      } finally {
+        model.dispose();
+      }
+    };
+    const policyKey = await copy(sourcePolicy, policyPrefix, 'policy');
+    const prmSource = (await store.exists(`${sourcePrm}manifest.json`)) ? sourcePrm : sourcePolicy;
+    const prmKey = await copy(prmSource, prmPrefix, 'prm');
+    const sourceMeta = (await store.readManifest(sourcePolicy)).meta;
+    const metrics = (sourceMeta.sftMetrics ?? {}) as Record<string, number>;
+    log.info('SFT base copied', { from, policyKey });
+    return { policyKey, prmKey, metrics: { ...metrics, 'sft/copied': 1 } };
+  }
+
   async function loadBatch(keys: readonly string[]): Promise<RolloutBatch> {
     return mergeBatches(await Promise.all(keys.map(async (k) => decodeBatch(await store.getBytes(k)))));
   }
@@ -216,11 +261,17 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
   return {
     /** Base policy by SFT on noisy expert demonstrations; also the PRM's starting point. */
     sftBasePolicy: guard(
-      async (input: StageInput): Promise<StageOutput & { policyKey: string; prmKey: string }> => {
+      async (
+        input: StageInput & {
+          /** Copy this experiment's stored base (iteration-0 policy and PRM) instead of training one. */
+          copyFrom?: string;
+        },
+      ): Promise<StageOutput & { policyKey: string; prmKey: string }> => {
         const setup = await setupOf(input);
         const id = idOf(input);
         const policyPrefix = checkpointPrefix(id, 'policy', 0);
         const prmPrefix = checkpointPrefix(id, 'prm', 0);
+        if (input.copyFrom !== undefined) return copyBase(setup, input.copyFrom, policyPrefix, prmPrefix);
         const identity = sftIdentity(setup);
         // The base this experiment already trained with these settings (the activity finished its work but the
         // run or sweep stopped before recording it, e.g. a sweep started again after it was terminated): reuse

@@ -48,6 +48,7 @@ function validSweep(input: SweepInput | null | undefined): {
   cells: SweepCell[];
   maxConcurrent: number;
   base?: RunConfig;
+  baseFrom?: string;
 } {
   try {
     const sweep = parseSweep(input ?? {});
@@ -56,6 +57,7 @@ function validSweep(input: SweepInput | null | undefined): {
       cells: sweepCells(sweep, prefix),
       maxConcurrent: sweep.maxConcurrent,
       base: sweep.sharedBase ? sharedBaseConfig(sweep, prefix) : undefined,
+      baseFrom: sweep.baseFrom,
     };
   } catch (err) {
     if (err instanceof RunConfigError)
@@ -65,14 +67,17 @@ function validSweep(input: SweepInput | null | undefined): {
 }
 
 /**
- * The shared SFT base of a sweep: the SFT activity and the base's held-out evaluation (recorded as the base
- * experiment's iteration 0), so every child starts from, and is compared with, the same policy.
+ * The shared SFT base of a sweep: the SFT activity (or a copy of experiment `copyFrom`'s stored base) and the
+ * base's held-out evaluation (recorded as the base experiment's iteration 0), so every child starts from, and
+ * is compared with, the same policy.
  */
-async function trainSharedBase(config: RunConfig): Promise<SweepRow> {
+async function trainSharedBase(config: RunConfig, copyFrom?: string): Promise<SweepRow> {
   const { trainer, rollout, quick } = stageActivities(config);
   const experimentId = config.experimentId!;
   await quick.writeExperimentConfig({ experimentId, config });
-  const sft = await trainer.sftBasePolicy({ config, iteration: 0 });
+  const sft = await trainer.sftBasePolicy(
+    copyFrom === undefined ? { config, iteration: 0 } : { config, iteration: 0, copyFrom },
+  );
   const evaluation = await rollout.evaluate({ config, iteration: 0, policyKey: sft.policyKey });
   await quick.recordIteration({
     experimentId,
@@ -100,7 +105,7 @@ async function trainSharedBase(config: RunConfig): Promise<SweepRow> {
  * results table. A failed child is a failed row, not a failed sweep.
  */
 export async function istarSweep(input?: SweepInput | null): Promise<SweepRow[]> {
-  const { cells, maxConcurrent, base } = validSweep(input);
+  const { cells, maxConcurrent, base, baseFrom } = validSweep(input);
   const rows: SweepRow[] = [];
   const running = new Set<string>();
   setHandler(sweepProgressQuery, () => ({
@@ -112,7 +117,7 @@ export async function istarSweep(input?: SweepInput | null): Promise<SweepRow[]>
   let baseRow: SweepRow | undefined;
   if (base) {
     running.add('base');
-    baseRow = await trainSharedBase(base);
+    baseRow = await trainSharedBase(base, baseFrom);
     running.delete('base');
   }
   // Seed by seed, so a sweep stopped part-way has comparable runs; sweeps started before this change keep

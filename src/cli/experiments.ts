@@ -85,6 +85,10 @@ async function run(): Promise<void> {
       'comma-separated completed sweeps of the same suite whose runs join the table (e.g. the variants this sweep did not finish, run with --variants and --id)',
       nameList,
     )
+    .option(
+      '--base-from <experimentId>',
+      "start every run from this experiment's stored SFT base (copied, e.g. an earlier sweep's experiments-<suite>-base) instead of training one",
+    )
     .option('--no-png', 'skip the PNG exports')
     .exitOverride();
   program.parse(process.argv.slice(2), { from: 'user' });

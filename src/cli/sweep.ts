@@ -84,6 +84,10 @@ export function registerSweepCommand(program: Command, withClient: typeof WithCl
     .option('--seeds <list>', 'comma-separated seeds', list(Number))
     .option('--max-concurrent <n>', 'children at the same time', Number)
     .option('--shared-base', 'train one SFT base first and start every run from it')
+    .option(
+      '--base-from <experimentId>',
+      "start every run from this experiment's stored SFT base (copied into the sweep's base; implies --shared-base)",
+    )
     .option('-c, --config <json|file>', 'base run config for every child')
     .option('--id <workflowId>', 'workflow id of the sweep')
     .option('--task-queue <name>', 'workflow task queue', TASK_QUEUES.workflow)
@@ -99,6 +103,7 @@ export function registerSweepCommand(program: Command, withClient: typeof WithCl
         seeds: opts.seeds,
         maxConcurrent: opts.maxConcurrent,
         sharedBase: opts.sharedBase === true,
+        ...(opts.baseFrom !== undefined ? { baseFrom: opts.baseFrom } : {}),
       };
       const id = opts.id ?? `istar-sweep-${randomUUID().slice(0, 8)}`;
       sweepCells(parseSweep(input), id); // validate the whole grid before starting anything

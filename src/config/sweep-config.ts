@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   ALGORITHM_NAMES,
+  experimentIdSchema,
   RunConfigError,
   runConfigSchema,
   type RunConfig,
@@ -39,6 +40,12 @@ export const sweepSchema = z
      * it (resumeFrom), so that all algorithms and seeds share the same starting policy.
      */
     sharedBase: z.boolean().default(false),
+    /**
+     * Start from the SFT base another experiment stored (its iteration-0 policy and PRM checkpoints, e.g. an
+     * earlier sweep's `<prefix>-base`) instead of training one: copied into this sweep's base experiment and
+     * evaluated there. Implies sharedBase.
+     */
+    baseFrom: experimentIdSchema.optional(),
     alphas: z.array(z.number().finite().min(0)).min(1).optional(),
     betas: z.array(z.number().finite().positive()).min(1).optional(),
     seeds: z.array(z.number().int().min(0)).min(1).default([0]),
@@ -85,7 +92,8 @@ export function parseSweep(input: unknown): SweepConfig {
       result.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`),
     );
   }
-  return result.data;
+  // A base copied from elsewhere is still this sweep's shared base.
+  return result.data.baseFrom ? { ...result.data, sharedBase: true } : result.data;
 }
 
 /** Experiment id of a sweep's shared SFT base. */
@@ -101,6 +109,10 @@ export function sharedBaseConfig(sweep: SweepConfig, prefix: string): RunConfig 
 
 /** The grid's runs, each with a validated config (a bad base config names the field, prefixed `base.`). */
 export function sweepCells(sweep: SweepConfig, prefix: string): SweepCell[] {
+  if (sweep.baseFrom !== undefined && sweep.baseFrom === sharedBaseId(prefix))
+    throw new RunConfigError([
+      `baseFrom: ${sweep.baseFrom} is this sweep's own base experiment; name another experiment's base to copy`,
+    ]);
   const cells: SweepCell[] = [];
   const variants =
     sweep.variants ?? sweep.algorithms.map((algorithm) => ({ name: algorithm, config: { algorithm } }));

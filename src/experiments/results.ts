@@ -11,6 +11,8 @@ export interface SuiteOverrides {
   maxConcurrent?: number;
   /** Run only these of the suite's variants (by name). */
   variants?: string[];
+  /** Copy this experiment's stored SFT base instead of training one (the sweep's baseFrom). */
+  baseFrom?: string;
 }
 
 /** The suite's sweep with the command line's overrides. */
@@ -30,6 +32,7 @@ export function suiteSweep(suite: Suite, opts: SuiteOverrides): SweepInput {
     variants: wanted ? all.filter((a) => wanted.includes(a.name)) : suite.sweep.variants,
     seeds: opts.seeds ?? suite.sweep.seeds,
     maxConcurrent: opts.maxConcurrent ?? suite.sweep.maxConcurrent,
+    ...(opts.baseFrom !== undefined ? { baseFrom: opts.baseFrom } : {}),
   };
 }
 

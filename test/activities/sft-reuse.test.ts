@@ -48,4 +48,44 @@ describe('sftBasePolicy against a real MinIO', () => {
     // And that base is the one reused next time with those settings.
     expect((await run(other)).metrics['sft/reused']).toBe(1);
   });
+
+  it("copies another experiment's stored base (baseFrom) weight for weight, and names a missing or mismatched one", async () => {
+    const source = `sft-source-${randomUUID().slice(0, 8)}`;
+    const target = `sft-copy-${randomUUID().slice(0, 8)}`;
+    const queues = uniqueQueues();
+    const trained = await run(parseRunConfig({ ...tinyConfig(queues), experimentId: source }));
+    const copyInto = (experimentId: string, copyFrom: string, overrides: Record<string, unknown> = {}) =>
+      new MockActivityEnvironment().run(activities.sftBasePolicy, {
+        config: parseRunConfig({ ...tinyConfig(queues, overrides), experimentId }),
+        iteration: 0,
+        copyFrom,
+      }) as ReturnType<typeof activities.sftBasePolicy>;
+
+    const copied = await copyInto(target, source);
+    expect(copied.policyKey).toBe(checkpointPrefix(target, 'policy', 0));
+    expect(copied.prmKey).toBe(checkpointPrefix(target, 'prm', 0));
+    expect(copied.metrics).toEqual({ ...trained.metrics, 'sft/copied': 1 });
+    for (const kind of ['policy', 'prm'] as const) {
+      const from = await store.readManifest(checkpointPrefix(source, kind, 0));
+      const to = await store.readManifest(checkpointPrefix(target, kind, 0));
+      expect(to.blob.sha256).toBe(from.blob.sha256);
+      expect(to.meta.copiedFrom).toBe(source);
+      expect(to.meta.sft).toBeUndefined();
+    }
+    // The copy carries no SFT identity: the same experiment run without baseFrom trains its own base.
+    const own = await run(parseRunConfig({ ...tinyConfig(queues), experimentId: target }));
+    expect(own.metrics['sft/reused']).toBeUndefined();
+    expect(own.metrics['sft/copied']).toBeUndefined();
+
+    await expect(
+      copyInto(`sft-copy-${randomUUID().slice(0, 8)}`, `no-such-${randomUUID().slice(0, 8)}`),
+    ).rejects.toThrow(/baseFrom no-such-.*: experiment has no stored SFT base/);
+    await expect(
+      copyInto(`sft-copy-${randomUUID().slice(0, 8)}`, source, {
+        model: { dModel: 64, nLayers: 1, nHeads: 2, dFF: 64, contextLength: 160 },
+      }),
+    ).rejects.toThrow(
+      /baseFrom sft-source-.*: checkpoint model config does not match the requested one: .*dModel/,
+    );
+  });
 });

@@ -84,6 +84,30 @@ describe('istar sweep', () => {
     const grpoIstar = await store.getJson<RunConfig>(`experiments/${id}-grpopistar-s3/config.json`);
     expect(grpoIstar.episodeEstimator).toBe('grpo');
 
+    // A second sweep from this one's base (baseFrom): copied weight for weight, no SFT, the same held-out success.
+    const copyId = `${id}-again`;
+    const copyRows = await withWorkers(await testWorkers(t, queues), () =>
+      t.client.workflow.execute(istarSweep, {
+        taskQueue: queues.workflow,
+        workflowId: copyId,
+        args: [{ base, algorithms: ['rloo'], seeds: [3], baseFrom: `${id}-base` }],
+      }),
+    );
+    expect(copyRows.map((r) => [r.name, r.status, r.iterations])).toEqual([
+      ['base', 'completed', 0],
+      ['rloo-s3', 'completed', 1],
+    ]);
+    expect(copyRows[0].finalSuccess).toBe(rows[0].finalSuccess);
+    const sha = async (experimentId: string) =>
+      (await store.readManifest(`experiments/${experimentId}/checkpoints/policy/000000/`)).blob.sha256;
+    expect(await sha(`${copyId}-base`)).toBe(await sha(`${id}-base`));
+    const copyMetrics = await store.getJson<Record<string, number>>(
+      `experiments/${copyId}-base/iterations/000000/metrics.json`,
+    );
+    expect(copyMetrics['sft/copied']).toBe(1);
+    const copyChild = await store.getJson<RunConfig>(`experiments/${copyId}-rloo-s3/config.json`);
+    expect(copyChild.resumeFrom).toEqual({ experimentId: `${copyId}-base`, iteration: 0 });
+
     // `npm run experiments` again with the same id: the completed sweep is read back, not run again.
     const firstRun = (await t.client.workflow.getHandle(id).describe()).runId;
     const again = await startOrAttachSweep(t.client, id, { base, seeds: [3] }, queues.workflow);

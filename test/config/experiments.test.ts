@@ -56,6 +56,23 @@ describe('experiment suites', () => {
     );
   });
 
+  it("--base-from: every run starts from the sweep's own base, a copy of the named one; bad ids are named", () => {
+    const sweep = parseSweep(
+      suiteSweep(findSuite('webshop'), { seeds: [0], baseFrom: 'experiments-webshop-base' }),
+    );
+    expect(sweep.baseFrom).toBe('experiments-webshop-base');
+    expect(sweep.sharedBase).toBe(true);
+    // baseFrom alone implies the shared base.
+    expect(parseSweep({ baseFrom: 'old-base' }).sharedBase).toBe(true);
+    expect(parseSweep({}).sharedBase).toBe(false);
+    const cells = sweepCells(sweep, 'w2');
+    expect(new Set(cells.map((c) => c.config.resumeFrom?.experimentId))).toEqual(new Set(['w2-base']));
+    expect(() => parseSweep({ baseFrom: '../etc' })).toThrow(/baseFrom/);
+    expect(() => sweepCells(parseSweep({ baseFrom: 'w2-base' }), 'w2')).toThrow(
+      /baseFrom: w2-base is this sweep's own base experiment/,
+    );
+  });
+
   it('variants: duplicate names and bad variant fields are named', () => {
     const variants = [
       { name: 'a', config: { algorithm: 'rloo' } },
