@@ -7,8 +7,13 @@ import { parseRoles, runWorkers, stopWithParent } from './worker';
  * ISTAR_ROLLOUT_PROCESSES (default 2) rollout worker processes, since tfjs-wasm is single-threaded and a
  * process per core uses both cores. Training runs outside this process because a long synchronous tfjs
  * step blocks its event loop, and workflow tasks and queries (the CLI's progress) must not wait for it.
- * ISTAR_WORKER_ROLES=workflow,rollout,trainer runs exactly those roles in one process instead.
+ * A worker process that exits with an error (e.g. it stopped itself on a broken tensor backend) is
+ * restarted. ISTAR_WORKER_ROLES=workflow,rollout,trainer runs exactly those roles in one process instead.
  */
+/** Worker processes restarted at most MAX_RESTARTS times per RESTART_WINDOW_MS. */
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 10 * 60_000;
+
 async function run(): Promise<void> {
   stopWithParent();
   if (process.env.ISTAR_WORKER_ROLES) return runWorkers(parseRoles(process.env.ISTAR_WORKER_ROLES));
@@ -17,13 +22,37 @@ async function run(): Promise<void> {
     throw new Error(
       `ISTAR_ROLLOUT_PROCESSES must be a non-negative integer, got ${process.env.ISTAR_ROLLOUT_PROCESSES}`,
     );
-  const children: ChildProcess[] = [];
+  const children = new Set<ChildProcess>();
   const script = fileURLToPath(new URL('./worker-entry.ts', import.meta.url));
-  const spawnRole = (roles: string) =>
-    children.push(fork(script, [roles], { stdio: 'inherit', execArgv: ['--import', 'tsx'] }));
+  let stopping = false;
+  const restarts: number[] = [];
+  const spawnRole = (roles: string) => {
+    const child = fork(script, [roles], { stdio: 'inherit', execArgv: ['--import', 'tsx'] });
+    children.add(child);
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      if (stopping || code === 0) return;
+      // A worker that failed (e.g. it stopped itself on a broken tensor backend) is replaced, unless workers
+      // keep failing (a broken install or an unreachable server): then stop restarting and say so.
+      const now = Date.now();
+      while (restarts.length > 0 && now - restarts[0] > RESTART_WINDOW_MS) restarts.shift();
+      if (restarts.length >= MAX_RESTARTS) {
+        console.error(
+          `[istar local] ${roles} worker exited (${signal ?? `code ${code}`}); ${MAX_RESTARTS} restarts in ${RESTART_WINDOW_MS / 60_000} min already, not restarting it`,
+        );
+        return;
+      }
+      restarts.push(now);
+      console.error(`[istar local] ${roles} worker exited (${signal ?? `code ${code}`}); restarting it`);
+      spawnRole(roles);
+    });
+  };
   spawnRole(count > 0 ? 'trainer' : 'rollout,trainer');
   for (let i = 0; i < count; i++) spawnRole('rollout');
-  const stopChildren = () => children.forEach((c) => c.kill('SIGTERM'));
+  const stopChildren = () => {
+    stopping = true;
+    children.forEach((c) => c.kill('SIGTERM'));
+  };
   process.once('exit', stopChildren);
   try {
     await runWorkers(['workflow']);

@@ -5,6 +5,7 @@ import { temporalSettingsFromEnv, type TemporalSettings } from '../src/config/co
 import { initBackend } from '../src/model';
 import { ArtifactStore } from '../src/storage/store';
 import { TASK_QUEUES } from '../workflows/training';
+import { BackendBrokenError, backendGuard } from './backend-guard';
 import { workflowsPath } from './paths';
 
 /**
@@ -63,13 +64,39 @@ export interface WorkerDeps {
   store: ArtifactStore;
   /** Task queue names (tests use unique ones); default TASK_QUEUES. */
   queues?: { workflow: string; rollout: string; trainer: string };
+  /** The activities (default: every activity of the project, createActivities). */
+  activities?: object;
 }
 
-/** Workers for the given roles on one connection. */
-export async function createWorkers(roles: readonly WorkerRole[], deps: WorkerDeps): Promise<Worker[]> {
+/** Workers of one process and why they stopped themselves, if they did. */
+export interface WorkerGroup {
+  workers: Worker[];
+  /** Set when an activity broke the tensor backend: the group's workers were told to shut down. */
+  broken(): BackendBrokenError | undefined;
+}
+
+/**
+ * Workers for the given roles on one connection. When an activity breaks the tensor backend (a wasm trap),
+ * every worker of the group shuts down gracefully (the failed activity is retried elsewhere) and `broken()`
+ * says why, so the process can exit non-zero and be restarted with a fresh backend.
+ */
+export async function createWorkerGroup(
+  roles: readonly WorkerRole[],
+  deps: WorkerDeps,
+): Promise<WorkerGroup> {
   const queues = deps.queues ?? TASK_QUEUES;
-  const activities = createActivities({ store: deps.store });
+  const activities = deps.activities ?? createActivities({ store: deps.store });
   const workers: Worker[] = [];
+  let broken: BackendBrokenError | undefined;
+  const onBroken = (err: Error) => {
+    if (broken) return;
+    broken = new BackendBrokenError(err);
+    console.error(`[istar worker ${process.pid}] ${broken.message}`);
+    // After the failing activity's completion is reported (shutdown waits for in-flight tasks).
+    setImmediate(() => {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    });
+  };
   if (roles.includes('rollout') || roles.includes('trainer')) await initBackend();
   for (const role of roles) {
     const common = { connection: deps.connection, namespace: deps.namespace, taskQueue: queues[role] };
@@ -77,10 +104,22 @@ export async function createWorkers(roles: readonly WorkerRole[], deps: WorkerDe
       workers.push(await Worker.create({ ...common, workflowsPath }));
     } else {
       // tfjs compute is synchronous: more than one activity at a time would only interleave them.
-      workers.push(await Worker.create({ ...common, activities, maxConcurrentActivityTaskExecutions: 1 }));
+      workers.push(
+        await Worker.create({
+          ...common,
+          activities,
+          maxConcurrentActivityTaskExecutions: 1,
+          interceptors: { activity: [backendGuard(onBroken)] },
+        }),
+      );
     }
   }
-  return workers;
+  return { workers, broken: () => broken };
+}
+
+/** Workers for the given roles on one connection (createWorkerGroup's workers). */
+export async function createWorkers(roles: readonly WorkerRole[], deps: WorkerDeps): Promise<Worker[]> {
+  return (await createWorkerGroup(roles, deps)).workers;
 }
 
 /**
@@ -101,22 +140,28 @@ export function stopWithParent(): void {
   });
 }
 
-/** Connect from the environment and run workers of `roles` until SIGINT/SIGTERM (graceful shutdown). */
+/**
+ * Connect from the environment and run workers of `roles` until SIGINT/SIGTERM (graceful shutdown); throws
+ * BackendBrokenError when an activity broke the tensor backend and the workers stopped themselves.
+ */
 export async function runWorkers(roles: readonly WorkerRole[]): Promise<void> {
   installRuntime();
   const settings = temporalSettingsFromEnv();
   const connection = await NativeConnection.connect(connectionOptions(settings));
   const store = ArtifactStore.fromEnv();
   await store.ensureBucket();
-  const workers = await createWorkers(roles, { connection, namespace: settings.namespace, store });
+  const group = await createWorkerGroup(roles, { connection, namespace: settings.namespace, store });
   console.error(
     `[istar worker ${process.pid}] ${roles.join('+')} on ${settings.address} (${settings.namespace})`,
   );
   try {
-    await Promise.all(workers.map((w) => w.run()));
+    await Promise.all(group.workers.map((w) => w.run()));
   } finally {
     await connection.close();
   }
+  // Stopped by a broken backend, not asked to: fail, so a supervisor (local.ts, systemd, Kubernetes) restarts it.
+  const broken = group.broken();
+  if (broken) throw broken;
 }
 
 /** Parse a comma-separated role list (ISTAR_WORKER_ROLES or a CLI flag), naming bad entries. */

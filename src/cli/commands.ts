@@ -5,7 +5,8 @@ import type { RunConfigInput } from '../config/run-config';
 import { parseHyperparameters } from '../config/run-config';
 import { TASK_QUEUES, istarTraining, type Progress, type TrainingResult } from '../../workflows/training';
 import { registerScheduleCommands } from './schedule';
-import { registerSweepCommand } from './sweep';
+import { registerSweepCommand, sweepTable } from './sweep';
+import type { SweepProgress, SweepRow } from '../../workflows/sweep';
 import { registerEvalCommand } from './eval';
 import { registerReportCommands } from './report';
 import { connectClient, workflowUrl } from './connect';
@@ -13,6 +14,31 @@ import { evaluationOutcomes } from '../report/load';
 import { ArtifactStore } from '../storage/store';
 import { followRun, gainOverBase, iterationLine, pairedGain, pairedText, type OutputOptions } from './follow';
 import { addRunFlags, runConfigFromFlags } from './run-flags';
+
+/** `istar status` of a sweep: how many runs are done, which are running, and the rows so far. */
+async function sweepStatus(
+  handle: ReturnType<Client['workflow']['getHandle']>,
+  status: string,
+  opts: OutputOptions,
+): Promise<void> {
+  let progress: SweepProgress | undefined;
+  try {
+    if (status === 'COMPLETED') {
+      // Its result, so no worker is needed to answer (a query on a closed workflow needs one).
+      const rows = (await handle.result()) as SweepRow[];
+      const runs = rows.filter((r) => r.variant !== 'sft-base');
+      progress = { total: runs.length, done: runs.length, running: [], rows };
+    } else progress = (await handle.query('progress')) as SweepProgress;
+  } catch (err) {
+    if (opts.verbose) console.error(`progress query failed: ${(err as Error).message}`);
+  }
+  if (opts.json)
+    return console.log(JSON.stringify({ workflowId: handle.workflowId, type: 'sweep', status, progress }));
+  console.log(
+    `${handle.workflowId}: sweep ${status}${progress ? `, ${progress.done}/${progress.total} runs done, running: ${progress.running.join(', ') || '-'}` : ''}`,
+  );
+  if (progress && progress.rows.length > 0) console.log(sweepTable(progress.rows));
+}
 
 /** Shared by every command that talks to Temporal. */
 export async function withClient<T>(
@@ -160,6 +186,7 @@ export function buildProgram(): Command {
       withClient(async (client, uiUrl) => {
         const handle = client.workflow.getHandle(id);
         const description = await handle.describe();
+        if (description.type === 'istarSweep') return sweepStatus(handle, description.status.name, opts);
         let progress: Progress | undefined;
         try {
           progress = (await handle.query('progress')) as Progress;

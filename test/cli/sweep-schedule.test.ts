@@ -176,6 +176,23 @@ describe('istar sweep', () => {
         .map((c) => c.workflowId)
         .sort(),
     ).toEqual([`${id}-grpo-s0`, `${id}-rloo-s0`]);
+
+    // `istar status` of a sweep: its runs done and its table (it once failed reading a run's progress).
+    const status = await istar(['status', id]);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(new RegExp(`^${id}: sweep COMPLETED, 4/4 runs done, running: -`));
+    expect(status.stdout).toMatch(/rloo-s1\s+rloo\s+rloo\s+-\s+-\s+1\s+1\s+\d\.\d{3}/);
+    const json = JSON.parse((await istar(['status', id, '--json'])).stdout) as {
+      type: string;
+      progress: { done: number; total: number };
+    };
+    expect([json.type, json.progress.done, json.progress.total]).toEqual(['sweep', 4, 4]);
+  });
+
+  it("--base-from naming the sweep's own base is refused before starting anything", async () => {
+    const r = await istar(['sweep', '--id', 'own', '--base-from', 'own-base']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/baseFrom: own-base is this sweep's own base experiment/);
   });
 
   it('refuses a bad grid before starting anything', async () => {

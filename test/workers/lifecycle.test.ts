@@ -17,7 +17,7 @@ const alive = (pid: number) => {
 };
 
 /** workers/local.ts started as `npm start` starts it (with an IPC channel), and the pids of its 3 workers. */
-async function startLocalWorker(): Promise<{ local: ChildProcess; pids: number[] }> {
+async function startLocalWorker(): Promise<{ local: ChildProcess; pids: number[]; stderr: () => string }> {
   const local = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'workers/local.ts')], {
     cwd: root,
     env: { ...process.env, ...testEnv(), ISTAR_ROLLOUT_PROCESSES: '1' },
@@ -34,7 +34,7 @@ async function startLocalWorker(): Promise<{ local: ChildProcess; pids: number[]
     120_000,
   );
   expect(pids).toContain(local.pid);
-  return { local, pids };
+  return { local, pids, stderr: () => err };
 }
 
 describe('local worker lifecycle', () => {
@@ -56,5 +56,28 @@ describe('local worker lifecycle', () => {
     local.disconnect(); // what the OS does to the channel when npm start dies, even by SIGKILL
     await waitFor('all three worker processes to exit', async () => pids.every((p) => !alive(p)), 60_000);
     expect(await exited).toBe(0);
+  }, 240_000);
+
+  it('a worker process that dies is restarted (e.g. one that stopped itself on a broken backend)', async () => {
+    const { local, pids, stderr } = await startLocalWorker();
+    try {
+      const rollout = [...stderr().matchAll(/\[istar worker (\d+)\] rollout on /g)].map((m) => Number(m[1]));
+      expect(rollout).toHaveLength(1);
+      process.kill(rollout[0], 'SIGKILL');
+      const replacement = await waitFor(
+        'a new rollout worker',
+        async () =>
+          [...stderr().matchAll(/\[istar worker (\d+)\] rollout on /g)]
+            .map((m) => Number(m[1]))
+            .find((p) => p !== rollout[0]),
+        120_000,
+      );
+      expect(stderr()).toMatch(/\[istar local\] rollout worker exited \(SIGKILL\); restarting it/);
+      expect(alive(replacement)).toBe(true);
+      expect(pids).not.toContain(replacement);
+    } finally {
+      local.kill('SIGTERM');
+      await new Promise((r) => local.once('exit', r));
+    }
   }, 240_000);
 });
