@@ -159,15 +159,15 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
         });
       }
       try {
-        return await saveModel(model, target, 0, { iteration: 0, role, copiedFrom: from });
+        const key = await saveModel(model, target, 0, { iteration: 0, role, copiedFrom: from });
+        return { key, sourceMeta: checkpoint.meta ?? {} };
       } finally {
         model.dispose();
       }
     };
-    const policyKey = await copy(sourcePolicy, policyPrefix, 'policy');
+    const { key: policyKey, sourceMeta } = await copy(sourcePolicy, policyPrefix, 'policy');
     const prmSource = (await store.exists(`${sourcePrm}manifest.json`)) ? sourcePrm : sourcePolicy;
-    const prmKey = await copy(prmSource, prmPrefix, 'prm');
-    const sourceMeta = (await store.readManifest(sourcePolicy)).meta;
+    const { key: prmKey } = await copy(prmSource, prmPrefix, 'prm');
     const metrics = (sourceMeta.sftMetrics ?? {}) as Record<string, number>;
     log.info('SFT base copied', { from, policyKey });
     return { policyKey, prmKey, metrics: { ...metrics, 'sft/copied': 1 } };
