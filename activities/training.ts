@@ -8,6 +8,7 @@ import { initBackend, modelFromCheckpoint, modelToCheckpoint, type TransformerLM
 import {
   collectShard,
   computeAdvantages,
+  envOptionsIdentity,
   evaluatePolicy,
   initialPolicy,
   mergeBatches,
@@ -60,6 +61,30 @@ const fromJson = <T>(bytes: Uint8Array): T => JSON.parse(gunzipSync(bytes).toStr
  */
 export const DEFAULT_PARTIAL_CHECKPOINT_SECONDS = 30;
 
+/**
+ * What determines an SFT base: the env, the SFT settings, the model (with or without a value head), the
+ * prompt, the seed, the vocabulary and the env's options (when there are any, so that bases stored before
+ * envOptions existed keep their identity). A stored base with another identity is trained again.
+ */
+export function sftIdentity(setup: RunSetup): string {
+  const { config } = setup;
+  return createHash('sha256')
+    .update(
+      JSON.stringify([
+        config.env,
+        config.sft,
+        setup.modelConfig,
+        config.promptInstruction,
+        config.historyLength,
+        config.seed,
+        setup.maxActionTokens,
+        setup.tokenizer.vocab,
+        ...envOptionsIdentity(config),
+      ]),
+    )
+    .digest('hex');
+}
+
 /** ISTAR_PARTIAL_CHECKPOINT_SECONDS as a number of seconds >= 0, or an error naming the bad value. */
 export function partialCheckpointSecondsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.ISTAR_PARTIAL_CHECKPOINT_SECONDS;
@@ -91,28 +116,6 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
     meta: Record<string, unknown> = {},
   ): Promise<string> {
     return store.putCheckpoint(prefix, modelToCheckpoint(model, { step, meta }));
-  }
-
-  /**
-   * What determines an SFT base: the env, the SFT settings, the model (with or without a value head), the
-   * prompt, the seed and the vocabulary. A stored base with another identity is trained again.
-   */
-  function sftIdentity(setup: RunSetup): string {
-    const { config } = setup;
-    return createHash('sha256')
-      .update(
-        JSON.stringify([
-          config.env,
-          config.sft,
-          setup.modelConfig,
-          config.promptInstruction,
-          config.historyLength,
-          config.seed,
-          setup.maxActionTokens,
-          setup.tokenizer.vocab,
-        ]),
-      )
-      .digest('hex');
   }
 
   /** The experiment's complete SFT base (both checkpoints) if it was trained with `identity`, else undefined. */

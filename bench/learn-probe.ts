@@ -4,7 +4,14 @@ import path from 'node:path';
 import { istarHome } from '../infra/paths';
 import { parseRunConfig, type RunConfigInput } from '../src/config/run-config';
 import { initBackend, modelFromCheckpoint, modelToCheckpoint, type TransformerLM } from '../src/model';
-import { evaluatePolicy, initialPolicy, iterationInProcess, runSetup, sftBasePolicy } from '../src/pipeline';
+import {
+  envOptionsIdentity,
+  evaluatePolicy,
+  initialPolicy,
+  iterationInProcess,
+  runSetup,
+  sftBasePolicy,
+} from '../src/pipeline';
 import { decodeCheckpoint, encodeCheckpoint, validateManifest } from '../src/storage/checkpoint-format';
 import { SMALL_SOKOBAN } from '../src/experiments/suites';
 import { isMain } from './util';
@@ -46,6 +53,7 @@ export async function cachedBase(
     config.historyLength,
     // The vocabulary too: a tokenizer change makes a new base, not a checkpoint that fails to load.
     setup.tokenizer.vocab,
+    ...envOptionsIdentity(config),
   ]);
   const file = path.join(
     istarHome(),

@@ -42,6 +42,20 @@ const nameList = (v: string) => {
   return names;
 };
 
+const jsonObject = (v: string) => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(v);
+  } catch (err) {
+    throw new InvalidArgumentError(
+      `expected a JSON object of run-config fields, got "${v}" (${(err as Error).message})`,
+    );
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new InvalidArgumentError(`expected a JSON object of run-config fields, got "${v}"`);
+  return parsed as Record<string, unknown>;
+};
+
 interface Options extends SuiteOverrides {
   list?: boolean;
   out: string;
@@ -88,6 +102,11 @@ async function run(): Promise<void> {
     .option(
       '--base-from <experimentId>',
       "start every run from this experiment's stored SFT base (copied, e.g. an earlier sweep's experiments-<suite>-base) instead of training one",
+    )
+    .option(
+      '--set <json>',
+      `run-config fields merged into the suite's base config, e.g. '{"envOptions":{"productIds":"per-episode"}}' (objects field by field)`,
+      jsonObject,
     )
     .option('--no-png', 'skip the PNG exports')
     .exitOverride();

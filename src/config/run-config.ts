@@ -98,6 +98,15 @@ export const runConfigSchema = z
     maxSteps: int(1, 200).optional(),
     /** Max action tokens the policy may generate per step; default: the env's own (Sokoban 8, WebShop 80, Social 24). */
     maxActionTokens: int(1, 256).optional(),
+    /**
+     * Options of the environment. `productIds` (WebShop only): `catalog` (default) shows every product under
+     * its fixed id; `per-episode` under an id drawn afresh for each episode, so that a policy must copy the
+     * id from the page instead of recalling its demonstrations' ids (docs/results.md, finding 28).
+     */
+    envOptions: z
+      .object({ productIds: z.enum(['catalog', 'per-episode']).optional() })
+      .strict()
+      .default({}),
     /** H: previous observations/actions kept in the context (paper 2). */
     historyLength: int(0, 16).default(2),
     /**
@@ -269,7 +278,17 @@ function describeIssues(error: z.ZodError): string[] {
 export function parseRunConfig(input: unknown): RunConfig {
   const result = runConfigSchema.safeParse(input ?? {});
   if (!result.success) throw new RunConfigError(describeIssues(result.error));
+  const issues = crossFieldIssues(result.data);
+  if (issues.length > 0) throw new RunConfigError(issues);
   return result.data;
+}
+
+/** What the schema's field-by-field checks cannot see: fields that only make sense together. */
+export function crossFieldIssues(config: RunConfig): string[] {
+  const issues: string[] = [];
+  if (config.envOptions.productIds !== undefined && config.env !== 'webshop')
+    issues.push(`envOptions.productIds: only the webshop env has product ids (env is ${config.env})`);
+  return issues;
 }
 
 export function parseHyperparameters(input: unknown): Hyperparameters {

@@ -3,6 +3,7 @@ import {
   ALGORITHM_NAMES,
   experimentIdSchema,
   RunConfigError,
+  crossFieldIssues,
   runConfigSchema,
   type RunConfig,
   type RunConfigInput,
@@ -104,6 +105,8 @@ export function sharedBaseConfig(sweep: SweepConfig, prefix: string): RunConfig 
   const parsed = runConfigSchema.safeParse({ ...sweep.base, experimentId: sharedBaseId(prefix) });
   if (!parsed.success)
     throw new RunConfigError(parsed.error.issues.map((i) => `base.${i.path.join('.')}: ${i.message}`));
+  const issues = crossFieldIssues(parsed.data);
+  if (issues.length > 0) throw new RunConfigError(issues.map((i) => `base.${i}`));
   return parsed.data;
 }
 
@@ -147,6 +150,13 @@ export function sweepCells(sweep: SweepConfig, prefix: string): SweepCell[] {
               parsed.error.issues.map(
                 (i) =>
                   `${i.path[0] !== undefined && i.path[0] in variant.config ? `variants.${variant.name}.` : 'base.'}${i.path.join('.')}: ${i.message}`,
+              ),
+            );
+          const issues = crossFieldIssues(parsed.data);
+          if (issues.length > 0)
+            throw new RunConfigError(
+              issues.map(
+                (i) => `${i.split('.')[0] in variant.config ? `variants.${variant.name}.` : 'base.'}${i}`,
               ),
             );
           cells.push({

@@ -13,11 +13,24 @@ export interface SuiteOverrides {
   variants?: string[];
   /** Copy this experiment's stored SFT base instead of training one (the sweep's baseFrom). */
   baseFrom?: string;
+  /** Run-config fields merged into the suite's base config (objects field by field, e.g. envOptions, model). */
+  set?: Record<string, unknown>;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** `over` merged into `base`: nested objects field by field, anything else replaced. */
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(over))
+    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? deepMerge(out[k], v) : v;
+  return out;
 }
 
 /** The suite's sweep with the command line's overrides. */
 export function suiteSweep(suite: Suite, opts: SuiteOverrides): SweepInput {
-  const base = { ...suite.sweep.base };
+  const base = deepMerge(suite.sweep.base ?? {}, opts.set ?? {});
   if (opts.iterations !== undefined) base.iterations = opts.iterations;
   const all = suite.sweep.variants ?? [];
   const wanted = opts.variants;

@@ -17,7 +17,7 @@ export interface RunSetup {
 }
 
 export function runSetup(config: RunConfig): RunSetup {
-  const spec = getEnvSpec(config.env);
+  const spec = withEnvOptions(getEnvSpec(config.env), config.envOptions);
   const tokenizer = tokenizerFor(spec);
   const algorithm = algorithms.resolve(config.algorithm, algorithmOptions(config));
   const modelConfig = modelConfigFor(spec, tokenizer, config.model, algorithm.stages.needsValueHead);
@@ -27,6 +27,20 @@ export function runSetup(config: RunConfig): RunSetup {
       `maxActionTokens ${maxActionTokens} leaves no room for contexts in the model's window (model.contextLength ${modelConfig.contextLength})`,
     );
   return { config, spec, tokenizer, modelConfig, algorithm, maxActionTokens };
+}
+
+/** The env spec whose envs are created with the run config's envOptions (every rollout, demonstration, evaluation). */
+function withEnvOptions(spec: EnvSpec, envOptions: RunConfig['envOptions']): EnvSpec {
+  if (Object.keys(envOptions).length === 0) return spec;
+  return { ...spec, create: (options) => spec.create({ ...envOptions, ...options }) };
+}
+
+/**
+ * The run config's envOptions as part of an SFT base's identity: nothing when there are none, so the identity
+ * of every base trained before the field existed stays the same.
+ */
+export function envOptionsIdentity(config: RunConfig): unknown[] {
+  return Object.keys(config.envOptions).length === 0 ? [] : [config.envOptions];
 }
 
 /** Deterministic 32-bit mix of integers (seeds of levels and sampling per run/iteration/shard). */

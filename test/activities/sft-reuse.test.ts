@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it, vi } from 'vitest';
-import { createTrainingActivities } from '../../activities/training';
+import { createHash } from 'node:crypto';
+import { createTrainingActivities, sftIdentity } from '../../activities/training';
+import { runSetup } from '../../src/pipeline';
 import { parseRunConfig } from '../../src/config/run-config';
 import { checkpointPrefix } from '../../src/storage/keys';
 import { testStore } from '../helpers/stack';
@@ -87,5 +89,30 @@ describe('sftBasePolicy against a real MinIO', () => {
     ).rejects.toThrow(
       /baseFrom sft-source-.*: checkpoint model config does not match the requested one: .*dModel/,
     );
+  });
+
+  it("an SFT base's identity includes the env's options, and only when there are any", () => {
+    const fixed = runSetup(parseRunConfig({ env: 'webshop' }));
+    const perEpisode = runSetup(
+      parseRunConfig({ env: 'webshop', envOptions: { productIds: 'per-episode' } }),
+    );
+    expect(sftIdentity(perEpisode)).not.toBe(sftIdentity(fixed));
+    // Without options the identity is what it was before envOptions existed (stored bases stay reusable).
+    const { config } = fixed;
+    const before = createHash('sha256')
+      .update(
+        JSON.stringify([
+          config.env,
+          config.sft,
+          fixed.modelConfig,
+          config.promptInstruction,
+          config.historyLength,
+          config.seed,
+          fixed.maxActionTokens,
+          fixed.tokenizer.vocab,
+        ]),
+      )
+      .digest('hex');
+    expect(sftIdentity(fixed)).toBe(before);
   });
 });

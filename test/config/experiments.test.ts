@@ -56,6 +56,31 @@ describe('experiment suites', () => {
     );
   });
 
+  it('--set merges run-config fields into the suite base (objects field by field); bad ones are named', () => {
+    const sweep = suiteSweep(findSuite('webshop'), {
+      seeds: [0],
+      variants: ['rloo'],
+      set: { envOptions: { productIds: 'per-episode' }, model: { dModel: 96 }, policyLr: 3e-5 },
+    });
+    const [cell] = sweepCells(parseSweep(sweep), 'w');
+    expect(cell.config.envOptions).toEqual({ productIds: 'per-episode' });
+    // The suite's other model fields stay: only dModel is replaced.
+    expect(cell.config.model).toEqual({ contextLength: 384, copyHead: true, dModel: 96 });
+    expect(cell.config.policyLr).toBe(3e-5);
+    expect(findSuite('webshop').sweep.base?.envOptions).toBeUndefined(); // the suite itself is untouched
+    expect(() =>
+      sweepCells(
+        parseSweep(
+          suiteSweep(findSuite('sokoban-quick'), { set: { envOptions: { productIds: 'per-episode' } } }),
+        ),
+        'q',
+      ),
+    ).toThrow(/base\.envOptions\.productIds: only the webshop env has product ids \(env is sokoban\)/);
+    expect(() =>
+      sweepCells(parseSweep(suiteSweep(findSuite('sokoban-quick'), { set: { polcyLr: 1 } })), 'q'),
+    ).toThrow(/base\.: Unrecognized key: "polcyLr"/);
+  });
+
   it("--base-from: every run starts from the sweep's own base, a copy of the named one; bad ids are named", () => {
     const sweep = parseSweep(
       suiteSweep(findSuite('webshop'), { seeds: [0], baseFrom: 'experiments-webshop-base' }),

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseRunConfig, RunConfigError, runConfigSchema } from '../../src/config/run-config';
+import type { WebShopEnv } from '../../src/envs/webshop/env';
+import { runSetup } from '../../src/pipeline';
 
 /** The workflow input's boundary: `{}` (the Temporal UI's Start Workflow form) must start a sensible run. */
 
@@ -50,5 +52,27 @@ describe('parseRunConfig', () => {
     );
     expect(issues).toContain('unknown field "foo"');
     expect(issues.find((i) => i.startsWith('experimentId'))).toContain('..');
+  });
+
+  it('envOptions: per-episode product ids on WebShop reach its envs; elsewhere or misspelt they are errors', () => {
+    const config = parseRunConfig({ env: 'webshop', envOptions: { productIds: 'per-episode' } });
+    expect(config.envOptions).toEqual({ productIds: 'per-episode' });
+    expect(parseRunConfig({}).envOptions).toEqual({});
+    // runSetup's spec creates every env (rollouts, demonstrations, evaluation) with them.
+    const env = runSetup(config).spec.create() as WebShopEnv;
+    const fixed = runSetup(parseRunConfig({ env: 'webshop' })).spec.create() as WebShopEnv;
+    env.reset(3);
+    fixed.reset(3);
+    const first = (e: WebShopEnv) => /\[(B\d+)\]/.exec(e.step('search[cotton hoodie]').observation)![1];
+    expect(first(env)).not.toBe(first(fixed));
+    expect(() => parseRunConfig({ envOptions: { productIds: 'per-episode' } })).toThrow(
+      'envOptions.productIds: only the webshop env has product ids (env is sokoban)',
+    );
+    expect(() => parseRunConfig({ env: 'webshop', envOptions: { productIds: 'shuffled' } })).toThrow(
+      'envOptions.productIds:',
+    );
+    expect(() => parseRunConfig({ env: 'webshop', envOptions: { catalog: 1 } })).toThrow(
+      'envOptions: unknown field "catalog"',
+    );
   });
 });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createRng } from '../../src/envs/prng';
 import { CATEGORIES, GENERIC_FEATURES } from '../../src/envs/webshop/categories';
 import { getCatalog, type Product } from '../../src/envs/webshop/catalog';
-import { WebShopEnv, parseWebShopAction, webshopSpec } from '../../src/envs/webshop/env';
+import { WebShopEnv, parseWebShopAction, webshopSpec, type WebShopOptions } from '../../src/envs/webshop/env';
 import { parseInstruction, visibleExpertAction } from '../../src/envs/webshop/expert';
 import { expertQuery, isHeldOutProduct, makeGoal } from '../../src/envs/webshop/goals';
 import { typeReward, webshopReward, type Goal } from '../../src/envs/webshop/reward';
@@ -129,8 +129,11 @@ describe('webshop catalog', () => {
   });
 });
 
-function runEpisodes(policy: (env: WebShopEnv) => string): { success: number; score: number } {
-  const env = new WebShopEnv();
+function runEpisodes(
+  policy: (env: WebShopEnv) => string,
+  options: WebShopOptions = {},
+): { success: number; score: number } {
+  const env = new WebShopEnv(options);
   let wins = 0;
   let score = 0;
   for (const s of HELD_OUT) {
@@ -157,6 +160,75 @@ describe('webshop policies over 500 held-out goals', () => {
     expect(expert.success).toBeLessThan(0.85); // it cannot see the hidden attributes: RL has room above it
     expect(expert.score).toBeGreaterThan(90);
     expect(random.success).toBeLessThan(expert.success / 5);
+  });
+});
+
+describe('webshop per-episode product ids', () => {
+  const rows = (observation: string) =>
+    [...observation.matchAll(/^\[(B\d+)\] (.*) \| /gm)].map((m) => [m[1], m[2]]);
+
+  it('show the same products under ids drawn per episode: fixed within it, another set in the next', () => {
+    const fixed = new WebShopEnv();
+    const shuffled = new WebShopEnv({ productIds: 'per-episode' });
+    const ids = new Set(getCatalog().products.map((p) => p.asin));
+    let differing = 0;
+    for (const seed of [3, 4, 2 ** 16 + 7]) {
+      const a = rows((fixed.reset(seed), fixed.step('search[cotton hoodie]').observation));
+      shuffled.reset(seed);
+      const first = shuffled.step('search[cotton hoodie]').observation;
+      const b = rows(first);
+      // Same results, same order and titles; the ids are catalog ids, one per product, mostly not its own.
+      expect(b.map((r) => r[1])).toEqual(a.map((r) => r[1]));
+      expect(new Set(b.map((r) => r[0])).size).toBe(b.length);
+      for (const [id] of b) expect(ids.has(id)).toBe(true);
+      differing += b.filter((r, i) => r[0] !== a[i][0]).length;
+      // Within the episode the ids stay: back to search and the same query show the same page.
+      shuffled.step('click[back to search]');
+      expect(shuffled.step('search[cotton hoodie]').observation).toBe(first);
+      // The same seed again draws the same ids (episodes are reproducible).
+      shuffled.reset(seed);
+      expect(shuffled.step('search[cotton hoodie]').observation).toBe(first);
+    }
+    expect(differing).toBeGreaterThanOrEqual(29); // of 30 rows, a fixed point of a 1,200-permutation is rare
+    shuffled.reset(5);
+    const five = rows(shuffled.step('search[cotton hoodie]').observation);
+    shuffled.reset(3);
+    const three = rows(shuffled.step('search[cotton hoodie]').observation);
+    expect(five.map((r) => r[1])).toEqual(three.map((r) => r[1]));
+    expect(five.map((r) => r[0])).not.toEqual(three.map((r) => r[0]));
+  });
+
+  it('a shown id opens its product; the catalog id of another product is an invalid click', () => {
+    const fixed = new WebShopEnv();
+    const env = new WebShopEnv({ productIds: 'per-episode' });
+    fixed.reset(8);
+    const [catalogId, title] = rows(fixed.step('search[cotton hoodie]').observation)[0];
+    env.reset(8);
+    const page = env.step('search[cotton hoodie]').observation;
+    const [shownId] = rows(page)[0];
+    expect(shownId).not.toBe(catalogId);
+    expect(page).not.toContain(`[${catalogId}]`);
+    const wrong = env.step(`click[${catalogId}]`);
+    expect(wrong.info.valid).toBe(false);
+    expect(wrong.observation).toBe(page);
+    const item = env.step(`click[${shownId.toLowerCase()}]`);
+    expect(item.info.valid).toBe(true);
+    expect(item.observation).toContain(title);
+    expect(item.observation).toContain('[Buy Now]');
+  });
+
+  it('the expert and the oracle do as well as with catalog ids (same goals and rewards)', () => {
+    const expert = runEpisodes((env) => env.expertAction(), { productIds: 'per-episode' });
+    const fixedExpert = runEpisodes((env) => env.expertAction());
+    const oracle = runEpisodes((env) => env.oracleAction(), { productIds: 'per-episode' });
+    expect(expert).toEqual(fixedExpert);
+    expect(oracle.success).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('an unknown productIds value is an error naming it', () => {
+    expect(() => new WebShopEnv({ productIds: 'random' as never })).toThrow(
+      'webshop: productIds must be one of catalog, per-episode, got "random"',
+    );
   });
 });
 

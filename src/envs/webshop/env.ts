@@ -1,3 +1,4 @@
+import { createRng } from '../prng';
 import type { Env, EnvSpec, StepResult } from '../types';
 import { HELD_OUT_SEED_START } from '../types';
 import { getCatalog, type Catalog, type Product } from './catalog';
@@ -10,7 +11,18 @@ export interface WebShopOptions {
   catalogSeed?: number;
   /** Max actions per episode (paper 10). */
   maxSteps?: number;
+  /**
+   * Which id a product shows on result pages: `catalog` (default) its fixed id; `per-episode` an id drawn
+   * afresh for every episode (a permutation of the catalog's ids seeded by the episode), so that an agent
+   * must copy the id from the page: with fixed ids a small policy recalls ids of its demonstrations'
+   * products instead, which held-out products never have (real WebShop's 1.18M products cannot be
+   * recalled; docs/results.md, finding 27).
+   */
+  productIds?: WebShopProductIds;
 }
+
+export const WEBSHOP_PRODUCT_IDS = ['catalog', 'per-episode'] as const;
+export type WebShopProductIds = (typeof WEBSHOP_PRODUCT_IDS)[number];
 
 export const RESULTS_PER_PAGE = 10;
 export const MAX_RESULTS = 50;
@@ -66,14 +78,24 @@ export class WebShopEnv implements Env {
   private steps = 0;
   private done = false;
   private lastScore = 0;
+  private readonly productIds: WebShopProductIds;
+  /** This episode's ids (per-episode ids only): product -> shown id, lower-cased id -> product. */
+  private ids: { of: Map<Product, string>; product: Map<string, Product> } | null = null;
 
   constructor(options: WebShopOptions = {}) {
     this.maxSteps = options.maxSteps ?? 10;
     this.catalog = getCatalog(options.catalogSeed ?? 0);
+    const productIds = options.productIds ?? 'catalog';
+    if (!(WEBSHOP_PRODUCT_IDS as readonly string[]).includes(productIds))
+      throw new Error(
+        `webshop: productIds must be one of ${WEBSHOP_PRODUCT_IDS.join(', ')}, got "${productIds}"`,
+      );
+    this.productIds = productIds;
   }
 
   reset(seed: number): string {
     this.goal = makeGoal(this.catalog, seed);
+    this.ids = this.productIds === 'per-episode' ? this.episodeIds(seed) : null;
     this.page = { kind: 'search' };
     this.steps = 0;
     this.done = false;
@@ -148,7 +170,7 @@ export class WebShopEnv implements Env {
       const page = Math.floor(index / RESULTS_PER_PAGE) + 1;
       if (page > p.page) return 'click[next >]';
       if (page < p.page) return 'click[< prev]';
-      return `click[${best.product.asin}]`;
+      return `click[${this.productId(best.product)}]`;
     }
     if (p.kind === 'sub') return 'click[< prev]';
     if (!best || best.product !== p.product) return 'click[< prev]';
@@ -196,7 +218,7 @@ export class WebShopEnv implements Env {
       case 'results':
         if (el === 'next >') this.page = { ...p, page: p.page + 1 };
         else if (el === '< prev') this.page = { ...p, page: p.page - 1 };
-        else this.page = { ...p, kind: 'item', product: this.catalog.byAsin.get(el)!, selected: {} };
+        else this.page = { ...p, kind: 'item', product: this.productById(el)!, selected: {} };
         return true;
       case 'item': {
         if (el === '< prev')
@@ -235,7 +257,7 @@ export class WebShopEnv implements Env {
         const out = ['back to search'];
         if (p.page > 1) out.push('< prev');
         if (p.page * RESULTS_PER_PAGE < p.results.length) out.push('next >');
-        for (const r of this.pageResults(p)) out.push(r.asin.toLowerCase());
+        for (const r of this.pageResults(p)) out.push(this.productId(r).toLowerCase());
         return out;
       }
       case 'item':
@@ -264,7 +286,8 @@ export class WebShopEnv implements Env {
         const lines = ['[Back to Search]', `Page ${p.page} (Total results: ${p.results.length})`];
         if (p.page > 1) lines.push('[< Prev]');
         if (p.page * RESULTS_PER_PAGE < p.results.length) lines.push('[Next >]');
-        for (const r of this.pageResults(p)) lines.push(`[${r.asin}] ${r.title} | $${r.price.toFixed(2)}`);
+        for (const r of this.pageResults(p))
+          lines.push(`[${this.productId(r)}] ${r.title} | $${r.price.toFixed(2)}`);
         return lines.join('\n');
       }
       case 'item': {
@@ -305,6 +328,23 @@ export class WebShopEnv implements Env {
   private requireGoal(): Goal {
     if (!this.goal) throw new Error('WebShopEnv: call reset(seed) before using the env');
     return this.goal;
+  }
+
+  /** A permutation of the catalog's ids over its products, drawn from the episode's seed. */
+  private episodeIds(seed: number): { of: Map<Product, string>; product: Map<string, Product> } {
+    const products = this.catalog.products;
+    const shuffled = createRng((seed * 31 + 17) ^ 0x1d5).shuffle(products.map((p) => p.asin));
+    const of = new Map(products.map((p, i) => [p, shuffled[i]]));
+    return { of, product: new Map(products.map((p, i) => [shuffled[i].toLowerCase(), p])) };
+  }
+
+  /** The id a product shows (and is clicked by) in this episode. */
+  productId(product: Product): string {
+    return this.ids?.of.get(product) ?? product.asin;
+  }
+
+  private productById(id: string): Product | undefined {
+    return this.ids ? this.ids.product.get(id) : this.catalog.byAsin.get(id);
   }
 }
 
