@@ -1,7 +1,7 @@
 import { gunzipSync } from 'node:zlib';
 import { getCatalog } from '../src/envs/webshop/catalog';
-import { makeGoal } from '../src/envs/webshop/goals';
-import { iterationKey } from '../src/storage/keys';
+import { WebShopEnv, type WebShopProductIds } from '../src/envs/webshop/env';
+import { configKey, iterationKey } from '../src/storage/keys';
 import { ArtifactStore } from '../src/storage/store';
 import { isMain } from './util';
 
@@ -65,17 +65,31 @@ export function webshopFailures(
 }
 
 /**
+ * The id under which each episode's goal product is shown (its catalog id, or with per-episode product ids
+ * the id that episode drew for it).
+ */
+export function goalIdOf(productIds: WebShopProductIds = 'catalog'): (seed: number) => string {
+  const env = new WebShopEnv({ productIds });
+  const catalog = getCatalog();
+  return (seed) => {
+    env.reset(seed);
+    return env.productId(catalog.byAsin.get(env.currentGoal().asin.toLowerCase())!);
+  };
+}
+
+/**
  * `npx tsx bench/webshop-failures.ts <experiment>:<iteration> ...`: webshopFailures of stored held-out
  * evaluations (the experiments' eval.json.gz in S3), one line each.
  */
 async function main(args: string[]): Promise<void> {
   if (args.length === 0) throw new Error('usage: bench/webshop-failures.ts <experiment>:<iteration> ...');
   const store = ArtifactStore.fromEnv();
-  const catalog = getCatalog();
-  const goalOf = (seed: number) => makeGoal(catalog, seed).asin;
   for (const arg of args) {
     const m = /^(.+):(\d+)$/.exec(arg);
     if (!m) throw new Error(`expected <experiment>:<iteration>, got ${JSON.stringify(arg)}`);
+    // The run's product ids (its stored config), so the goal is looked for under the id its episodes showed.
+    const config = await store.getJson<{ envOptions?: { productIds?: WebShopProductIds } }>(configKey(m[1]));
+    const goalOf = goalIdOf(config.envOptions?.productIds);
     const key = iterationKey(m[1], Number(m[2]), 'eval.json.gz');
     const { episodes } = JSON.parse(gunzipSync(await store.getBytes(key)).toString('utf8')) as {
       episodes: EvalEpisode[];

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { webshopFailures, type EvalEpisode } from '../../bench/webshop-failures';
+import { goalIdOf, webshopFailures, type EvalEpisode } from '../../bench/webshop-failures';
+import { WebShopEnv } from '../../src/envs/webshop/env';
+import { makeGoal } from '../../src/envs/webshop/goals';
+import { getCatalog } from '../../src/envs/webshop/catalog';
 
 const results =
   '[Back to Search]\nPage 1 (Total results: 50)\n[B10001] oak desk | $99.00\n[B10002] pine desk | $89.00';
@@ -37,5 +40,19 @@ describe('webshopFailures', () => {
       goalOnPage: 2,
       stuckEpisodes: 1,
     });
+  });
+
+  it("finds the goal under the id its episode showed: the catalog's, or the episode's own", () => {
+    const seed = 2 ** 16 + 3;
+    expect(goalIdOf()(seed)).toBe(makeGoal(getCatalog(), seed).asin);
+    const shown = goalIdOf('per-episode')(seed);
+    expect(shown).not.toBe(makeGoal(getCatalog(), seed).asin);
+    // Clicking the shown id on a results page that lists the goal opens the goal product.
+    const env = new WebShopEnv({ productIds: 'per-episode' });
+    env.reset(seed);
+    const page = env.step(env.expertAction()).observation;
+    expect(page).toContain(`[${shown}]`);
+    const item = env.step(`click[${shown}]`).observation;
+    expect(item).toContain(getCatalog().byAsin.get(env.currentGoal().asin.toLowerCase())!.title);
   });
 });
