@@ -264,9 +264,16 @@ export class RunConfigError extends Error {
   }
 }
 
-function describeIssues(error: z.ZodError): string[] {
+/**
+ * One line per issue naming its field (`groups: ...`, `model: unknown field "foo"`); `scope` puts the field
+ * where it sits in a larger input (a sweep's `base` or `variants.<name>`).
+ */
+export function describeIssues(
+  error: z.ZodError,
+  scope: (issue: z.core.$ZodIssue) => string = () => '',
+): string[] {
   return error.issues.map((issue) => {
-    const path = issue.path.length > 0 ? issue.path.join('.') : '(input)';
+    const path = [scope(issue), ...issue.path.map(String)].filter(Boolean).join('.') || '(input)';
     if (issue.code === 'unrecognized_keys') {
       return `${path === '(input)' ? '' : `${path}: `}unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
     }

@@ -4,6 +4,7 @@ import {
   experimentIdSchema,
   RunConfigError,
   crossFieldIssues,
+  describeIssues,
   runConfigSchema,
   type RunConfig,
   type RunConfigInput,
@@ -89,9 +90,7 @@ export function launchOrder(cells: readonly SweepCell[]): SweepCell[] {
 export function parseSweep(input: unknown): SweepConfig {
   const result = sweepSchema.safeParse(input ?? {});
   if (!result.success) {
-    throw new RunConfigError(
-      result.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`),
-    );
+    throw new RunConfigError(describeIssues(result.error));
   }
   // A base copied from elsewhere is still this sweep's shared base.
   return result.data.baseFrom ? { ...result.data, sharedBase: true } : result.data;
@@ -103,8 +102,7 @@ export const sharedBaseId = (prefix: string) => `${prefix}-base`.slice(0, 128);
 /** The shared SFT base's run config: the sweep's base config under its own experiment id. */
 export function sharedBaseConfig(sweep: SweepConfig, prefix: string): RunConfig {
   const parsed = runConfigSchema.safeParse({ ...sweep.base, experimentId: sharedBaseId(prefix) });
-  if (!parsed.success)
-    throw new RunConfigError(parsed.error.issues.map((i) => `base.${i.path.join('.')}: ${i.message}`));
+  if (!parsed.success) throw new RunConfigError(describeIssues(parsed.error, () => 'base'));
   const issues = crossFieldIssues(parsed.data);
   if (issues.length > 0) throw new RunConfigError(issues.map((i) => `base.${i}`));
   return parsed.data;
@@ -147,9 +145,8 @@ export function sweepCells(sweep: SweepConfig, prefix: string): SweepCell[] {
           const parsed = runConfigSchema.safeParse(input);
           if (!parsed.success)
             throw new RunConfigError(
-              parsed.error.issues.map(
-                (i) =>
-                  `${i.path[0] !== undefined && i.path[0] in variant.config ? `variants.${variant.name}.` : 'base.'}${i.path.join('.')}: ${i.message}`,
+              describeIssues(parsed.error, (i) =>
+                i.path[0] !== undefined && i.path[0] in variant.config ? `variants.${variant.name}` : 'base',
               ),
             );
           const issues = crossFieldIssues(parsed.data);

@@ -78,7 +78,7 @@ describe('experiment suites', () => {
     ).toThrow(/base\.envOptions\.productIds: only the webshop env has product ids \(env is sokoban\)/);
     expect(() =>
       sweepCells(parseSweep(suiteSweep(findSuite('sokoban-quick'), { set: { polcyLr: 1 } })), 'q'),
-    ).toThrow(/base\.: Unrecognized key: "polcyLr"/);
+    ).toThrow(/base: unknown field "polcyLr"/);
   });
 
   it("--base-from: every run starts from the sweep's own base, a copy of the named one; bad ids are named", () => {

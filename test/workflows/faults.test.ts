@@ -318,6 +318,11 @@ describe('bad input fails fast with the field named (shared stack)', () => {
     },
     { name: 'unknown field', input: { foo: 1 }, fields: ['unknown field "foo"'] },
     {
+      name: 'an env option of another env',
+      input: { envOptions: { productIds: 'per-episode' } },
+      fields: ['envOptions.productIds: only the webshop env has product ids (env is sokoban)'],
+    },
+    {
       name: 'every bad field at once',
       input: {
         groups: -1,
