@@ -199,6 +199,7 @@ async function run(): Promise<void> {
       sweeps,
       charts: Object.keys(report.pngs),
       now: new Date(),
+      sweep: input,
     });
     await mkdir(opts.out, { recursive: true });
     const mdPath = path.join(opts.out, `${suite.name}.md`);

@@ -103,6 +103,22 @@ function pairedMarkdown(paired: readonly PairedRow[]): string[] {
   ];
 }
 
+/**
+ * What a sweep ran, in the suites' own words ("8 methods x 3 seeds, 12 iterations"), the methods named when
+ * there are few of them: a suite run with --variants/--seeds/--iterations must not be titled with its full plan.
+ */
+export function asRun(sweep: SweepInput): string {
+  const variants = (sweep.variants ?? []).map((v) => v.name);
+  const seeds = sweep.seeds ?? [0];
+  const iterations = (sweep.base as { iterations?: unknown } | undefined)?.iterations;
+  const methods = variants.length <= 3 ? variants.join(' vs ') || 'no method' : `${variants.length} methods`;
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  return (
+    `${methods} x ${plural(seeds.length, 'seed')}` +
+    (typeof iterations === 'number' ? `, ${plural(iterations, 'iteration')}` : '')
+  );
+}
+
 /** docs/results/<suite>.md: what was measured, on what, how to reproduce it. */
 export function resultsMarkdown(args: {
   suite: Suite;
@@ -116,13 +132,18 @@ export function resultsMarkdown(args: {
   sweeps?: { id: string; wallSeconds: number }[];
   charts: string[];
   now: Date;
+  /** The sweep as run (suiteSweep with the command line's overrides): the heading says what ran, not the suite's plan. */
+  sweep?: SweepInput;
 }): string {
   const { suite, rows, results } = args;
   const base = rows.find((r) => r.variant === 'sft-base');
   const cpus = os.cpus();
+  const ran = args.sweep ? asRun(args.sweep) : undefined;
+  const asPlanned = ran === undefined || ran === asRun(suite.sweep);
   const lines = [
-    `# ${suite.name}: ${suite.description}`,
+    `# ${suite.name}: ${asPlanned ? suite.description : ran}`,
     '',
+    ...(asPlanned ? [] : [`Part of the suite (${suite.description}), as the command below selected.`, '']),
     `Measured ${args.now.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus[0]?.model ?? 'unknown CPU'} ` +
       `(${cpus.length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB), TensorFlow.js wasm backend; ` +
       `wall time ${Math.round(args.wallSeconds / 60)} min` +

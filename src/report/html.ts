@@ -1,7 +1,7 @@
 import type { RenderedChart } from './charts';
 import { escapeHtml, fmt } from './format';
 import type { ExperimentData } from './load';
-import { bestValue, lastValue, METRICS, type PairedRow, type ResultRow } from './summary';
+import { bestValue, finalSuccess, lastValue, METRICS, type PairedRow, type ResultRow } from './summary';
 import { VIEWER_SCRIPT, viewerHtml, type ViewerOptions } from './viewer';
 
 /** One self-contained page: inline CSS, inline SVG charts, a small inline script; nothing is fetched. */
@@ -58,7 +58,7 @@ function runsTable(experiments: readonly ExperimentData[]): string {
   ];
   const num = (x: unknown) => (typeof x === 'number' ? String(x) : '–');
   const rows = experiments.map((exp) => {
-    const final = lastValue(exp, METRICS.heldOutSuccess);
+    const final = finalSuccess(exp);
     const last = exp.iterations.at(-1)!.iteration;
     const planned = typeof exp.config.iterations === 'number' ? `/${exp.config.iterations}` : '';
     const cells = [

@@ -5,6 +5,7 @@ import {
   configKey,
   experimentPrefix,
   iterationKey,
+  InvalidExperimentIdError,
   iterationOfKey,
   validateExperimentId,
 } from '../storage/keys';
@@ -27,8 +28,14 @@ export interface ExperimentData {
   seed: number;
   /** Runs with the same label are seeds of one method: `algorithm`, or `istar/<variant>` for ablations. */
   label: string;
-  /** Iterations with a metrics.json, ascending. */
+  /**
+   * Iterations with a metrics.json, ascending. A run started from another run's checkpoint (`resumeFrom`, e.g. a
+   * sweep's shared SFT base) records nothing at iteration 0: its iteration 0 is then the evaluation (`eval/*`)
+   * stored at the checkpoint it started from, so every curve starts where the run did.
+   */
   iterations: IterationMetrics[];
+  /** The checkpoint a `resumeFrom` run started from, when its iteration 0 was read from there. */
+  startedFrom?: { experimentId: string; iteration: number };
   /** The latest held-out evaluation with its episodes. */
   evaluation?: Evaluation;
   /** Training rollouts of the latest iteration with advantages, scored step by step. */
@@ -172,6 +179,8 @@ export async function loadExperiment(
     metrics: numericMetrics(await store.getJson<Record<string, unknown>>(key)),
   }));
 
+  const warnings: string[] = [];
+  const startedFrom = await startingPoint(store, config, iterations, warnings);
   const algorithm = String(config.algorithm ?? 'istar');
   const variant = typeof config.variant === 'string' ? config.variant : undefined;
   const data: ExperimentData = {
@@ -187,7 +196,8 @@ export async function loadExperiment(
       typeof config.episodeEstimator === 'string' ? config.episodeEstimator : undefined,
     ),
     iterations,
-    warnings: [],
+    ...(startedFrom ? { startedFrom } : {}),
+    warnings,
   };
 
   const lastEval = named('eval.json.gz').at(-1);
@@ -228,6 +238,42 @@ export async function loadExperiment(
     }
   }
   return data;
+}
+
+/**
+ * A `resumeFrom` run's starting point: the evaluation metrics stored at the checkpoint it started from, put
+ * first in `iterations` as iteration 0 (mutated). Nothing when the run has its own iteration 0 or the source
+ * has no evaluation there; a source that is gone is a warning, not a failure.
+ */
+async function startingPoint(
+  store: ArtifactStore,
+  config: Record<string, unknown>,
+  iterations: IterationMetrics[],
+  warnings: string[],
+): Promise<{ experimentId: string; iteration: number } | undefined> {
+  const from = config.resumeFrom as { experimentId?: unknown; iteration?: unknown } | undefined;
+  if (typeof from?.experimentId !== 'string' || typeof from.iteration !== 'number') return undefined;
+  if (iterations.some((i) => i.iteration === 0)) return undefined;
+  const source = { experimentId: from.experimentId, iteration: from.iteration };
+  let raw: Record<string, unknown>;
+  try {
+    validateExperimentId(source.experimentId);
+    raw = await store.getJson<Record<string, unknown>>(
+      iterationKey(source.experimentId, source.iteration, 'metrics.json'),
+    );
+  } catch (err) {
+    if (!(err instanceof ArtifactMissingError) && !(err instanceof InvalidExperimentIdError)) throw err;
+    warnings.push(
+      `started from ${source.experimentId} iteration ${source.iteration}, whose metrics.json could not be read (${(err as Error).message}); its curves start at iteration 1`,
+    );
+    return undefined;
+  }
+  const evaluation = Object.fromEntries(
+    Object.entries(numericMetrics(raw)).filter(([k]) => k.startsWith('eval/')),
+  );
+  if (Object.keys(evaluation).length === 0) return undefined;
+  iterations.unshift({ iteration: 0, metrics: evaluation });
+  return source;
 }
 
 /**

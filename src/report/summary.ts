@@ -20,8 +20,19 @@ export function lastValue(
   return undefined;
 }
 
+/**
+ * A run's final held-out success: its last own evaluation. The iteration 0 a `resumeFrom` run borrows from the
+ * checkpoint it started from (ExperimentData.startedFrom) is where it started, not a result of it.
+ */
+export function finalSuccess(exp: ExperimentData): { iteration: number; value: number } | undefined {
+  const last = lastValue(exp, METRICS.heldOutSuccess);
+  return last && !(exp.startedFrom && last.iteration === 0) ? last : undefined;
+}
+
+/** Best value of a metric over the run's own iterations (not the starting point a `resumeFrom` run borrowed). */
 export function bestValue(exp: ExperimentData, metric: string): number | undefined {
-  const values = exp.iterations.map((r) => r.metrics[metric]).filter((v): v is number => v !== undefined);
+  const own = exp.startedFrom ? exp.iterations.filter((r) => r.iteration > 0) : exp.iterations;
+  const values = own.map((r) => r.metrics[metric]).filter((v): v is number => v !== undefined);
   return values.length ? Math.max(...values) : undefined;
 }
 
@@ -53,7 +64,7 @@ export function resultsTable(experiments: readonly ExperimentData[]): ResultRow[
   const rows: ResultRow[] = [];
   for (const runs of byMethod(experiments)) {
     const scored = runs
-      .map((exp) => ({ exp, final: lastValue(exp, METRICS.heldOutSuccess) }))
+      .map((exp) => ({ exp, final: finalSuccess(exp) }))
       .filter((r) => r.final !== undefined);
     if (scored.length === 0) continue;
     const values = scored.map((r) => r.final!.value);
@@ -172,9 +183,7 @@ export function pairedTable(experiments: readonly ExperimentData[], reference = 
     if (seeds.length === 0) continue;
     // The reference's final mean over its seeds, and the method's seed-mean curve (points every seed has).
     const refFinal = mean(
-      refs
-        .map((r) => lastValue(r, METRICS.heldOutSuccess)?.value)
-        .filter((v): v is number => v !== undefined),
+      refs.map((r) => finalSuccess(r)?.value).filter((v): v is number => v !== undefined),
     );
     const curve = bandPoints(runPoints(runs, METRICS.heldOutSuccess)).filter((p) => p.n === runs.length);
     rows.push({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { launchOrder, parseSweep, sweepCells } from '../../src/config/sweep-config';
-import { mergeSweepRows, resultsMarkdown, suiteSweep } from '../../src/experiments/results';
+import { asRun, mergeSweepRows, resultsMarkdown, suiteSweep } from '../../src/experiments/results';
 import type { SweepRow } from '../../workflows/sweep';
 import { findSuite, SUITES } from '../../src/experiments/suites';
 import { methodLabel } from '../../src/report/load';
@@ -208,6 +208,27 @@ describe('experiment suites', () => {
     expect(md).toContain('| ppo | 0 | 4 | 0 | 2 | -0.500 | -1.4 | - |');
     expect(md).toContain('wall time 60 min');
     expect(md).toContain('![held-out-success](sokoban-quick/held-out-success.png)');
+  });
+
+  it("the heading says what the sweep ran, not the suite's plan, when the command line narrowed it", () => {
+    const suite = findSuite('sokoban-visual');
+    const args = {
+      suite,
+      rows: [],
+      results: [],
+      wallSeconds: 60,
+      charts: [],
+      now: new Date('2026-12-04T12:00:00Z'),
+    };
+    const narrowed = suiteSweep(suite, { variants: ['rloo', 'rloo+istar'], seeds: [0, 1, 2], iterations: 5 });
+    expect(asRun(narrowed)).toBe('rloo vs rloo+istar x 3 seeds, 5 iterations');
+    const md = resultsMarkdown({ ...args, command: 'c', sweep: narrowed });
+    expect(md.split('\n')[0]).toBe('# sokoban-visual: rloo vs rloo+istar x 3 seeds, 5 iterations');
+    expect(md).toContain(`Part of the suite (${suite.description}), as the command below selected.`);
+    expect(asRun(suiteSweep(suite, { seeds: [0] }))).toBe('8 methods x 1 seed, 12 iterations');
+    const full = resultsMarkdown({ ...args, command: 'c', sweep: suiteSweep(suite, {}) });
+    expect(full.split('\n')[0]).toBe(`# sokoban-visual: ${suite.description}`);
+    expect(full).not.toContain('Part of the suite');
   });
 
   it('a sweep starts its cells seed by seed, keeping the grid order within a seed', () => {

@@ -291,6 +291,54 @@ describe('istar report', () => {
     await expect(buildReport(store, ['../etc'], { png: false })).rejects.toThrow(/invalid experiment id/);
   });
 
+  it("starts a run from a shared base at the base's evaluation, which is never the run's result", async () => {
+    // The base evaluated 0.4 at iteration 0 (with an SFT loss that is no evaluation); run A (from it) evaluated
+    // 0.55 at iteration 2; run B (from it) has recorded iteration 1 but no evaluation of its own yet.
+    const base = `report-${run}-base`;
+    const from = { experimentId: base, iteration: 0 };
+    await store.putJson(configKey(base), { algorithm: 'sft', seed: 0 });
+    await store.putJson(iterationKey(base, 0, 'metrics.json'), {
+      iteration: 0,
+      'sft/loss': 0.6,
+      'eval/success_rate': 0.4,
+      'eval/score': 40,
+    });
+    const [a, b] = [`report-${run}-from-a`, `report-${run}-from-b`];
+    await store.putJson(configKey(a), { algorithm: 'rloo', seed: 0, resumeFrom: from });
+    await store.putJson(configKey(b), { algorithm: 'rloo', seed: 1, resumeFrom: from });
+    await store.putJson(iterationKey(a, 1, 'metrics.json'), { iteration: 1, 'rollout/success_rate': 0.3 });
+    await store.putJson(iterationKey(a, 2, 'metrics.json'), { iteration: 2, 'eval/success_rate': 0.55 });
+    await store.putJson(iterationKey(b, 1, 'metrics.json'), { iteration: 1, 'rollout/success_rate': 0.2 });
+    const r = await buildReport(store, [a, b], { png: false });
+    const [ra, rb] = r.experiments;
+    expect(ra.startedFrom).toEqual(from);
+    expect(ra.iterations.map((i) => [i.iteration, i.metrics])).toEqual([
+      [0, { 'eval/success_rate': 0.4, 'eval/score': 40 }],
+      [1, { 'rollout/success_rate': 0.3 }],
+      [2, { 'eval/success_rate': 0.55 }],
+    ]);
+    // The results count only each run's own evaluations: A's 0.55; B has none (not the base's 0.4).
+    expect(r.results.map((x) => [x.label, x.runs, x.values])).toEqual([['rloo', [a], [0.55]]]);
+    expect(rb.iterations[0]).toEqual({
+      iteration: 0,
+      metrics: { 'eval/success_rate': 0.4, 'eval/score': 40 },
+    });
+    const heldOut = r.charts.find((c) => c.name === 'held-out-success')!;
+    expect(JSON.stringify(heldOut.spec)).toContain('"iteration":0');
+    // A source that is gone: a warning, and the curves start at iteration 1.
+    const c = `report-${run}-from-gone`;
+    await store.putJson(configKey(c), {
+      algorithm: 'rloo',
+      resumeFrom: { experimentId: `report-${run}-nope`, iteration: 3 },
+    });
+    await store.putJson(iterationKey(c, 1, 'metrics.json'), { iteration: 1, 'eval/success_rate': 0.1 });
+    const rc = await buildReport(store, [c], { png: false });
+    expect(rc.experiments[0].iterations.map((i) => i.iteration)).toEqual([1]);
+    expect(rc.warnings.join('\n')).toContain(
+      `started from report-${run}-nope iteration 3, whose metrics.json could not be read`,
+    );
+  });
+
   it('writes index.html and PNGs locally, and a single run also to S3', async () => {
     const single = await buildReport(store, [ISTAR[0]]);
     const written = await writeReport(store, single, { outDir: path.join(tmp, 'single') });
