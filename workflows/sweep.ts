@@ -15,6 +15,7 @@ import {
   type SweepCell,
   type SweepInput,
 } from '../src/config/sweep-config';
+import { describeFailure } from './failures';
 import { istarTraining, stageActivities } from './training';
 
 /** One row of a sweep's results table. */
@@ -150,7 +151,7 @@ export async function istarSweep(input?: SweepInput | null): Promise<SweepRow[]>
       } catch (err) {
         Object.assign(row, {
           status: 'failed',
-          error: ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message,
+          error: describeFailure(err),
         });
       }
       running.delete(cell.name);

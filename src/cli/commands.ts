@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Command } from 'commander';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { RunConfigInput } from '../config/run-config';
 import { parseHyperparameters } from '../config/run-config';
 import { TASK_QUEUES, istarTraining, type Progress, type TrainingResult } from '../../workflows/training';
+import { describeFailure } from '../../workflows/failures';
 import { registerScheduleCommands } from './schedule';
 import { registerSweepCommand, sweepTable } from './sweep';
 import type { SweepProgress, SweepRow } from '../../workflows/sweep';
@@ -195,9 +196,21 @@ export function buildProgram(): Command {
           progress = undefined;
         }
         const status = description.status.name;
-        if (opts.json) return console.log(JSON.stringify({ workflowId: id, status, progress }));
+        // Why a run failed (or was terminated), from its close event: the activity and the cause.
+        const failure =
+          status === 'RUNNING' || status === 'COMPLETED'
+            ? undefined
+            : await handle.result().then(
+                () => undefined,
+                (err: unknown) =>
+                  err instanceof WorkflowFailedError ? describeFailure(err.cause) : (err as Error).message,
+              );
+        if (opts.json)
+          return console.log(
+            JSON.stringify({ workflowId: id, status, progress, ...(failure ? { failure } : {}) }),
+          );
         console.log(
-          `${id}: ${status}${progress ? `, iteration ${progress.iteration}/${progress.iterations}, stage ${progress.stage}${progress.paused ? ' (paused)' : ''}` : ''}`,
+          `${id}: ${status}${failure ? ` (${failure})` : ''}${progress ? `, iteration ${progress.iteration}/${progress.iterations}, stage ${progress.stage}${progress.paused ? ' (paused)' : ''}` : ''}`,
         );
         if (progress) {
           console.log(
@@ -310,6 +323,8 @@ export async function runCli(argv: string[]): Promise<number> {
       return 0;
     if (e.code?.startsWith('commander.')) return e.exitCode ?? 2;
     if (err instanceof WorkflowNotFoundError) console.error(`error: no such workflow: ${e.message}`);
+    else if (err instanceof WorkflowFailedError)
+      console.error(`error: workflow failed: ${describeFailure(err.cause ?? err)}`);
     else console.error(`error: ${e.message}`);
     return 1;
   }

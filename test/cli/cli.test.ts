@@ -133,6 +133,36 @@ describe('istar CLI', () => {
     expect(final.stdout).toContain(`${id}: COMPLETED`);
   });
 
+  it('a failed run says which activity failed and why, following it and in status', async () => {
+    const queues = uniqueQueues();
+    const id = `cli-fail-${randomUUID().slice(0, 8)}`;
+    const missing = `gone-${randomUUID().slice(0, 6)}`;
+    const workers = await testWorkers(t, queues);
+    const followed = await withWorkers(workers, () =>
+      istar([
+        'resume-from',
+        missing,
+        '3',
+        '--id',
+        id,
+        '--task-queue',
+        queues.workflow,
+        '--config',
+        JSON.stringify(tinyConfig(queues)),
+      ]),
+    );
+    expect(followed.code).toBe(1);
+    expect(followed.stderr).toMatch(
+      /error: workflow failed: locateCheckpoints activity failed not retryable: .*gone-/,
+    );
+    const status = await istar(['status', id]);
+    expect(status.stdout).toMatch(
+      new RegExp(`^${id}: FAILED \\(locateCheckpoints activity failed not retryable: .*${missing}`, 'm'),
+    );
+    const json = JSON.parse((await istar(['status', id, '--json'])).stdout) as { failure?: string };
+    expect(json.failure).toContain('locateCheckpoints activity failed not retryable');
+  });
+
   it('status of an unknown workflow is a clear error', async () => {
     const r = await istar(['status', `no-such-${randomUUID().slice(0, 6)}`]);
     expect(r.code).toBe(1);

@@ -189,6 +189,29 @@ describe('istar sweep', () => {
     expect([json.type, json.progress.done, json.progress.total]).toEqual(['sweep', 4, 4]);
   });
 
+  it('a failed run names the activity that failed and why, not only "Activity task failed"', async () => {
+    const queues = uniqueQueues();
+    const id = `failing-${randomUUID().slice(0, 6)}`;
+    const missing = `nothing-here-${randomUUID().slice(0, 6)}`;
+    const workers = await testWorkers(t, queues);
+    const rows = await withWorkers(workers, () =>
+      t.client.workflow.execute(istarSweep, {
+        taskQueue: queues.workflow,
+        workflowId: id,
+        args: [
+          {
+            base: tinyConfig(queues, { resumeFrom: { experimentId: missing, iteration: 0 } }),
+            algorithms: ['rloo'],
+            seeds: [0],
+          },
+        ],
+      }),
+    );
+    expect(rows.map((r) => [r.name, r.status])).toEqual([['rloo-s0', 'failed']]);
+    expect(rows[0].error).toMatch(/^locateCheckpoints activity failed not retryable: /);
+    expect(rows[0].error).toContain(missing);
+  });
+
   it("--base-from naming the sweep's own base is refused before starting anything", async () => {
     const r = await istar(['sweep', '--id', 'own', '--base-from', 'own-base']);
     expect(r.code).not.toBe(0);
