@@ -3,9 +3,10 @@ import { fileURLToPath } from 'node:url';
 import { parseRoles, runWorkers, stopWithParent } from './worker';
 
 /**
- * The all-in-one local worker: the workflow worker in this process, a trainer worker process, and
- * ISTAR_ROLLOUT_PROCESSES (default 2) rollout worker processes, since tfjs-wasm is single-threaded and a
- * process per core uses both cores. Training runs outside this process because a long synchronous tfjs
+ * The all-in-one local worker: the workflow worker in this process, ISTAR_TRAINER_PROCESSES (default 1) trainer
+ * worker processes and ISTAR_ROLLOUT_PROCESSES (default 2) rollout worker processes, since tfjs-wasm is
+ * single-threaded and a process per core uses both cores. A sweep running several runs at once wants a trainer
+ * per run: training is most of an iteration, and one trainer process serves one activity at a time. Training runs outside this process because a long synchronous tfjs
  * step blocks its event loop, and workflow tasks and queries (the CLI's progress) must not wait for it.
  * A worker process that exits with an error (e.g. it stopped itself on a broken tensor backend) is
  * restarted. ISTAR_WORKER_ROLES=workflow,rollout,trainer runs exactly those roles in one process instead.
@@ -14,14 +15,20 @@ import { parseRoles, runWorkers, stopWithParent } from './worker';
 const MAX_RESTARTS = 5;
 const RESTART_WINDOW_MS = 10 * 60_000;
 
+/** An integer env var of at least `min`, `fallback` when unset; anything else is an error naming it. */
+function processCount(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  const n = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n < min)
+    throw new Error(`${name} must be an integer of at least ${min}, got "${raw}"`);
+  return n;
+}
+
 async function run(): Promise<void> {
   stopWithParent();
   if (process.env.ISTAR_WORKER_ROLES) return runWorkers(parseRoles(process.env.ISTAR_WORKER_ROLES));
-  const count = Number(process.env.ISTAR_ROLLOUT_PROCESSES ?? 2);
-  if (!Number.isInteger(count) || count < 0)
-    throw new Error(
-      `ISTAR_ROLLOUT_PROCESSES must be a non-negative integer, got ${process.env.ISTAR_ROLLOUT_PROCESSES}`,
-    );
+  const count = processCount('ISTAR_ROLLOUT_PROCESSES', 2, 0);
+  const trainers = processCount('ISTAR_TRAINER_PROCESSES', 1, 1);
   const children = new Set<ChildProcess>();
   const script = fileURLToPath(new URL('./worker-entry.ts', import.meta.url));
   let stopping = false;
@@ -47,7 +54,7 @@ async function run(): Promise<void> {
       spawnRole(roles);
     });
   };
-  spawnRole(count > 0 ? 'trainer' : 'rollout,trainer');
+  for (let i = 0; i < trainers; i++) spawnRole(count > 0 ? 'trainer' : 'rollout,trainer');
   for (let i = 0; i < count; i++) spawnRole('rollout');
   const stopChildren = () => {
     stopping = true;

@@ -299,7 +299,7 @@ export function buildProgram(): Command {
   program
     .command('workers')
     .description(
-      'run a local worker: the workflow worker here, a trainer and ISTAR_ROLLOUT_PROCESSES rollout workers in child processes',
+      'run a local worker: the workflow worker here, ISTAR_TRAINER_PROCESSES trainer and ISTAR_ROLLOUT_PROCESSES rollout workers in child processes',
     )
     .option('--roles <list>', 'run exactly these roles in one process: workflow,rollout,trainer')
     .action(async (opts: { roles?: string }) => {

@@ -16,11 +16,14 @@ const alive = (pid: number) => {
   }
 };
 
-/** workers/local.ts started as `npm start` starts it (with an IPC channel), and the pids of its 3 workers. */
-async function startLocalWorker(): Promise<{ local: ChildProcess; pids: number[]; stderr: () => string }> {
+/** workers/local.ts started as `npm start` starts it (with an IPC channel), and the pids of its `count` workers. */
+async function startLocalWorker(
+  env: Record<string, string> = {},
+  count = 3,
+): Promise<{ local: ChildProcess; pids: number[]; stderr: () => string }> {
   const local = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'workers/local.ts')], {
     cwd: root,
-    env: { ...process.env, ...testEnv(), ISTAR_ROLLOUT_PROCESSES: '1' },
+    env: { ...process.env, ...testEnv(), ISTAR_ROLLOUT_PROCESSES: '1', ...env },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
   let err = '';
@@ -29,7 +32,7 @@ async function startLocalWorker(): Promise<{ local: ChildProcess; pids: number[]
     'the workflow, trainer and rollout workers to start',
     async () => {
       const found = [...err.matchAll(/\[istar worker (\d+)\] (\S+) on /g)].map((m) => Number(m[1]));
-      return found.length === 3 ? found : undefined;
+      return found.length === count ? found : undefined;
     },
     120_000,
   );
@@ -79,5 +82,26 @@ describe('local worker lifecycle', () => {
       local.kill('SIGTERM');
       await new Promise((r) => local.once('exit', r));
     }
+  }, 240_000);
+
+  it('ISTAR_TRAINER_PROCESSES starts that many trainer processes; a bad count is refused by name', async () => {
+    const { local, stderr } = await startLocalWorker({ ISTAR_TRAINER_PROCESSES: '2' }, 4);
+    try {
+      const roles = [...stderr().matchAll(/\[istar worker \d+\] (\S+) on /g)].map((m) => m[1]).sort();
+      expect(roles).toEqual(['rollout', 'trainer', 'trainer', 'workflow']);
+    } finally {
+      local.kill('SIGTERM');
+      await new Promise((r) => local.once('exit', r));
+    }
+    const bad = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'workers/local.ts')], {
+      cwd: root,
+      env: { ...process.env, ...testEnv(), ISTAR_TRAINER_PROCESSES: '0' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    bad.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((r) => bad.once('exit', (c) => r(c)));
+    expect(code).toBe(1);
+    expect(err).toContain('ISTAR_TRAINER_PROCESSES must be an integer of at least 1, got "0"');
   }, 240_000);
 });
