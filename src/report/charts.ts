@@ -84,7 +84,7 @@ const xIteration = {
   field: 'iteration',
   type: 'quantitative',
   title: 'iteration',
-  axis: { tickMinStep: 1 },
+  axis: { tickMinStep: 1, format: 'd' },
 } as const;
 
 /** Colour by method over every label of the report (same colour in every chart); the legend lists `shown`. */
@@ -118,7 +118,13 @@ export function curveSpec(
         mark: { type: 'area', opacity: 0.18 },
         encoding: {
           x: xIteration,
-          y: { field: 'min', type: 'quantitative', title: chart.yTitle, scale: yScale },
+          y: {
+            field: 'min',
+            type: 'quantitative',
+            title: chart.yTitle,
+            scale: yScale,
+            axis: { format: '~g' },
+          },
           y2: { field: 'max' },
           color,
         },

@@ -325,6 +325,11 @@ describe('istar report', () => {
     });
     const heldOut = r.charts.find((c) => c.name === 'held-out-success')!;
     expect(JSON.stringify(heldOut.spec)).toContain('"iteration":0');
+    // Axis labels as numbers are written: iterations as integers, rates without padding zeros.
+    const labels = [...heldOut.svg.matchAll(/>(-?[0-9.]+)<\/text>/g)].map((m) => m[1]);
+    expect(labels).toContain('0');
+    expect(labels).toContain('2');
+    expect(labels.filter((l) => /\.\d*0$/.test(l))).toEqual([]);
     // A source that is gone: a warning, and the curves start at iteration 1.
     const c = `report-${run}-from-gone`;
     await store.putJson(configKey(c), {
