@@ -13,6 +13,7 @@ import type { Stack } from '../../infra/stack';
 export function startLocalWorker(
   stack: Stack,
   interruptedHint: string,
+  env: Record<string, string> = {},
 ): { stop: () => void; logPath: string } {
   const logs = path.join(istarHome(), 'logs');
   mkdirSync(logs, { recursive: true });
@@ -24,7 +25,12 @@ export function startLocalWorker(
     {
       // The IPC channel lets the worker notice when this process is gone, even by SIGKILL (stopWithParent).
       stdio: ['ignore', fd, fd, 'ipc'],
-      env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, S3_ENDPOINT: stack.s3.endpoint },
+      env: {
+        ...process.env,
+        ...env,
+        TEMPORAL_ADDRESS: stack.temporal.address,
+        S3_ENDPOINT: stack.s3.endpoint,
+      },
     },
   );
   const stop = () => {
@@ -53,10 +59,10 @@ export function startLocalWorker(
  */
 export async function withLocalWorker<T>(
   stack: Stack,
-  options: { interruptedHint: string; quiet?: boolean },
+  options: { interruptedHint: string; quiet?: boolean; env?: Record<string, string> },
   fn: () => Promise<T>,
 ): Promise<T> {
-  const worker = startLocalWorker(stack, options.interruptedHint);
+  const worker = startLocalWorker(stack, options.interruptedHint, options.env);
   if (!options.quiet) console.log(`local worker started (log ${worker.logPath}); Temporal UI ${stack.uiUrl}`);
   try {
     return await fn();

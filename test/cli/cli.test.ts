@@ -1,9 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findSuite } from '../../src/experiments/suites';
 import type { Progress } from '../../workflows/training';
 import { testEnv } from '../helpers/stack';
 import {
@@ -220,6 +221,52 @@ describe('npm start', () => {
     );
     expect(second.stdout).toMatch(
       /checkpoints: s3 experiments\/start-[0-9a-f]{8}-[0-9a-f]{8}\/checkpoints\/policy\/000003\//,
+    );
+  }, 400_000);
+});
+
+// In this file, after `npm start`: both use the default task queues of the shared test server.
+describe('npm run experiments', () => {
+  it('runs the smoke suite end to end and writes its table, with a trainer process per concurrent run', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'istar-experiments-'));
+    const out = path.join(home, 'results');
+    const id = `smoke-${randomUUID().slice(0, 8)}`;
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(root, 'src/cli/experiments.ts'),
+        'smoke',
+        '--id',
+        id,
+        '--out',
+        out,
+        '--no-png',
+      ],
+      {
+        cwd: root,
+        env: { ...process.env, ...testEnv(), ISTAR_HOME: home, ISTAR_ROLLOUT_PROCESSES: '1' },
+        encoding: 'utf8',
+        timeout: 360_000,
+      },
+    );
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toContain(`started sweep ${id}`);
+    const md = readFileSync(path.join(out, 'smoke.md'), 'utf8');
+    expect(md.split('\n')[0]).toBe(`# smoke: ${findSuite('smoke').description}`);
+    expect(md).toContain(`Shared SFT base (${id}-base): held-out success `);
+    for (const variant of ['rloo', 'rloopistar'])
+      expect(md).toMatch(
+        new RegExp(
+          `\\| ${id}-${variant}-s0 \\| rloo(\\+istar)? \\| 0 \\| 1 \\| \\d\\.\\d{3} \\| \\d\\.\\d{3} \\| ok \\|`,
+        ),
+      );
+    expect(readFileSync(path.join(out, 'smoke', 'index.html'), 'utf8')).toContain('<html');
+    // The suite runs 2 at a time, so the local worker had min(2, cores) trainer processes.
+    const log = readFileSync(path.join(home, 'logs', 'worker.log'), 'utf8');
+    expect([...log.matchAll(/\[istar worker \d+\] trainer on /g)]).toHaveLength(
+      Math.min(2, os.availableParallelism()),
     );
   }, 400_000);
 });
