@@ -76,8 +76,9 @@ const HEIGHT = 220;
 const CONFIG = {
   font: 'Helvetica, Arial, "Liberation Sans", "DejaVu Sans", sans-serif',
   view: { stroke: null },
-  // The legend takes its symbol from the first layer, the faint band: draw it opaque.
-  legend: { symbolOpacity: 1 },
+  // The legend takes its symbol from the first layer, the faint band: draw it opaque. Ablation labels
+  // (istar/merged-rewards) are longer than vega's default 160 px label limit.
+  legend: { symbolOpacity: 1, labelLimit: 300 },
 };
 
 const xIteration = {
