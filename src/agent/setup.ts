@@ -63,6 +63,8 @@ export function demonstrationPairs(
   options: {
     episodes: number;
     randomActionFraction: number;
+    /** Steps that take the env's invalid action instead (collectDemonstrations); default 0. */
+    invalidActionFraction?: number;
     seed: number;
     historyLength: number;
     maxContextTokens: number;
@@ -86,6 +88,7 @@ export function demonstrationPairs(
   const demos = collectDemonstrations(spec, {
     episodes: options.episodes,
     randomActionFraction: options.randomActionFraction,
+    invalidActionFraction: options.invalidActionFraction,
     seed: options.seed,
   });
   const train: ContextAction[] = [];
@@ -123,7 +126,9 @@ export function demonstrationPairs(
       else {
         trainExpert.push(expert);
         if (labels === 'expert') train.push(expert);
-        else if (labels === 'taken') train.push({ ...state, action: actionIds(taken) });
+        // An injected invalid action is shown (in the next state), never taught.
+        else if (labels === 'taken')
+          train.push({ ...state, action: actionIds(demo.invalid[t] ? demo.expertActions[t] : taken) });
         else
           for (const [text, weight] of demonstratorTarget(
             demo.expertActions[t],

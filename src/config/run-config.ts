@@ -59,6 +59,13 @@ export const sftSchema = z
     episodes: int(1, 100_000).default(200),
     /** Fraction of random actions mixed into the demonstrations (a weak base: paper bases start at 14-21%). */
     randomActionFraction: prob.default(0.5),
+    /**
+     * Fraction of demonstration steps that take an invalid action instead (the env's typical mistake, e.g. a
+     * WebShop click on a product not on the page), each followed by the expert's recovery: with
+     * `envOptions.invalidActionFeedback` the base learns what to do after a failed action. Unset = 0, and
+     * then the demonstrations (and a stored base's identity) are what they were without the field.
+     */
+    invalidActionFraction: prob.optional(),
     /** Epochs of teacher-forced training. */
     epochs: int(1, 1000).default(4),
     /** SFT learning rate. */
@@ -101,10 +108,15 @@ export const runConfigSchema = z
     /**
      * Options of the environment. `productIds` (WebShop only): `catalog` (default) shows every product under
      * its fixed id; `per-episode` under an id drawn afresh for each episode, so that a policy must copy the
-     * id from the page instead of recalling its demonstrations' ids (docs/results.md, finding 28).
+     * id from the page instead of recalling its demonstrations' ids (docs/results.md, finding 27).
+     * `invalidActionFeedback` (WebShop only, default false): after an invalid action the next observation
+     * starts with `Invalid action: <the action>`, so that a policy without history can tell it failed.
      */
     envOptions: z
-      .object({ productIds: z.enum(['catalog', 'per-episode']).optional() })
+      .object({
+        productIds: z.enum(['catalog', 'per-episode']).optional(),
+        invalidActionFeedback: z.boolean().optional(),
+      })
       .strict()
       .default({}),
     /** H: previous observations/actions kept in the context (paper 2). */
@@ -295,6 +307,10 @@ export function crossFieldIssues(config: RunConfig): string[] {
   const issues: string[] = [];
   if (config.envOptions.productIds !== undefined && config.env !== 'webshop')
     issues.push(`envOptions.productIds: only the webshop env has product ids (env is ${config.env})`);
+  if (config.envOptions.invalidActionFeedback !== undefined && config.env !== 'webshop')
+    issues.push(
+      `envOptions.invalidActionFeedback: only the webshop env reports invalid actions in its observation (env is ${config.env})`,
+    );
   return issues;
 }
 

@@ -1,3 +1,5 @@
+import type { Rng } from './prng';
+
 /** What one env step reports besides the reward. */
 export interface StepInfo {
   /** The task is solved (Sokoban: all boxes on targets; WebShop: reward 1; Social: goal > threshold). */
@@ -33,6 +35,12 @@ export interface Env {
   image?(): EnvImage;
   /** The scripted expert's next action from the current state. */
   expertAction(): string;
+  /**
+   * A plausible action that is invalid in the current state, the kind of mistake a policy makes (WebShop: a
+   * click on a product that is not on the page), for demonstrations that show the expert recovering from it
+   * (`sft.invalidActionFraction`). Envs without one get no invalid demonstration steps.
+   */
+  invalidAction?(rng: Rng): string;
 }
 
 export interface EnvImage {

@@ -41,6 +41,7 @@ export async function sftBasePolicy(
   const demos = demonstrationPairs(setup.spec, setup.tokenizer, {
     episodes: config.sft.episodes,
     randomActionFraction: config.sft.randomActionFraction,
+    invalidActionFraction: config.sft.invalidActionFraction,
     labels: config.sft.labels,
     seed: mixSeed(config.seed, 101),
     historyLength: config.historyLength,

@@ -75,4 +75,25 @@ describe('parseRunConfig', () => {
       'envOptions: unknown field "catalog"',
     );
   });
+
+  it('invalid-action feedback and invalid demonstration steps: WebShop only, validated, unset leaves the SFT identity', () => {
+    const config = parseRunConfig({
+      env: 'webshop',
+      envOptions: { invalidActionFeedback: true },
+      sft: { invalidActionFraction: 0.1 },
+    });
+    const env = runSetup(config).spec.create() as WebShopEnv;
+    env.reset(3);
+    expect(env.step('click[nothing]').observation.split('\n')[0]).toBe('Invalid action: click[nothing]');
+    expect(config.sft.invalidActionFraction).toBe(0.1);
+    // Unset, the sft object has no such key, so stored bases keep their identity (a JSON hash of it).
+    expect(Object.keys(parseRunConfig({}).sft)).not.toContain('invalidActionFraction');
+    expect(() => parseRunConfig({ envOptions: { invalidActionFeedback: true } })).toThrow(
+      'envOptions.invalidActionFeedback: only the webshop env reports invalid actions in its observation (env is sokoban)',
+    );
+    expect(() => parseRunConfig({ env: 'webshop', envOptions: { invalidActionFeedback: 'yes' } })).toThrow(
+      'envOptions.invalidActionFeedback:',
+    );
+    expect(() => parseRunConfig({ sft: { invalidActionFraction: 2 } })).toThrow('sft.invalidActionFraction:');
+  });
 });

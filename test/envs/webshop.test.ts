@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { createRng } from '../../src/envs/prng';
 import { CATEGORIES, GENERIC_FEATURES } from '../../src/envs/webshop/categories';
 import { getCatalog, type Product } from '../../src/envs/webshop/catalog';
-import { WebShopEnv, parseWebShopAction, webshopSpec, type WebShopOptions } from '../../src/envs/webshop/env';
+import {
+  INVALID_ACTION_PREFIX,
+  WebShopEnv,
+  parseWebShopAction,
+  webshopSpec,
+  type WebShopOptions,
+} from '../../src/envs/webshop/env';
 import { parseInstruction, visibleExpertAction } from '../../src/envs/webshop/expert';
 import { expertQuery, isHeldOutProduct, makeGoal } from '../../src/envs/webshop/goals';
 import { typeReward, webshopReward, type Goal } from '../../src/envs/webshop/reward';
@@ -228,6 +234,61 @@ describe('webshop per-episode product ids', () => {
   it('an unknown productIds value is an error naming it', () => {
     expect(() => new WebShopEnv({ productIds: 'random' as never })).toThrow(
       'webshop: productIds must be one of catalog, per-episode, got "random"',
+    );
+  });
+});
+
+describe('webshop invalid-action feedback', () => {
+  it('off by default: an invalid action leaves the page as it was; on: the next observation says so', () => {
+    for (const feedback of [false, true]) {
+      const env = new WebShopEnv(feedback ? { invalidActionFeedback: true } : {});
+      env.reset(8);
+      const page = env.step('search[cotton hoodie]').observation;
+      const wrong = env.step('click[B00000 not here]');
+      expect(wrong.info.valid).toBe(false);
+      expect(wrong.observation).toBe(
+        feedback ? `${INVALID_ACTION_PREFIX} click[B00000 not here]\n${page}` : page,
+      );
+      // The anchor (GiGPO's state) and the expert see the page only.
+      expect(env.anchor()).toBe(page);
+      expect(env.expertAction()).toBe((env.reset(8), env.step('search[cotton hoodie]'), env.expertAction()));
+      // Malformed text, newlines folded and cut at 60 characters, or nothing at all.
+      env.step('click[B00000]');
+      const long = env.step(`say\n${'x'.repeat(100)}`).observation;
+      expect(long.split('\n')[0]).toBe(
+        feedback ? `${INVALID_ACTION_PREFIX} say ${'x'.repeat(56)}` : page.split('\n')[0],
+      );
+      expect(env.step('').observation.split('\n')[0]).toBe(
+        feedback ? `${INVALID_ACTION_PREFIX} (empty)` : page.split('\n')[0],
+      );
+      // A valid action clears it; a new episode starts without it.
+      expect(env.step('click[back to search]').observation).toBe('WebShop search page\n[Search]');
+      env.step('click[x]');
+      expect(env.reset(9)).toBe('WebShop search page\n[Search]');
+    }
+  });
+
+  it('invalidAction() clicks a product that is not on the page, on every kind of page', () => {
+    const env = new WebShopEnv({ productIds: 'per-episode' });
+    const rng = createRng(4);
+    env.reset(12);
+    const pages = [env.reset(12), env.step('search[cotton hoodie]').observation];
+    const shown = [...pages[1].matchAll(/^\[(B\d+)\]/gm)].map((m) => m[1]);
+    expect(shown.length).toBeGreaterThan(0);
+    for (let i = 0; i < 50; i++) {
+      const action = env.invalidAction(rng);
+      expect(action).toMatch(/^click\[B\d+\]$/);
+      expect(shown).not.toContain(action.slice(6, -1));
+    }
+    const before = env.step(env.invalidAction(rng));
+    expect(before.info.valid).toBe(false);
+    env.reset(12);
+    expect(env.step(env.invalidAction(rng)).info.valid).toBe(false); // on the search page
+  });
+
+  it('a non-boolean invalidActionFeedback is an error naming it', () => {
+    expect(() => new WebShopEnv({ invalidActionFeedback: 'yes' } as unknown as WebShopOptions)).toThrow(
+      'webshop: invalidActionFeedback must be true or false, got "yes"',
     );
   });
 });

@@ -137,6 +137,43 @@ describe('SFT labels', () => {
     }
   });
 
+  it('invalid demonstration steps show the mistake and its feedback, and only the recovery is taught', () => {
+    const webshop = getEnvSpec('webshop');
+    const spec = { ...webshop, create: () => webshop.create({ invalidActionFeedback: true }) };
+    const base = { episodes: 20, randomActionFraction: 0.2, seed: 5 };
+    // 0 (or unset) draws nothing extra: the same demonstrations as without the option.
+    expect(collectDemonstrations(spec, { ...base, invalidActionFraction: 0 })).toEqual(
+      collectDemonstrations(spec, base),
+    );
+    const demos = collectDemonstrations(spec, { ...base, invalidActionFraction: 0.3 });
+    const steps = demos.flatMap((d) => d.actions.map((a, t) => ({ d, t, a })));
+    const invalid = steps.filter(({ d, t }) => d.invalid[t]);
+    expect(invalid.length).toBeGreaterThan(10);
+    for (const { d, t, a } of invalid) {
+      expect(a).toMatch(/^click\[B\d+\]$/);
+      expect(d.expert[t]).toBe(false);
+      expect(d.observations[t + 1].startsWith(`Invalid action: ${a}\n`)).toBe(true);
+    }
+    expect(() => collectDemonstrations(spec, { ...base, invalidActionFraction: 1.5 })).toThrow(
+      'invalidActionFraction must be in [0, 1], got 1.5',
+    );
+    // `taken` labels teach the random actions but never an invalid one: the expert's action stands in.
+    const tokenizer = tokenizerFor(webshop);
+    const pairs = demonstrationPairs(spec, tokenizer, {
+      ...base,
+      invalidActionFraction: 0.3,
+      labels: 'taken',
+      historyLength: 0,
+      maxContextTokens: 512,
+    });
+    const taught = pairs.train.map((p) => tokenizer.decode(p.action).replace('<eos>', '').trim());
+    const train = demos.filter((_, i) => i % 10 !== 9);
+    expect(taught).toEqual(
+      train.flatMap((d) => d.actions.map((a, t) => (d.invalid[t] ? d.expertActions[t] : a))),
+    );
+    expect(train.some((d) => d.invalid.some(Boolean))).toBe(true);
+  });
+
   it('demonstratorTarget: the expert with 1 - f, f spread over the admissible actions', () => {
     const moves = ['up', 'down', 'left', 'right'];
     // f = 0.75: up 0.25 + 0.75 / 4 = 0.4375, each other move 0.1875.

@@ -1,4 +1,4 @@
-import { createRng } from '../prng';
+import { createRng, type Rng } from '../prng';
 import type { Env, EnvSpec, StepResult } from '../types';
 import { HELD_OUT_SEED_START } from '../types';
 import { getCatalog, type Catalog, type Product } from './catalog';
@@ -19,7 +19,18 @@ export interface WebShopOptions {
    * recalled; docs/results.md, finding 27).
    */
   productIds?: WebShopProductIds;
+  /**
+   * After an invalid action, the next observation starts with `Invalid action: <the action>` (default false:
+   * the page alone, unchanged, as in the original WebShop). Without it a policy that sees no history cannot
+   * tell it just failed and repeats itself (docs/results.md, finding 27); LLM agent harnesses say so too.
+   */
+  invalidActionFeedback?: boolean;
 }
+
+/** The first line of an observation after an invalid action (`invalidActionFeedback`). */
+// Not in the vocabulary texts: its words are spelled in characters, so that existing vocabularies stay as they are.
+export const INVALID_ACTION_PREFIX = 'Invalid action:';
+const FEEDBACK_ACTION_CHARS = 60;
 
 export const WEBSHOP_PRODUCT_IDS = ['catalog', 'per-episode'] as const;
 export type WebShopProductIds = (typeof WEBSHOP_PRODUCT_IDS)[number];
@@ -79,6 +90,9 @@ export class WebShopEnv implements Env {
   private done = false;
   private lastScore = 0;
   private readonly productIds: WebShopProductIds;
+  private readonly invalidActionFeedback: boolean;
+  /** The invalid action the next observation reports (invalidActionFeedback), else null. */
+  private feedback: string | null = null;
   /** This episode's ids (per-episode ids only): product -> shown id, lower-cased id -> product. */
   private ids: { of: Map<Product, string>; product: Map<string, Product> } | null = null;
 
@@ -91,6 +105,11 @@ export class WebShopEnv implements Env {
         `webshop: productIds must be one of ${WEBSHOP_PRODUCT_IDS.join(', ')}, got "${productIds}"`,
       );
     this.productIds = productIds;
+    if (options.invalidActionFeedback !== undefined && typeof options.invalidActionFeedback !== 'boolean')
+      throw new Error(
+        `webshop: invalidActionFeedback must be true or false, got ${JSON.stringify(options.invalidActionFeedback)}`,
+      );
+    this.invalidActionFeedback = options.invalidActionFeedback ?? false;
   }
 
   reset(seed: number): string {
@@ -100,6 +119,7 @@ export class WebShopEnv implements Env {
     this.steps = 0;
     this.done = false;
     this.lastScore = 0;
+    this.feedback = null;
     return this.render();
   }
 
@@ -130,6 +150,10 @@ export class WebShopEnv implements Env {
       valid = true;
     }
     if (this.steps >= this.maxSteps) this.done = true;
+    this.feedback =
+      this.invalidActionFeedback && !valid
+        ? actionText.replace(/\s+/g, ' ').trim().slice(0, FEEDBACK_ACTION_CHARS) || '(empty)'
+        : null;
     return this.result(reward, won, valid);
   }
 
@@ -143,7 +167,7 @@ export class WebShopEnv implements Env {
   }
 
   anchor(): string {
-    return this.render();
+    return this.renderPage();
   }
 
   /**
@@ -151,7 +175,19 @@ export class WebShopEnv implements Env {
    * it does can be imitated; about 3/4 of held-out goals end in a perfect purchase.
    */
   expertAction(): string {
-    return visibleExpertAction(this.instruction(), this.render());
+    return visibleExpertAction(this.instruction(), this.renderPage());
+  }
+
+  /**
+   * A click on a product that is not on the current page (any page: on the search page and item pages no
+   * product can be clicked), the mistake a small policy makes most (docs/results.md, finding 27).
+   */
+  invalidAction(rng: Rng): string {
+    const shown = new Set(this.page.kind === 'results' ? this.pageResults(this.page) : []);
+    const products = this.catalog.products;
+    let product = rng.pick(products);
+    for (let tries = 0; shown.has(product) && tries < 100; tries++) product = rng.pick(products);
+    return `click[${this.productId(product)}]`;
   }
 
   /**
@@ -277,7 +313,13 @@ export class WebShopEnv implements Env {
     return p.results.slice((p.page - 1) * RESULTS_PER_PAGE, p.page * RESULTS_PER_PAGE);
   }
 
+  /** What the agent sees: the page, after an invalid action (invalidActionFeedback) a line saying so first. */
   private render(): string {
+    const page = this.renderPage();
+    return this.feedback === null ? page : `${INVALID_ACTION_PREFIX} ${this.feedback}\n${page}`;
+  }
+
+  private renderPage(): string {
     const p = this.page;
     switch (p.kind) {
       case 'search':
