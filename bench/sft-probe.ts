@@ -44,7 +44,7 @@ export async function sftProbe(overrides: RunConfigInput, extraTemperatures: num
       0,
     );
     console.log(
-      `base policy: held-out success ${summary.successRate.toFixed(3)} on ${config.evalEpisodes} levels at temperature ${temperature} (${seconds()} s)`,
+      `base policy: held-out success ${summary.successRate.toFixed(3)} on ${config.evalEpisodes} levels at temperature ${temperature}, invalid actions ${summary.invalidActionRate.toFixed(3)}, mean length ${summary.meanLength.toFixed(2)} (${seconds()} s)`,
     );
   }
   policy.dispose();
