@@ -7,7 +7,13 @@ import { upStack } from '../../infra/stack';
 import { istarSweep, type SweepProgress, type SweepRow } from '../../workflows/sweep';
 import { TASK_QUEUES } from '../../workflows/training';
 import { parseSweep, sweepCells } from '../config/sweep-config';
-import { mergeSweepRows, resultsMarkdown, suiteSweep, type SuiteOverrides } from '../experiments/results';
+import {
+  mergeSweepRows,
+  reproduceCommand,
+  resultsMarkdown,
+  suiteSweep,
+  type SuiteOverrides,
+} from '../experiments/results';
 import { findSuite, SUITES } from '../experiments/suites';
 import { ArtifactStore } from '../storage/store';
 import { withClient } from './commands';
@@ -194,10 +200,9 @@ async function run(): Promise<void> {
     const report = await buildReport(store, runs, { png: opts.png });
     const outDir = path.join(opts.out, suite.name);
     const written = await writeReport(store, report, { outDir, upload: false });
-    const argv = process.argv.slice(2).join(' ');
     const markdown = resultsMarkdown({
       suite,
-      command: `npm run experiments -- ${argv}`,
+      command: reproduceCommand(process.argv.slice(2)),
       rows,
       results: report.results,
       paired: report.paired,

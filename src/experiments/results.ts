@@ -1,8 +1,19 @@
 import os from 'node:os';
+import { quote } from 'shell-quote';
 import type { SweepInput } from '../config/sweep-config';
 import type { PairedRow, ResultRow } from '../report/summary';
 import type { SweepRow } from '../../workflows/sweep';
 import type { Suite } from './suites';
+
+/**
+ * The command that reproduces a sweep, as a user would paste it into a shell: arguments with JSON or spaces
+ * (e.g. `--set '{"alpha":0.5}'`) are quoted so the pasted line parses to the same arguments.
+ */
+export function reproduceCommand(args: readonly string[]): string {
+  // Plain words (suite names, ids, comma lists like rloo,rloo+istar) stay as typed; shell-quote escapes commas.
+  const shellWord = (a: string) => (/^[\w./,:=+@%-]+$/.test(a) ? a : quote([a]));
+  return `npm run experiments -- ${args.map(shellWord).join(' ')}`;
+}
 
 /** Command-line overrides of a suite. */
 export interface SuiteOverrides {

@@ -1,6 +1,13 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { launchOrder, parseSweep, sweepCells } from '../../src/config/sweep-config';
-import { asRun, mergeSweepRows, resultsMarkdown, suiteSweep } from '../../src/experiments/results';
+import {
+  asRun,
+  mergeSweepRows,
+  reproduceCommand,
+  resultsMarkdown,
+  suiteSweep,
+} from '../../src/experiments/results';
 import type { SweepRow } from '../../workflows/sweep';
 import { findSuite, SUITES } from '../../src/experiments/suites';
 import { methodLabel } from '../../src/report/load';
@@ -208,6 +215,29 @@ describe('experiment suites', () => {
     expect(md).toContain('| ppo | 0 | 4 | 0 | 2 | -0.500 | -1.4 | - |');
     expect(md).toContain('wall time 60 min');
     expect(md).toContain('![held-out-success](sokoban-quick/held-out-success.png)');
+  });
+
+  it('the reproduce command quotes JSON and spaces, so a shell parses it back to the same arguments', () => {
+    const args = [
+      'sokoban-visual',
+      '--set',
+      '{"alpha":0.5,"envOptions":{"a b":1}}',
+      '--seeds',
+      '0,1',
+      '--variants',
+      'rloo,rloo+istar',
+      "it's",
+      '$HOME',
+    ];
+    const command = reproduceCommand(args);
+    expect(command).toBe(
+      `npm run experiments -- sokoban-visual --set '{"alpha":0.5,"envOptions":{"a b":1}}' --seeds 0,1 --variants rloo,rloo+istar "it's" \\$HOME`,
+    );
+    expect(reproduceCommand(['sokoban-quick'])).toBe('npm run experiments -- sokoban-quick');
+    // What bash hands npm after `npm run experiments --` is exactly the original argv.
+    const tail = command.slice('npm run experiments -- '.length);
+    const parsed = execFileSync('bash', ['-c', `printf '%s\\n' ${tail}`], { encoding: 'utf8' });
+    expect(parsed.trimEnd().split('\n')).toEqual(args);
   });
 
   it("the heading says what the sweep ran, not the suite's plan, when the command line narrowed it", () => {
