@@ -444,6 +444,8 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
           prmKey?: string;
           referenceKey?: string;
           policyKey: string;
+          /** The PRM stage's prm/heldout_accuracy this iteration, if it trained (alphaGate 'prm-accuracy'). */
+          prmAccuracy?: number;
         },
       ): Promise<StageOutput & { key: string }> => {
         const setup = await setupOf(input);
@@ -456,8 +458,12 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
             : undefined;
         const policy = stages.needsValueHead ? await loadModel(setup, input.policyKey) : undefined;
         try {
-          const out = await computeAdvantages(setup, batch, { prm, reference, policy }, (done, total) =>
-            tick({ progress: `${done}/${total} steps scored` }),
+          const out = await computeAdvantages(
+            setup,
+            batch,
+            { prm, reference, policy },
+            (done, total) => tick({ progress: `${done}/${total} steps scored` }),
+            input.prmAccuracy,
           );
           const key = iterationKey(idOf(input), input.iteration, 'advantages.json.gz');
           await store.putBytes(key, json(out));

@@ -318,6 +318,7 @@ export async function istarTraining(
       prmKey: scoringPrmKey,
       referenceKey: state.referenceKey,
       policyKey: state.policyKey!,
+      prmAccuracy: metrics['prm/heldout_accuracy'],
     });
     Object.assign(metrics, advantages.metrics);
 

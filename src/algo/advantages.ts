@@ -12,6 +12,7 @@ import { check } from './errors';
 import { episodeEstimator, type EpisodeEstimator } from './episode';
 import {
   combineAdvantages,
+  gatedAlpha,
   implicitStepReward,
   implicitTokenRewards,
   ISTAR_DEFAULTS,
@@ -28,6 +29,11 @@ export interface AdvantageInput {
   refLogProbs?: TokenValues;
   /** Value-head estimate V(c_t) of every step, [G][N][S_i] (ppo). */
   values?: StepValues;
+  /**
+   * The PRM's held-out pair accuracy on this batch (prm/heldout_accuracy of the PRM stage; undefined when
+   * the PRM was not trained this iteration). Read by iStar with alphaGate 'prm-accuracy'.
+   */
+  prmAccuracy?: number;
 }
 
 /** What an advantage function returns: one advantage per action token, plus what the trainer logs. */
@@ -95,6 +101,12 @@ export interface IstarOptions {
    * 24 iterations on Sokoban, docs/results.md).
    */
   invalidStepCredit: 'prm' | 'non-positive';
+  /**
+   * How alpha is applied. 'fixed' (the paper): alpha as given. 'prm-accuracy': alpha * clamp(2p - 1, 0, 1)
+   * with p = input.prmAccuracy (gatedAlpha), so the step advantage fades when the PRM stops ranking the
+   * policy's new trajectories (docs/results.md, finding 32).
+   */
+  alphaGate: 'fixed' | 'prm-accuracy';
 }
 
 export const ISTAR_OPTION_DEFAULTS: IstarOptions = {
@@ -103,6 +115,7 @@ export const ISTAR_OPTION_DEFAULTS: IstarOptions = {
   episodeEstimator: 'rloo',
   variant: 'full',
   invalidStepCredit: 'non-positive',
+  alphaGate: 'fixed',
 };
 
 /**
@@ -119,6 +132,7 @@ export function istarAdvantages(input: AdvantageInput, options: Partial<IstarOpt
   );
   checkTokenValues(batch, prmLogProbs, 'istarAdvantages: prmLogProbs');
   const estimator = episodeEstimator(o.episodeEstimator);
+  const alpha = o.alphaGate === 'prm-accuracy' ? gatedAlpha(o.alpha, input.prmAccuracy) : o.alpha;
   // eq. (1): one implicit reward per step.
   const stepRewards: StepValues = batch.groups.map((g, gi) =>
     g.trajectories.map((t, ti) =>
@@ -129,6 +143,7 @@ export function istarAdvantages(input: AdvantageInput, options: Partial<IstarOpt
   const metrics: Record<string, number> = {
     'istar/step_reward_mean': mean(flatR),
     'istar/step_reward_std': std(flatR, false),
+    'istar/alpha': alpha,
   };
   const lengths = actionLengths(batch);
   let advantages: TokenValues;
@@ -154,7 +169,7 @@ export function istarAdvantages(input: AdvantageInput, options: Partial<IstarOpt
               g.trajectories[ti].steps[si].valid,
               o.invalidStepCredit,
             );
-            return episode[gi][ti] + o.alpha * a;
+            return episode[gi][ti] + alpha * a;
           }),
         );
       });
@@ -165,7 +180,7 @@ export function istarAdvantages(input: AdvantageInput, options: Partial<IstarOpt
       const stepAdv = capInvalidCredit(g, stepAdvantage(stepRewards[gi]), o.invalidStepCredit); // eq. (4)
       if (episode === null)
         return stepAdv.map((row, ti) => row.map((a, si) => new Array<number>(lengths[gi][ti][si]).fill(a)));
-      return combineAdvantages(episode[gi], stepAdv, lengths[gi], o.alpha); // eq. (5)
+      return combineAdvantages(episode[gi], stepAdv, lengths[gi], alpha); // eq. (5)
     });
   }
   return { advantages, stepRewards, metrics: { ...metrics, ...advantageMetrics(advantages) } };

@@ -82,6 +82,24 @@ export function stepAdvantage(
 }
 
 /**
+ * Step-advantage weight gated by the PRM's held-out pair accuracy p (our addition, not the paper's):
+ * alpha_eff = alpha * clamp(2p - 1, 0, 1). 2p - 1 is the rank correlation a pairwise ranking with
+ * accuracy p has with the labels: a PRM that ranks this batch's pairs no better than chance (p <= 0.5)
+ * contributes nothing, a perfect one the full alpha. `accuracy` undefined (no pairs this iteration, so
+ * nothing measured) -> 0: the iteration trains on the episode advantage alone.
+ */
+export function gatedAlpha(alpha: number, accuracy: number | undefined): number {
+  checkFinite([alpha], 'gatedAlpha: alpha');
+  check(alpha >= 0, () => `gatedAlpha: alpha is ${alpha}; the step-advantage weight must be >= 0`);
+  if (accuracy === undefined) return 0;
+  check(
+    Number.isFinite(accuracy) && accuracy >= 0 && accuracy <= 1,
+    () => `gatedAlpha: PRM pair accuracy is ${accuracy}; it must be a fraction in [0, 1]`,
+  );
+  return alpha * Math.min(1, Math.max(0, 2 * accuracy - 1));
+}
+
+/**
  * Combined advantage, iStar eq. (5): A_t = A_E(i) + alpha * A_S(t), the same value for every action
  * token of step t of trajectory i.
  * episodeAdv [N], stepAdv [N][S_i], actionLengths [N][S_i] (tokens per step) -> [N][S_i][L_it].

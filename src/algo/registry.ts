@@ -112,6 +112,7 @@ const istarOptions = z
       .enum(['full', 'process-only', 'merged-rewards', 'token-level'])
       .default(ISTAR_OPTION_DEFAULTS.variant),
     invalidStepCredit: z.enum(['prm', 'non-positive']).default(ISTAR_OPTION_DEFAULTS.invalidStepCredit),
+    alphaGate: z.enum(['fixed', 'prm-accuracy']).default(ISTAR_OPTION_DEFAULTS.alphaGate),
     /** PRM aggregation of eq. (2): 'sum' (paper) or 'mean' (released code). Read by the PRM stage. */
     prmAggregation: z.enum(['sum', 'mean']).default('sum'),
     /** Score steps with the PRM after its update (paper) or before it ('previous', released code). Read by the pipeline. */

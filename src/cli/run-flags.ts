@@ -26,6 +26,10 @@ export function addRunFlags(cmd: Command): Command {
     .option('--groups <n>', 'groups (levels) per iteration', int('--groups'))
     .option('--group-size <n>', 'rollouts per group', int('--group-size'))
     .option('--alpha <x>', 'weight of the step advantage (eq. 5)', num('--alpha'))
+    .option(
+      '--alpha-gate <mode>',
+      'iStar: alpha as given (fixed) or scaled by the PRM accuracy (prm-accuracy)',
+    )
     .option('--beta <x>', 'implicit reward scale (eqs. 1-2)', num('--beta'))
     .option('--policy-lr <x>', 'policy learning rate', num('--policy-lr'))
     .option('--prm-lr <x>', 'PRM learning rate', num('--prm-lr'))
@@ -41,6 +45,7 @@ const FLAG_FIELDS: Record<string, keyof RunConfigInput> = {
   groups: 'groups',
   groupSize: 'groupSize',
   alpha: 'alpha',
+  alphaGate: 'alphaGate',
   beta: 'beta',
   policyLr: 'policyLr',
   prmLr: 'prmLr',

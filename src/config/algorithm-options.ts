@@ -12,6 +12,7 @@ export function algorithmOptions(config: RunConfig): Record<string, unknown> {
         prmAggregation: config.prmLogRatio,
         prmScoring: config.prmScoring,
         invalidStepCredit: config.invalidStepCredit,
+        alphaGate: config.alphaGate,
       };
     case 'gigpo':
       return { gamma: config.gamma, stepWeight: config.gigpoWeight };

@@ -143,6 +143,12 @@ export const runConfigSchema = z
     sft: sftSchema.default(sftSchema.parse({})),
     /** alpha of eq. (5): weight of the step advantage. */
     alpha: z.number().finite().min(0).max(100).default(1),
+    /**
+     * iStar: how alpha is applied. 'fixed' (default, the paper's); 'prm-accuracy': alpha * clamp(2p - 1, 0, 1)
+     * with p the PRM's held-out pair accuracy on this iteration's batch (prm/heldout_accuracy), 0 when the
+     * PRM was not trained this iteration. Logged as istar/alpha.
+     */
+    alphaGate: z.enum(['fixed', 'prm-accuracy']).default('fixed'),
     /** beta of eqs. (1)-(2): implicit reward scale. */
     beta: positive.max(100).default(0.05),
     /**

@@ -71,7 +71,13 @@ export async function iterationInProcess(
     metrics = { ...trained.metrics };
   }
   const targets = await run('computeStepAdvantages', () =>
-    computeAdvantages(setup, batch, { prm: previousPrm ?? prm, reference, policy }),
+    computeAdvantages(
+      setup,
+      batch,
+      { prm: previousPrm ?? prm, reference, policy },
+      undefined,
+      metrics['prm/heldout_accuracy'],
+    ),
   );
   previousPrm?.dispose();
   const updated = await run('trainPolicy', () =>

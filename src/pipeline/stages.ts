@@ -128,6 +128,8 @@ export async function computeAdvantages(
   batch: RolloutBatch,
   models: { prm?: TransformerLM; reference?: TransformerLM; policy?: TransformerLM },
   onProgress?: (done: number, total: number) => Promise<void> | void,
+  /** The PRM stage's prm/heldout_accuracy this iteration (iStar's alphaGate 'prm-accuracy'). */
+  prmAccuracy?: number,
 ): Promise<AdvantageResult> {
   const { stages } = setup.algorithm;
   const need = (m: TransformerLM | undefined, what: string): TransformerLM => {
@@ -143,7 +145,7 @@ export async function computeAdvantages(
   const values = stages.needsValueHead
     ? await stepValuesOf(setup, need(models.policy, 'policy'), batch, 32, onProgress)
     : undefined;
-  const out = setup.algorithm.advantages({ batch, prmLogProbs, refLogProbs, values });
+  const out = setup.algorithm.advantages({ batch, prmLogProbs, refLogProbs, values, prmAccuracy });
   return { ...out, oldValues: values };
 }
 

@@ -130,6 +130,9 @@ export async function trainPrm(
   for (let epoch = 0; epoch < config.prmEpochs; epoch++)
     plan.push(...shuffled(units, mixSeed(config.seed, iteration, 17, epoch)));
   const history: Record<string, number>[] = [];
+  // Held-out accuracy (progressive validation): in the first pass each group is scored before the PRM
+  // has been updated on it, so its accuracy there is that of a PRM that has not seen its trajectories.
+  let heldout = { right: 0, total: 0 };
   for (let step = options.startStep ?? 0; step < plan.length; step++) {
     const unit = plan[step];
     const trajectories = batch.groups[unit.group].trajectories.map(
@@ -214,13 +217,22 @@ export async function trainPrm(
       maxGradNorm: config.maxGradNorm,
       eps: config.adamEps,
     });
+    if (step < units.length) {
+      const n = prime ? unit.size : unit.pairs.length;
+      heldout = { right: heldout.right + metrics['prm/accuracy'] * n, total: heldout.total + n };
+    }
     metrics = { ...metrics, 'prm/grad_norm': gradNorm };
     history.push(metrics);
     await options.onStep?.(step + 1, plan.length, metrics);
   }
   return {
     steps: plan.length,
-    metrics: { ...meanMetrics(history), 'prm/pairs': pairs.length, 'prm/updates': plan.length },
+    metrics: {
+      ...meanMetrics(history),
+      ...(heldout.total > 0 ? { 'prm/heldout_accuracy': heldout.right / heldout.total } : {}),
+      'prm/pairs': pairs.length,
+      'prm/updates': plan.length,
+    },
   };
 }
 

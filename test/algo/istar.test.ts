@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   combineAdvantages,
+  gatedAlpha,
   implicitStepReward,
   implicitTokenRewards,
   istarAdvantages,
@@ -125,6 +126,43 @@ describe('istarAdvantages over a batch (eqs. 1, 3, 4, 5) and the ablations', () 
     const ae = 0.5 / (Math.SQRT1_2 + 1e-6);
     expect(out.advantages[0][0][0][0]).toBeCloseTo(ae + 0.5 * AS[0], 9);
     expect(out.advantages[0][1][0][0]).toBeCloseTo(-ae + 0.5 * AS[2], 9);
+  });
+
+  it("alphaGate 'prm-accuracy': alpha * clamp(2p - 1, 0, 1) of the PRM's held-out accuracy", () => {
+    // p = 0.75 -> 2.5 * (2 * 0.75 - 1) = 1.25
+    const gated = istarAdvantages(
+      { batch, prmLogProbs, prmAccuracy: 0.75 },
+      { alpha: 2.5, alphaGate: 'prm-accuracy' },
+    );
+    expect(gated.metrics['istar/alpha']).toBeCloseTo(1.25, 12);
+    expect(gated.advantages[0][0][0][0]).toBeCloseTo(1 + 1.25 * AS[0], 9);
+    expect(gated.advantages[0][1][0][0]).toBeCloseTo(-1 + 1.25 * AS[2], 9);
+    // chance-level ranking (and worse) or nothing measured: the episode advantage alone, RLOO [1, -1]
+    for (const prmAccuracy of [0.5, 0.3, undefined]) {
+      const out = istarAdvantages(
+        { batch, prmLogProbs, prmAccuracy },
+        { alpha: 2.5, alphaGate: 'prm-accuracy' },
+      );
+      expect(out.metrics['istar/alpha']).toBe(0);
+      expect(out.advantages[0][0][1][0]).toBeCloseTo(1, 12);
+      expect(out.advantages[0][1][0][0]).toBeCloseTo(-1, 12);
+    }
+    // 'fixed' (default) ignores the accuracy
+    const fixed = istarAdvantages({ batch, prmLogProbs, prmAccuracy: 0.5 }, { alpha: 2.5 });
+    expect(fixed.metrics['istar/alpha']).toBe(2.5);
+    expect(() =>
+      istarAdvantages({ batch, prmLogProbs, prmAccuracy: 1.2 }, { alphaGate: 'prm-accuracy' }),
+    ).toThrow(/PRM pair accuracy is 1.2; it must be a fraction in \[0, 1\]/);
+  });
+
+  it('gatedAlpha by hand: p = 0.6 -> 0.2 alpha, p = 1 -> alpha, p <= 0.5 -> 0', () => {
+    expect(gatedAlpha(1, 0.6)).toBeCloseTo(0.2, 12);
+    expect(gatedAlpha(2.5, 0.628)).toBeCloseTo(0.64, 12);
+    expect(gatedAlpha(3, 1)).toBe(3);
+    expect(gatedAlpha(3, 0.42)).toBe(0);
+    expect(gatedAlpha(3, undefined)).toBe(0);
+    expect(() => gatedAlpha(-1, 0.7)).toThrow(/alpha is -1/);
+    expect(() => gatedAlpha(1, Number.NaN)).toThrow(/PRM pair accuracy is NaN/);
   });
 
   it('process-only ablation: A = A_S', () => {

@@ -49,6 +49,10 @@ describe('istar CLI', () => {
       [['train', '--groups', 'abc'], /--groups must be an integer, got "abc"/],
       [['train', '--alpha', 'x'], /--alpha must be a number, got "x"/],
       [['train', '--env', 'chess'], /env: Invalid option: expected one of "sokoban"/],
+      [
+        ['train', '--alpha-gate', 'accuracy'],
+        /alphaGate: Invalid option: expected one of "fixed"\|"prm-accuracy"/,
+      ],
       [['train', '--group-size', '-1'], /groupSize: Too small/],
       [['train', '--experiment', '../x'], /experimentId: must not contain "\.\."/],
       [['train', '--config', '{not json'], /--config: not valid JSON/],

@@ -324,6 +324,53 @@ describe('micro-batched training steps are exact', () => {
   });
 });
 
+describe("the PRM's held-out accuracy and alphaGate 'prm-accuracy'", () => {
+  it('prm/heldout_accuracy is the pair-weighted accuracy of the first pass, each group scored before its own update', async () => {
+    const setup = runSetup(parseRunConfig({ ...tiny, prmEpochs: 2 }));
+    const policy = initialPolicy(setup);
+    const batch = (await collectShard(setup, policy, 1, 0, 1)).batch;
+    // group 0: 1 success x 3 failures = 3 pairs; group 1: 2 x 2 = 4 pairs
+    batch.groups[0].trajectories.forEach((t, i) => (t.success = i === 0));
+    batch.groups[1].trajectories.forEach((t, i) => (t.success = i < 2));
+    const { pairs } = preferencePairs(setup, batch);
+    expect(pairs.length).toBe(7);
+    const steps: Record<string, number>[] = [];
+    const prm = policy.clone();
+    const result = await trainPrm(setup, prm, batch, 1, { pairs, onStep: (_s, _n, m) => void steps.push(m) });
+    expect(steps).toHaveLength(4); // 2 groups x 2 epochs
+    // The first pass scores each group once; weight each by its pairs (3 or 4, told apart by the pair count
+    // the step's accuracy can take: k/3 or k/4).
+    const firstPass = steps.slice(0, 2).map((m) => m['prm/accuracy']);
+    const weighted = (w: number[]) => (firstPass[0] * w[0] + firstPass[1] * w[1]) / 7;
+    const candidates = [weighted([3, 4]), weighted([4, 3])];
+    expect(candidates.some((c) => Math.abs(c - result.metrics['prm/heldout_accuracy']) < 1e-6)).toBe(true);
+    expect(result.metrics['prm/accuracy']).toBeCloseTo(
+      steps.reduce((a, m) => a + m['prm/accuracy'], 0) / 4,
+      6,
+    );
+    [policy, prm].forEach((m) => m.dispose());
+  });
+
+  it('computeAdvantages gates alpha by the accuracy the PRM stage measured: istar/alpha = alpha * clamp(2p - 1, 0, 1)', async () => {
+    const setup = runSetup(
+      parseRunConfig({ ...tiny, algorithm: 'istar', alpha: 2.5, alphaGate: 'prm-accuracy' }),
+    );
+    const policy = initialPolicy(setup);
+    const batch = batchWithPairs((await collectShard(setup, policy, 1, 0, 1)).batch);
+    const prm = policy.clone();
+    const trained = await trainPrm(setup, prm, batch, 1);
+    const p = trained.metrics['prm/heldout_accuracy'];
+    expect(p).toBeGreaterThanOrEqual(0);
+    const gated = await computeAdvantages(setup, batch, { prm }, undefined, p);
+    expect(gated.metrics['istar/alpha']).toBeCloseTo(2.5 * Math.min(1, Math.max(0, 2 * p - 1)), 9);
+    // nothing measured (no PRM update this iteration): the step advantage is off
+    const unmeasured = await computeAdvantages(setup, batch, { prm });
+    expect(unmeasured.metrics['istar/alpha']).toBe(0);
+    [policy, prm].forEach((m) => m.dispose());
+    expect(() => parseRunConfig({ alphaGate: 'accuracy' as never })).toThrow(/alphaGate/);
+  });
+});
+
 describe('iterationInProcess (the workflow iteration without Temporal, for benchmarks and probes)', () => {
   it('runs the stages an algorithm needs, in the workflow order, updating the policy in place', async () => {
     const setup = runSetup(parseRunConfig({ ...tiny, iterations: 2, evalEvery: 2, evalEpisodes: 3 }));
