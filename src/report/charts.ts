@@ -51,6 +51,13 @@ export const CURVE_CHARTS: readonly CurveChart[] = [
     yTitle: 'pairs ranked right',
     domain: [0, 1],
   },
+  // iStar's alpha as applied (alphaGate 'prm-accuracy' scales it by the PRM's held-out accuracy).
+  {
+    name: 'step-weight',
+    title: 'Step-advantage weight (alpha, eq. 5)',
+    metric: 'istar/alpha',
+    yTitle: 'alpha',
+  },
   { name: 'policy-loss', title: 'Policy loss', metric: 'policy/loss', yTitle: 'loss' },
   { name: 'prm-loss', title: 'PRM loss', metric: 'prm/loss', yTitle: 'loss' },
   { name: 'value-loss', title: 'Value loss (PPO)', metric: 'value/loss', yTitle: 'loss' },
