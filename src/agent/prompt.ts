@@ -7,6 +7,7 @@ import type { Tokenizer } from '../model';
  */
 
 export interface Turn {
+  /** '' for a turn kept as its action alone (historyObservations false). */
   observation: string;
   action: string;
 }
@@ -25,8 +26,11 @@ export function contextText(parts: ContextParts, historyLength: number): string 
   // An empty instruction leaves the Task line out (small models trained from scratch gain nothing from it).
   const lines = parts.instruction ? [`Task: ${parts.instruction}`] : [];
   const recent = historyLength > 0 ? parts.history.slice(-historyLength) : [];
-  for (const turn of recent)
-    lines.push(`Previous observation:\n${turn.observation}`, `Previous action: ${turn.action}`);
+  for (const turn of recent) {
+    // A turn recorded without its observation (historyObservations false) shows the action alone.
+    if (turn.observation !== '') lines.push(`Previous observation:\n${turn.observation}`);
+    lines.push(`Previous action: ${turn.action}`);
+  }
   lines.push(`Observation:\n${parts.observation}`, 'Action:');
   return lines.join('\n');
 }

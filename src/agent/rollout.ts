@@ -17,6 +17,8 @@ export interface CollectOptions {
   temperedLogProbs?: boolean;
   maxActionTokens: number;
   historyLength: number;
+  /** Whether history turns keep their observation (default true) or show only the action taken. */
+  historyObservations?: boolean;
   /** Whether contexts start with the env's task instruction (default true). */
   instruction?: boolean;
   /** Seed of the sampling PRNG; each env step uses a seed derived from it. */
@@ -118,7 +120,10 @@ export async function collectRollouts(
         observationText: slot.observation,
         actionText,
       });
-      slot.history.push({ observation: slot.observation, action: actionText });
+      slot.history.push({
+        observation: options.historyObservations === false ? '' : slot.observation,
+        action: actionText,
+      });
       slot.observation = result.observation;
       slot.return += result.reward;
       slot.won = result.info.won;

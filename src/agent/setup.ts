@@ -67,6 +67,8 @@ export function demonstrationPairs(
     invalidActionFraction?: number;
     seed: number;
     historyLength: number;
+    /** Whether history turns keep their observation (default true) or show only the action taken. */
+    historyObservations?: boolean;
     maxContextTokens: number;
     /**
      * SFT targets: `expert` = the expert's action in every visited state (the random actions only steer which
@@ -137,7 +139,7 @@ export function demonstrationPairs(
           ))
             train.push({ ...state, action: actionIds(text), weight });
       }
-      history.push({ observation, action: taken });
+      history.push({ observation: options.historyObservations === false ? '' : observation, action: taken });
     });
   });
   return {

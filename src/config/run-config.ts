@@ -122,6 +122,12 @@ export const runConfigSchema = z
     /** H: previous observations/actions kept in the context (paper 2). */
     historyLength: int(0, 16).default(2),
     /**
+     * Whether each history turn shows its observation and action (default, the paper's c_t) or only the action
+     * (`Previous action: ...` lines): the last actions fit beside a long page (WebShop's ~380 tokens), where a
+     * full turn would be dropped for length.
+     */
+    historyObservations: z.boolean().default(true),
+    /**
      * Whether every context starts with the env's task instruction, as an LLM agent's prompt does. On
      * Sokoban it is the fixed rules (~130 tokens a model trained from scratch learns nothing from); on
      * WebShop and Social it holds the episode's goal (the product to buy, the negotiation target), which

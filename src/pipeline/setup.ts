@@ -36,11 +36,16 @@ function withEnvOptions(spec: EnvSpec, envOptions: RunConfig['envOptions']): Env
 }
 
 /**
- * The run config's envOptions as part of an SFT base's identity: nothing when there are none, so the identity
- * of every base trained before the field existed stays the same.
+ * The run config's envOptions and non-default prompt options (historyObservations) as part of an SFT base's
+ * identity: nothing when they are the defaults, so the identity of every base trained before the fields
+ * existed stays the same.
  */
 export function envOptionsIdentity(config: RunConfig): unknown[] {
-  return Object.keys(config.envOptions).length === 0 ? [] : [config.envOptions];
+  return [
+    ...(Object.keys(config.envOptions).length === 0 ? [] : [config.envOptions]),
+    // Only when not the default, so that the identities of bases stored before the field existed hold.
+    ...(config.historyObservations ? [] : [{ historyObservations: false }]),
+  ];
 }
 
 /** Deterministic 32-bit mix of integers (seeds of levels and sampling per run/iteration/shard). */

@@ -45,6 +45,7 @@ export async function sftBasePolicy(
     labels: config.sft.labels,
     seed: mixSeed(config.seed, 101),
     historyLength: config.historyLength,
+    historyObservations: config.historyObservations,
     instruction: config.promptInstruction,
     maxContextTokens: contextBudget(model, setup.maxActionTokens),
     maxActionTokens: setup.maxActionTokens,
@@ -106,6 +107,7 @@ export function rolloutSettings(setup: RunSetup) {
     temperedLogProbs: config.temperedLogProbs,
     maxActionTokens: setup.maxActionTokens,
     historyLength: config.historyLength,
+    historyObservations: config.historyObservations,
     instruction: config.promptInstruction,
   };
 }
@@ -165,6 +167,7 @@ export async function evaluatePolicy(
     temperature: config.evalTemperature,
     maxActionTokens: setup.maxActionTokens,
     historyLength: config.historyLength,
+    historyObservations: config.historyObservations,
     instruction: config.promptInstruction,
     samplingSeed: mixSeed(config.seed, iteration, 991),
     onStep,

@@ -4,7 +4,7 @@ import { demonstrationPairs, demonstratorTarget, tokenizerFor } from '../../src/
 import { collectDemonstrations, getEnvSpec } from '../../src/envs';
 import { parseRunConfig } from '../../src/config/run-config';
 import type { RolloutBatch } from '../../src/algo';
-import { runSetup, stepWeights } from '../../src/pipeline';
+import { collectShard, envOptionsIdentity, initialPolicy, runSetup, stepWeights } from '../../src/pipeline';
 
 const sokoban = getEnvSpec('sokoban');
 const board = '####\n#P_#\n####';
@@ -31,6 +31,68 @@ describe('agent contexts', () => {
     expect(contextText({ instruction: '', history: [], observation: board }, 2)).toBe(
       `Observation:\n${board}\nAction:`,
     );
+  });
+
+  it('historyObservations false: history turns show the action alone, in SFT contexts and in rollouts', async () => {
+    expect(
+      contextText(
+        {
+          instruction: '',
+          history: [
+            { observation: '', action: 'up' },
+            { observation: '', action: 'left' },
+          ],
+          observation: board,
+        },
+        2,
+      ),
+    ).toBe(`Previous action: up\nPrevious action: left\nObservation:\n${board}\nAction:`);
+    const tokenizer = tokenizerFor(sokoban);
+    const options = {
+      episodes: 1,
+      randomActionFraction: 0,
+      seed: 3,
+      historyLength: 2,
+      maxContextTokens: 512,
+    };
+    const demos = collectDemonstrations(sokoban, { episodes: 1, randomActionFraction: 0, seed: 3 });
+    const [a0, a1] = demos[0].actions;
+    const actionsOnly = demonstrationPairs(sokoban, tokenizer, {
+      ...options,
+      instruction: false,
+      historyObservations: false,
+    });
+    const third = tokenizer.decode(actionsOnly.train[2].context);
+    expect(third).toBe(
+      `Previous action: ${a0}\nPrevious action: ${a1}\nObservation:\n${demos[0].observations[2]}\nAction:`,
+    );
+    const full = demonstrationPairs(sokoban, tokenizer, { ...options, instruction: false });
+    expect(tokenizer.decode(full.train[2].context)).toContain(
+      `Previous observation:\n${demos[0].observations[1]}`,
+    );
+    // Rollouts build the same contexts.
+    const setup = runSetup(
+      parseRunConfig({
+        groups: 1,
+        groupSize: 2,
+        rolloutShards: 1,
+        promptInstruction: false,
+        historyObservations: false,
+        model: { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, contextLength: 160 },
+      }),
+    );
+    const policy = initialPolicy(setup);
+    const { batch } = await collectShard(setup, policy, 1, 0, 1);
+    policy.dispose();
+    const steps = batch.groups[0].trajectories[0].steps;
+    expect(steps.length).toBeGreaterThan(2);
+    expect(setup.tokenizer.decode(steps[2].context)).toMatch(
+      new RegExp(
+        `^Previous action: ${steps[0].actionText}\nPrevious action: ${steps[1].actionText}\nObservation:\n`,
+      ),
+    );
+    // The base's identity tells the two prompts apart.
+    expect(envOptionsIdentity(setup.config)).toEqual([{ historyObservations: false }]);
   });
 
   it('drop the instruction from every SFT context when asked: ~4x fewer tokens on Sokoban', () => {
