@@ -74,6 +74,7 @@ describe('algorithm registry', () => {
       prmAggregation: 'sum',
       prmScoring: 'updated',
       invalidStepCredit: 'non-positive',
+      alphaGate: 'fixed',
     });
     expect(
       resolveAlgorithm('istar', { episodeEstimator: 'reinforce++', variant: 'process-only' }).options
