@@ -139,7 +139,7 @@ async function run(): Promise<void> {
     process.env.ISTAR_TRAINER_PROCESSES ??
     String(Math.min(input.maxConcurrent ?? 2, os.availableParallelism()));
   await withLocalWorker(stack, { interruptedHint, env: { ISTAR_TRAINER_PROCESSES: trainers } }, async () => {
-    const { rows, sweeps, wallSeconds } = await withClient(async (client, uiUrl) => {
+    const { rows, sweeps, wallSeconds, finishedAt } = await withClient(async (client, uiUrl) => {
       // The other sweeps first, so a wrong --with fails before hours of training, not after.
       const others: { id: string; handle: WorkflowHandle<typeof istarSweep> }[] = [];
       for (const other of opts.with ?? []) {
@@ -168,21 +168,28 @@ async function run(): Promise<void> {
       );
       console.log(`  UI: ${uiUrl(id)}`);
       const rows = await follow(handle);
-      // Each sweep's own wall time (from the server), also when this command attached to it or rebuilt its report.
-      const wall = async (h: WorkflowHandle) => {
+      // Each sweep's own wall time and end (from the server), also when this command attached to it or rebuilt
+      // its report, so that a report rebuilt later still says when the measurement was made.
+      const timing = async (h: WorkflowHandle) => {
         const { startTime, closeTime } = await h.describe();
-        return ((closeTime ?? new Date()).getTime() - startTime.getTime()) / 1000;
+        const end = closeTime ?? new Date();
+        return { wallSeconds: (end.getTime() - startTime.getTime()) / 1000, end };
       };
-      const sweeps = [{ id, wallSeconds: await wall(handle) }];
+      const main = await timing(handle);
+      const sweeps = [{ id, wallSeconds: main.wallSeconds }];
+      let finishedAt = main.end;
       const otherRows: { id: string; rows: SweepRow[] }[] = [];
       for (const o of others) {
         otherRows.push({ id: o.id, rows: await o.handle.result() });
-        sweeps.push({ id: o.id, wallSeconds: await wall(o.handle) });
+        const t = await timing(o.handle);
+        sweeps.push({ id: o.id, wallSeconds: t.wallSeconds });
+        if (t.end > finishedAt) finishedAt = t.end;
       }
       return {
         rows: mergeSweepRows({ id, rows }, otherRows),
         sweeps,
         wallSeconds: sweeps.reduce((a, w) => a + w.wallSeconds, 0),
+        finishedAt,
       };
     });
     console.log(sweepTable(rows));
@@ -209,7 +216,7 @@ async function run(): Promise<void> {
       wallSeconds,
       sweeps,
       charts: Object.keys(report.pngs),
-      now: new Date(),
+      measuredAt: finishedAt,
       sweep: input,
     });
     await mkdir(opts.out, { recursive: true });

@@ -142,7 +142,8 @@ export function resultsMarkdown(args: {
   /** When the table merges several sweeps (`--with`): each one's wall time; `wallSeconds` is their sum. */
   sweeps?: { id: string; wallSeconds: number }[];
   charts: string[];
-  now: Date;
+  /** When the sweep (the latest of merged sweeps) finished: the "Measured" line, also when the report is rebuilt later. */
+  measuredAt: Date;
   /** The sweep as run (suiteSweep with the command line's overrides): the heading says what ran, not the suite's plan. */
   sweep?: SweepInput;
 }): string {
@@ -155,7 +156,7 @@ export function resultsMarkdown(args: {
     `# ${suite.name}: ${asPlanned ? suite.description : ran}`,
     '',
     ...(asPlanned ? [] : [`Part of the suite (${suite.description}), as the command below selected.`, '']),
-    `Measured ${args.now.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus[0]?.model ?? 'unknown CPU'} ` +
+    `Measured ${args.measuredAt.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus[0]?.model ?? 'unknown CPU'} ` +
       `(${cpus.length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB), TensorFlow.js wasm backend; ` +
       `wall time ${Math.round(args.wallSeconds / 60)} min` +
       (args.sweeps && args.sweeps.length > 1

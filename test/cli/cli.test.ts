@@ -235,26 +235,28 @@ describe('npm run experiments', () => {
     const home = mkdtempSync(path.join(os.tmpdir(), 'istar-experiments-'));
     const out = path.join(home, 'results');
     const id = `smoke-${randomUUID().slice(0, 8)}`;
-    const r = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        path.join(root, 'src/cli/experiments.ts'),
-        'smoke',
-        '--id',
-        id,
-        '--out',
-        out,
-        '--no-png',
-      ],
-      {
-        cwd: root,
-        env: { ...process.env, ...testEnv(), ISTAR_HOME: home, ISTAR_ROLLOUT_PROCESSES: '1' },
-        encoding: 'utf8',
-        timeout: 360_000,
-      },
-    );
+    const experiments = () =>
+      spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          path.join(root, 'src/cli/experiments.ts'),
+          'smoke',
+          '--id',
+          id,
+          '--out',
+          out,
+          '--no-png',
+        ],
+        {
+          cwd: root,
+          env: { ...process.env, ...testEnv(), ISTAR_HOME: home, ISTAR_ROLLOUT_PROCESSES: '1' },
+          encoding: 'utf8',
+          timeout: 360_000,
+        },
+      );
+    const r = experiments();
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toContain(`started sweep ${id}`);
     const md = readFileSync(path.join(out, 'smoke.md'), 'utf8');
@@ -272,5 +274,14 @@ describe('npm run experiments', () => {
     expect([...log.matchAll(/\[istar worker \d+\] trainer on /g)]).toHaveLength(
       Math.min(2, os.availableParallelism()),
     );
-  }, 400_000);
+    // Run again on the completed sweep: the table is rebuilt from S3 and still says when the sweep finished.
+    const measured = (text: string) => /^Measured (\d{4}-\d\d-\d\d \d\d:\d\d) UTC/m.exec(text)?.[1];
+    const first = measured(md);
+    expect(first).toMatch(/^\d{4}-/);
+    await new Promise((resolve) => setTimeout(resolve, 61_000 - (Date.now() % 60_000)));
+    const again = experiments();
+    expect(again.status, `${again.stdout}\n${again.stderr}`).toBe(0);
+    expect(again.stdout).toContain(`sweep ${id} has already completed: rebuilding its report`);
+    expect(measured(readFileSync(path.join(out, 'smoke.md'), 'utf8'))).toBe(first);
+  }, 900_000);
 });

@@ -202,7 +202,7 @@ describe('experiment suites', () => {
       ],
       wallSeconds: 3600,
       charts: ['held-out-success'],
-      now: new Date('2026-11-24T12:00:00Z'),
+      measuredAt: new Date('2026-11-24T12:00:00Z'),
     });
     expect(md).toContain('Reproduce: `npm run experiments -- sokoban-quick`');
     expect(md).toContain('Shared SFT base (e-base): held-out success 0.250.');
@@ -248,7 +248,7 @@ describe('experiment suites', () => {
       results: [],
       wallSeconds: 60,
       charts: [],
-      now: new Date('2026-12-04T12:00:00Z'),
+      measuredAt: new Date('2026-12-04T12:00:00Z'),
     };
     const narrowed = suiteSweep(suite, { variants: ['rloo', 'rloo+istar'], seeds: [0, 1, 2], iterations: 5 });
     expect(asRun(narrowed)).toBe('rloo vs rloo+istar x 3 seeds, 5 iterations');
@@ -358,7 +358,7 @@ describe('experiment suites', () => {
           { id: 'extra', wallSeconds: 1800 },
         ],
         charts: [],
-        now: new Date('2026-12-03T12:00:00Z'),
+        measuredAt: new Date('2026-12-03T12:00:00Z'),
       });
       expect(md).toContain('wall time 150 min (experiments-sokoban 120 min, extra 30 min).');
     });
