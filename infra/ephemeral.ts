@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { S3Settings, TemporalSettings } from '../src/config/connection';
 import { findMinio, findTemporal, installAll } from './install';
 import { istarHome } from './paths';
-import { downStack, freePorts, isPortInUse, upStack } from './stack';
+import { downStack, freePorts, isPortInUse, upStack, type ListenHost } from './stack';
 
 export interface EphemeralStack {
   home: string;
@@ -24,6 +24,8 @@ export interface EphemeralOptions {
    * Tests use it to hand the first attempt a taken port.
    */
   choosePorts?: (attempt: number) => Promise<number[]>;
+  /** Where the servers listen (default 127.0.0.1; 0.0.0.0 to be reachable on every interface). */
+  listenHost?: ListenHost;
 }
 
 /**
@@ -41,7 +43,7 @@ export async function startEphemeralStack(
   // stacks of their own); a start that fails on a taken port is retried on fresh ports.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOn(projectHome, await choosePorts(attempt), log);
+      return await startOn(projectHome, await choosePorts(attempt), log, options.listenHost ?? '127.0.0.1');
     } catch (err) {
       if (attempt >= PORT_ATTEMPTS || !isPortInUse(err)) throw err;
       log(`ephemeral stack: a port was taken while starting (attempt ${attempt}); retrying on fresh ports`);
@@ -55,6 +57,7 @@ async function startOn(
   projectHome: string,
   [temporalPort, uiPort, s3Port, minioConsolePort]: number[],
   log: (line: string) => void,
+  listenHost: ListenHost,
 ): Promise<EphemeralStack> {
   const home = mkdtempSync(path.join(os.tmpdir(), 'istar-stack-'));
   const temporal: TemporalSettings = { address: `127.0.0.1:${temporalPort}`, namespace: 'default', uiPort };
@@ -70,7 +73,7 @@ async function startOn(
   process.env.ISTAR_MINIO_BIN = findMinio(projectHome);
   let pids: number[] = [];
   try {
-    const stack = await upStack({ home, temporal, s3, minioConsolePort, install: false, log });
+    const stack = await upStack({ home, temporal, s3, minioConsolePort, listenHost, install: false, log });
     pids = stack.services.flatMap((s) => (s.pid === undefined ? [] : [s.pid]));
   } catch (err) {
     await downStack({ home, log });

@@ -15,7 +15,7 @@ import { installAll } from './install';
 import { istarHome } from './paths';
 
 /**
- * Starts and stops the local stack on loopback: a Temporal dev server (SQLite history under the home
+ * Starts and stops the local stack on loopback (every interface with ISTAR_LISTEN_HOST=0.0.0.0): a Temporal dev server (SQLite history under the home
  * folder, so it survives restarts) with the Web UI, and a MinIO server with its data under the home
  * folder. Services already up are reused; only what this code started is stopped.
  */
@@ -39,6 +39,11 @@ export interface StackOptions {
   s3?: S3Settings;
   /** Port of the MinIO console when this stack starts MinIO (default: the S3 port + 1). */
   minioConsolePort?: number;
+  /**
+   * Address the Temporal server and MinIO started here listen on: `127.0.0.1` (this machine only) or `0.0.0.0`
+   * (every interface, so workers on other machines can join; default: ISTAR_LISTEN_HOST or 127.0.0.1).
+   */
+  listenHost?: ListenHost;
   /** Install missing binaries first (default true). */
   install?: boolean;
   log?: (line: string) => void;
@@ -57,6 +62,21 @@ export interface Stack {
   s3: S3Settings;
   uiUrl: string;
   services: ServiceState[];
+}
+
+export const LISTEN_HOSTS = ['127.0.0.1', '0.0.0.0'] as const;
+export type ListenHost = (typeof LISTEN_HOSTS)[number];
+
+/** ISTAR_LISTEN_HOST: where a locally started Temporal and MinIO listen (127.0.0.1 unless set to 0.0.0.0). */
+export function listenHostFromEnv(env: NodeJS.ProcessEnv = process.env): ListenHost {
+  const value = env.ISTAR_LISTEN_HOST?.trim();
+  if (value === undefined || value === '') return '127.0.0.1';
+  if (!(LISTEN_HOSTS as readonly string[]).includes(value)) {
+    throw new Error(
+      `ISTAR_LISTEN_HOST must be 127.0.0.1 (this machine only) or 0.0.0.0 (every interface), got ${JSON.stringify(value)}`,
+    );
+  }
+  return value as ListenHost;
 }
 
 const runDir = (home: string) => path.join(home, 'run');
@@ -238,6 +258,7 @@ async function upTemporal(
   settings: TemporalSettings,
   temporalBin: () => string,
   log: (l: string) => void,
+  listenHost: ListenHost,
 ): Promise<ServiceState> {
   if (await temporalHealthy(settings).catch(() => false)) {
     log(`temporal: reusing the server already up at ${settings.address}`);
@@ -255,7 +276,7 @@ async function upTemporal(
     'server',
     'start-dev',
     '--ip',
-    '127.0.0.1',
+    listenHost,
     '--port',
     port,
     '--ui-port',
@@ -272,7 +293,7 @@ async function upTemporal(
     args.push('--search-attribute', `${name}=${type}`);
   }
   log(
-    `temporal: starting the dev server on ${settings.address} (UI http://127.0.0.1:${settings.uiPort}, history in ${db})`,
+    `temporal: starting the dev server on ${settings.address}${listeningOn(listenHost)} (UI http://127.0.0.1:${settings.uiPort}, history in ${db})`,
   );
   const pid = startDetached(home, 'temporal', temporalBin(), args, process.env);
   writeFileSync(pidFile(home, 'temporal'), JSON.stringify({ pid, endpoint: settings.address }));
@@ -287,6 +308,7 @@ async function upMinio(
   s3: S3Settings,
   minioBin: () => string,
   log: (l: string) => void,
+  listenHost: ListenHost,
   consolePortOption?: number,
 ): Promise<ServiceState> {
   if (await s3Reachable(s3)) {
@@ -301,7 +323,9 @@ async function upMinio(
     const dataDir = path.join(home, 'minio');
     mkdirSync(dataDir, { recursive: true });
     const consolePort = consolePortOption ?? Number(url.port) + 1;
-    log(`minio: starting on ${s3.endpoint} (data in ${dataDir}, console http://127.0.0.1:${consolePort})`);
+    log(
+      `minio: starting on ${s3.endpoint}${listeningOn(listenHost)} (data in ${dataDir}, console http://127.0.0.1:${consolePort})`,
+    );
     const pid = startDetached(
       home,
       'minio',
@@ -311,9 +335,9 @@ async function upMinio(
         dataDir,
         '--quiet',
         '--address',
-        `127.0.0.1:${url.port}`,
+        `${listenHost}:${url.port}`,
         '--console-address',
-        `127.0.0.1:${consolePort}`,
+        `${listenHost}:${consolePort}`,
       ],
       {
         ...process.env,
@@ -339,12 +363,13 @@ export async function upStack(options: StackOptions = {}): Promise<Stack> {
   const log = options.log ?? console.log;
   const temporalSettings = options.temporal ?? temporalSettingsFromEnv();
   const s3 = options.s3 ?? s3SettingsFromEnv();
+  const listenHost = options.listenHost ?? listenHostFromEnv();
   let bins: ReturnType<typeof installAll> | undefined;
   const binaries = () =>
     (bins ??= options.install === false ? installAll(home, () => {}) : installAll(home, log));
   const [t, m] = await Promise.all([
-    upTemporal(home, temporalSettings, () => binaries().temporal, log),
-    upMinio(home, s3, () => binaries().minio, log, options.minioConsolePort),
+    upTemporal(home, temporalSettings, () => binaries().temporal, log, listenHost),
+    upMinio(home, s3, () => binaries().minio, log, listenHost, options.minioConsolePort),
   ]);
   return {
     temporal: temporalSettings,
@@ -353,6 +378,8 @@ export async function upStack(options: StackOptions = {}): Promise<Stack> {
     services: [t, m],
   };
 }
+
+const listeningOn = (host: ListenHost) => (host === '0.0.0.0' ? ', listening on every interface' : '');
 
 async function stopPid(pid: number, name: string, log: (l: string) => void): Promise<void> {
   if (!processAlive(pid)) return;

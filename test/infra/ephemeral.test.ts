@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startEphemeralStack, type EphemeralStack } from '../../infra/ephemeral';
-import { freePorts, isPortInUse, portOpen } from '../../infra/stack';
+import { freePorts, isPortInUse, listenHostFromEnv, portOpen } from '../../infra/stack';
 import { ArtifactStore } from '../../src/storage/store';
 
 const stacks: EphemeralStack[] = [];
@@ -76,4 +76,37 @@ describe('ephemeral stacks and taken ports', () => {
     expect(isPortInUse(new Error('listen EADDRINUSE: address already in use 127.0.0.1:9001'))).toBe(true);
     expect(isPortInUse(new Error('the MinIO server did not become healthy within 60 s'))).toBe(false);
   }, 120_000);
+
+  it('listens on loopback only by default, and on every interface with listen host 0.0.0.0', async () => {
+    // 127.0.0.2 is this machine too, but a server bound to 127.0.0.1 does not answer there; one bound to
+    // 0.0.0.0 does, as it does on the machine's other addresses (what workers on other machines connect to).
+    const loopback = await startEphemeralStack();
+    stacks.push(loopback);
+    const open = await startEphemeralStack(() => {}, { listenHost: '0.0.0.0' });
+    stacks.push(open);
+    const port = (address: string) => Number(address.split(':')[1]);
+    expect(await portOpen('127.0.0.1', port(loopback.temporal.address))).toBe(true);
+    expect(await portOpen('127.0.0.2', port(loopback.temporal.address))).toBe(false);
+    expect(await portOpen('127.0.0.2', Number(new URL(loopback.s3.endpoint).port))).toBe(false);
+    expect(await portOpen('127.0.0.2', port(open.temporal.address))).toBe(true);
+    expect(await portOpen('127.0.0.2', open.minioConsolePort)).toBe(true);
+    const other = ArtifactStore.fromSettings({
+      ...open.s3,
+      endpoint: `http://127.0.0.2:${new URL(open.s3.endpoint).port}`,
+    });
+    await other.putJson('probe/remote.json', { from: '127.0.0.2' });
+    expect(await ArtifactStore.fromSettings(open.s3).getJson('probe/remote.json')).toEqual({
+      from: '127.0.0.2',
+    });
+  }, 120_000);
+
+  it('ISTAR_LISTEN_HOST accepts 127.0.0.1 and 0.0.0.0 and names itself for anything else', () => {
+    expect(listenHostFromEnv({})).toBe('127.0.0.1');
+    expect(listenHostFromEnv({ ISTAR_LISTEN_HOST: ' 0.0.0.0 ' })).toBe('0.0.0.0');
+    expect(listenHostFromEnv({ ISTAR_LISTEN_HOST: '127.0.0.1' })).toBe('127.0.0.1');
+    expect(() => listenHostFromEnv({ ISTAR_LISTEN_HOST: '10.1.2.3' })).toThrow(
+      /ISTAR_LISTEN_HOST must be 127.0.0.1 \(this machine only\) or 0.0.0.0 \(every interface\), got "10.1.2.3"/,
+    );
+    expect(() => listenHostFromEnv({ ISTAR_LISTEN_HOST: 'localhost' })).toThrow(/ISTAR_LISTEN_HOST/);
+  });
 });
