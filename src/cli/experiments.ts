@@ -5,16 +5,21 @@ import { Command, InvalidArgumentError } from 'commander';
 import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { upStack } from '../../infra/stack';
 import { istarSweep, type SweepProgress, type SweepRow } from '../../workflows/sweep';
-import { TASK_QUEUES } from '../../workflows/training';
-import { parseSweep, sweepCells } from '../config/sweep-config';
+import { describeFailure } from '../../workflows/failures';
+import { TASK_QUEUES, type istarTraining } from '../../workflows/training';
+import { launchOrder, parseSweep, sharedBaseId, sweepCells, type SweepInput } from '../config/sweep-config';
 import {
   mergeSweepRows,
   reproduceCommand,
   resultsMarkdown,
+  soFarRows,
   suiteSweep,
+  sweepArgs,
+  type SoFar,
   type SuiteOverrides,
 } from '../experiments/results';
-import { findSuite, SUITES } from '../experiments/suites';
+import { findSuite, SUITES, type Suite } from '../experiments/suites';
+import { iterationKey } from '../storage/keys';
 import { ArtifactStore } from '../storage/store';
 import { withClient } from './commands';
 import { runEntryPoint, withLocalWorker } from './local-worker';
@@ -70,6 +75,8 @@ interface Options extends SuiteOverrides {
   /** Other completed sweeps of the suite whose runs join the table (mergeSweepRows). */
   with?: string[];
   png: boolean;
+  /** Write the table of a running sweep's ended runs, without a worker (the sweep goes on). */
+  soFar?: boolean;
 }
 
 async function follow(handle: WorkflowHandle<typeof istarSweep>): Promise<SweepRow[]> {
@@ -116,6 +123,10 @@ async function run(): Promise<void> {
       jsonObject,
     )
     .option('--no-png', 'skip the PNG exports')
+    .option(
+      '--so-far',
+      'write the table and report of a running sweep from the runs it has ended so far, without starting a worker (the sweep goes on)',
+    )
     .exitOverride();
   program.parse(process.argv.slice(2), { from: 'user' });
   const opts = program.opts<Options>();
@@ -131,6 +142,7 @@ async function run(): Promise<void> {
   console.log(`suite ${suite.name}: ${cells.length} runs (${suite.description})`);
 
   const stack = await upStack({ log: (l) => console.log(l) });
+  if (opts.soFar && (await writeSoFar(stack.s3, suite, opts, input, id))) return;
   const interruptedHint =
     'stopping the local worker; the sweep keeps its state on the Temporal server. Run the same command again to attach to it.';
   // A trainer process per concurrent run (up to the cores): training is most of an iteration, and one trainer
@@ -192,39 +204,193 @@ async function run(): Promise<void> {
         finishedAt,
       };
     });
-    console.log(sweepTable(rows));
-
-    const store = ArtifactStore.fromSettings(stack.s3);
-    const runs = rows
-      .filter((r) => r.variant !== 'sft-base' && r.status === 'completed')
-      .map((r) => r.experimentId);
-    if (runs.length === 0)
-      throw new Error(
-        `no run of sweep ${id} completed (every row above failed: see its status), so there is no report to write; ` +
-          `fix the cause and run the suite again with --id <new id>`,
-      );
-    const { buildReport, writeReport } = await import('../report');
-    const report = await buildReport(store, runs, { png: opts.png });
-    const outDir = path.join(opts.out, suite.name);
-    const written = await writeReport(store, report, { outDir, upload: false });
-    const markdown = resultsMarkdown({
+    await writeResults({
+      s3: stack.s3,
       suite,
-      command: reproduceCommand(process.argv.slice(2)),
+      opts,
+      input,
+      id,
       rows,
-      results: report.results,
-      paired: report.paired,
-      wallSeconds,
       sweeps,
-      charts: Object.keys(report.pngs),
+      wallSeconds,
       measuredAt: finishedAt,
-      sweep: input,
     });
-    await mkdir(opts.out, { recursive: true });
-    const mdPath = path.join(opts.out, `${suite.name}.md`);
-    await writeFile(mdPath, markdown);
-    for (const w of report.warnings) console.warn(`report: ${w}`);
-    console.log(`results: ${mdPath}\nreport: ${written.htmlPath}`);
   });
+}
+
+/** The report (`<out>/<suite>/index.html`, PNGs) and the table (`<out>/<suite>.md`) of a sweep's rows. */
+async function writeResults(args: {
+  s3: Parameters<typeof ArtifactStore.fromSettings>[0];
+  suite: Suite;
+  opts: Options;
+  input: SweepInput;
+  id: string;
+  rows: SweepRow[];
+  sweeps: { id: string; wallSeconds: number }[];
+  wallSeconds: number;
+  measuredAt: Date;
+  soFar?: SoFar;
+}): Promise<void> {
+  const { suite, opts, id, rows } = args;
+  console.log(sweepTable(rows));
+  const store = ArtifactStore.fromSettings(args.s3);
+  const runs = rows
+    .filter((r) => r.variant !== 'sft-base' && r.status === 'completed')
+    .map((r) => r.experimentId);
+  if (runs.length === 0)
+    throw new Error(
+      args.soFar
+        ? `no run of sweep ${id} has completed yet (${args.soFar.done} of ${args.soFar.total} ended; running: ${args.soFar.running.join(', ') || '-'}), so there is no table to write yet`
+        : `no run of sweep ${id} completed (every row above failed: see its status), so there is no report to write; ` +
+            `fix the cause and run the suite again with --id <new id>`,
+    );
+  const { buildReport, writeReport } = await import('../report');
+  const report = await buildReport(store, runs, { png: opts.png });
+  const outDir = path.join(opts.out, suite.name);
+  const written = await writeReport(store, report, { outDir, upload: false });
+  const markdown = resultsMarkdown({
+    suite,
+    command: reproduceCommand(sweepArgs(process.argv.slice(2))),
+    rows,
+    results: report.results,
+    paired: report.paired,
+    wallSeconds: args.wallSeconds,
+    sweeps: args.sweeps,
+    charts: Object.keys(report.pngs),
+    measuredAt: args.measuredAt,
+    sweep: args.input,
+    soFar: args.soFar,
+  });
+  await mkdir(opts.out, { recursive: true });
+  const mdPath = path.join(opts.out, `${suite.name}.md`);
+  await writeFile(mdPath, markdown);
+  for (const w of report.warnings) console.warn(`report: ${w}`);
+  console.log(`results: ${mdPath}\nreport: ${written.htmlPath}`);
+}
+
+/**
+ * `--so-far`: the table of a running sweep from its child runs that have ended and its shared base's stored
+ * evaluation, read from the Temporal server and S3 without a worker (a query would need one). Returns false when
+ * the sweep has completed (the caller then rebuilds the full table as usual); a sweep that is not running is an
+ * error naming its state.
+ */
+async function writeSoFar(
+  s3: Parameters<typeof ArtifactStore.fromSettings>[0],
+  suite: Suite,
+  opts: Options,
+  input: SweepInput,
+  id: string,
+): Promise<boolean> {
+  if (opts.with && opts.with.length > 0)
+    throw new Error('--so-far reads one running sweep; --with joins completed sweeps (drop one of them)');
+  const sweep = parseSweep(input);
+  const cells = launchOrder(sweepCells(sweep, id));
+  const found = await withClient(async (client) => {
+    const description = await client.workflow
+      .getHandle(id)
+      .describe()
+      .catch((err: unknown) => {
+        if (err instanceof WorkflowNotFoundError)
+          throw new Error(
+            `--so-far: no sweep ${id} on the Temporal server; start it with ${reproduceCommand(sweepArgs(process.argv.slice(2)))}`,
+          );
+        throw err;
+      });
+    const status = description.status.name;
+    if (status === 'COMPLETED') {
+      console.log(`sweep ${id} has completed: writing its full table`);
+      return undefined;
+    }
+    if (status !== 'RUNNING')
+      throw new Error(
+        `--so-far: sweep ${id} is ${status.toLowerCase()}, not running; run the command without --so-far to start it again`,
+      );
+    // Each run is the child workflow <sweep id>-<run name>; one started before this sweep is an earlier sweep's.
+    const ended: SweepRow[] = [];
+    const running: string[] = [];
+    for (const cell of cells) {
+      const workflowId = `${id}-${cell.name}`;
+      const child = client.workflow.getHandle<typeof istarTraining>(workflowId);
+      const d = await child.describe().catch((err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) return undefined;
+        throw err;
+      });
+      if (!d || d.startTime < description.startTime) continue;
+      if (d.status.name === 'RUNNING') {
+        running.push(cell.name);
+        continue;
+      }
+      const row: SweepRow = {
+        name: cell.name,
+        variant: cell.variant,
+        algorithm: cell.algorithm,
+        alpha: cell.alpha,
+        beta: cell.beta,
+        seed: cell.seed,
+        workflowId,
+        experimentId: cell.config.experimentId!,
+        status: 'completed',
+      };
+      try {
+        const result = await child.result();
+        Object.assign(row, {
+          iterations: result.iterations,
+          finalSuccess: result.finalMetrics['eval/success_rate'] ?? null,
+          bestSuccess: result.bestSuccess,
+        });
+      } catch (err) {
+        Object.assign(row, { status: 'failed', error: describeFailure(err) });
+      }
+      ended.push(row);
+    }
+    return { ended, running, startTime: description.startTime };
+  });
+  if (!found) return false;
+  const { ended, running, startTime } = found;
+  const store = ArtifactStore.fromSettings(s3);
+  let base: SweepRow | undefined;
+  if (sweep.sharedBase) {
+    const experimentId = sharedBaseId(sweep.experimentPrefix ?? id);
+    const metrics = await store
+      .getJson<Record<string, number>>(iterationKey(experimentId, 0, 'metrics.json'))
+      .catch(() => undefined);
+    const success = metrics?.['eval/success_rate'];
+    if (success !== undefined)
+      base = {
+        name: 'base',
+        variant: 'sft-base',
+        algorithm: 'sft',
+        seed: sweep.seeds[0] ?? 0,
+        workflowId: id,
+        experimentId,
+        status: 'completed',
+        iterations: 0,
+        finalSuccess: success,
+        bestSuccess: success,
+      };
+  }
+  const now = new Date();
+  const wallSeconds = (now.getTime() - startTime.getTime()) / 1000;
+  console.log(
+    `sweep ${id} is running: writing the table of its ${ended.length} of ${cells.length} ended runs`,
+  );
+  await writeResults({
+    s3,
+    suite,
+    opts,
+    input,
+    id,
+    rows: soFarRows(
+      ended,
+      cells.map((c) => c.name),
+      base,
+    ),
+    sweeps: [{ id, wallSeconds }],
+    wallSeconds,
+    measuredAt: now,
+    soFar: { done: ended.length, total: cells.length, running },
+  });
+  return true;
 }
 
 runEntryPoint('experiments', run);

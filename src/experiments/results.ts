@@ -60,6 +60,32 @@ export function suiteSweep(suite: Suite, opts: SuiteOverrides): SweepInput {
   };
 }
 
+/** The command line without the flags that only change how results are shown (`--so-far`): what reproduces the sweep. */
+export function sweepArgs(args: readonly string[]): string[] {
+  return args.filter((a) => a !== '--so-far');
+}
+
+/** How far a running sweep had got when a `--so-far` table was written. */
+export interface SoFar {
+  done: number;
+  total: number;
+  running: string[];
+}
+
+/**
+ * The rows of a running sweep so far (`npm run experiments -- <suite> --so-far`): its shared base's row when the
+ * base has been evaluated, then the runs that have ended (completed or failed) in the sweep's own order (seed by
+ * seed, variants as listed), not the order they happened to finish in.
+ */
+export function soFarRows(ended: readonly SweepRow[], order: readonly string[], base?: SweepRow): SweepRow[] {
+  const at = (r: SweepRow) => {
+    const i = order.indexOf(r.name);
+    return i < 0 ? order.length : i;
+  };
+  const runs = [...ended].filter((r) => r.variant !== 'sft-base').sort((a, b) => at(a) - at(b));
+  return base ? [base, ...runs] : runs;
+}
+
 const f3 = (x: number | null | undefined) => (x === undefined || x === null ? '-' : x.toFixed(3));
 
 /**
@@ -146,6 +172,8 @@ export function resultsMarkdown(args: {
   measuredAt: Date;
   /** The sweep as run (suiteSweep with the command line's overrides): the heading says what ran, not the suite's plan. */
   sweep?: SweepInput;
+  /** Set when the sweep was still running (`--so-far`): the table says how many runs it holds. */
+  soFar?: SoFar;
 }): string {
   const { suite, rows, results } = args;
   const base = rows.find((r) => r.variant === 'sft-base');
@@ -163,6 +191,14 @@ export function resultsMarkdown(args: {
         ? ` (${args.sweeps.map((w) => `${w.id} ${Math.round(w.wallSeconds / 60)} min`).join(', ')}).`
         : '.'),
     '',
+    ...(args.soFar
+      ? [
+          `**So far**: ${args.soFar.done} of ${args.soFar.total} runs had ended when this was written, and the sweep ` +
+            `was still running (${args.soFar.running.join(', ') || 'between runs'}); wall time and "Measured" are ` +
+            `as of then. Run the command below to attach to the sweep and write the full table when it ends.`,
+          '',
+        ]
+      : []),
     `Reproduce: \`${args.command}\``,
     '',
   ];

@@ -283,5 +283,117 @@ describe('npm run experiments', () => {
     expect(again.status, `${again.stdout}\n${again.stderr}`).toBe(0);
     expect(again.stdout).toContain(`sweep ${id} has already completed: rebuilding its report`);
     expect(measured(readFileSync(path.join(out, 'smoke.md'), 'utf8'))).toBe(first);
+    // --so-far on a completed sweep writes its full table.
+    const full = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(root, 'src/cli/experiments.ts'),
+        'smoke',
+        '--id',
+        id,
+        '--out',
+        out,
+        '--no-png',
+        '--so-far',
+      ],
+      {
+        cwd: root,
+        env: { ...process.env, ...testEnv(), ISTAR_HOME: home },
+        encoding: 'utf8',
+        timeout: 360_000,
+      },
+    );
+    expect(full.status, `${full.stdout}\n${full.stderr}`).toBe(0);
+    expect(full.stdout).toContain(`sweep ${id} has completed: writing its full table`);
+    expect(readFileSync(path.join(out, 'smoke.md'), 'utf8')).not.toContain('So far');
+  }, 900_000);
+
+  it('--so-far writes the table of the runs a running sweep has ended, without a worker; the sweep goes on', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'istar-sofar-'));
+    const out = path.join(home, 'results');
+    const id = `sofar-${randomUUID().slice(0, 8)}`;
+    const env = { ...process.env, ...testEnv(), ISTAR_HOME: home, ISTAR_ROLLOUT_PROCESSES: '1' };
+    const script = path.join(root, 'src/cli/experiments.ts');
+    const common = ['--import', 'tsx', script, 'smoke', '--id', id, '--out', out, '--no-png'];
+    // One run at a time, 3 iterations each: the local worker is stopped once the first run has ended, long
+    // before the second can, so the sweep is left running with one of its two runs done.
+    const sweep = spawn(process.execPath, [...common, '--max-concurrent', '1', '--iterations', '3'], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`the first run did not end in time:\n${log}`)),
+        300_000,
+      );
+      const onData = (d: Buffer) => {
+        log += d.toString();
+        if (/experiments: 1\/2 runs done/.test(log)) {
+          clearTimeout(timer);
+          sweep.kill('SIGINT');
+          resolve();
+        }
+      };
+      sweep.stdout.on('data', onData);
+      sweep.stderr.on('data', onData);
+    });
+    await new Promise((r) => sweep.once('exit', r));
+    try {
+      const soFar = spawnSync(process.execPath, [...common, '--so-far'], {
+        cwd: root,
+        env,
+        encoding: 'utf8',
+        timeout: 300_000,
+      });
+      expect(soFar.status, `${soFar.stdout}\n${soFar.stderr}`).toBe(0);
+      expect(soFar.stdout).toContain(`sweep ${id} is running: writing the table of its 1 of 2 ended runs`);
+      expect(soFar.stdout).not.toMatch(/local worker started/);
+      const md = readFileSync(path.join(out, 'smoke.md'), 'utf8');
+      expect(md).toMatch(
+        /\*\*So far\*\*: 1 of 2 runs had ended when this was written, and the sweep was still running \(rloopistar-s0\)/,
+      );
+      expect(md).toMatch(new RegExp(`Shared SFT base \\(${id}-base\\): held-out success \\d\\.\\d{3}`));
+      expect(md).toMatch(
+        new RegExp(`\\| ${id}-rloo-s0 \\| rloo \\| 0 \\| 3 \\| \\d\\.\\d{3} \\| \\d\\.\\d{3} \\| ok \\|`),
+      );
+      expect(md).not.toContain(`${id}-rloopistar-s0`);
+      expect(md).toContain('Reproduce: `npm run experiments -- smoke --id');
+      expect(md).not.toContain('--so-far');
+      expect(readFileSync(path.join(out, 'smoke', 'index.html'), 'utf8')).toContain('<html');
+      // The sweep was only read: still running, still at one run ended.
+      const handle = t.client.workflow.getHandle(id);
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+      // A sweep that does not exist, or is not running, is named.
+      const missing = spawnSync(
+        process.execPath,
+        [...common.slice(0, 5), `${id}-nope`, '--out', out, '--so-far'],
+        {
+          cwd: root,
+          env,
+          encoding: 'utf8',
+          timeout: 300_000,
+        },
+      );
+      expect(missing.status).not.toBe(0);
+      expect(missing.stderr).toContain(`--so-far: no sweep ${id}-nope on the Temporal server`);
+      await handle.terminate('test done');
+      const terminated = spawnSync(process.execPath, [...common, '--so-far'], {
+        cwd: root,
+        env,
+        encoding: 'utf8',
+        timeout: 300_000,
+      });
+      expect(terminated.status).not.toBe(0);
+      expect(terminated.stderr).toContain(`--so-far: sweep ${id} is terminated, not running`);
+    } finally {
+      await t.client.workflow
+        .getHandle(id)
+        .terminate('test cleanup')
+        .catch(() => undefined);
+    }
   }, 900_000);
 });

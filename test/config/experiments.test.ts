@@ -6,7 +6,9 @@ import {
   mergeSweepRows,
   reproduceCommand,
   resultsMarkdown,
+  soFarRows,
   suiteSweep,
+  sweepArgs,
 } from '../../src/experiments/results';
 import type { SweepRow } from '../../workflows/sweep';
 import { findSuite, SUITES } from '../../src/experiments/suites';
@@ -361,6 +363,66 @@ describe('experiment suites', () => {
         measuredAt: new Date('2026-12-03T12:00:00Z'),
       });
       expect(md).toContain('wall time 150 min (experiments-sokoban 120 min, extra 30 min).');
+    });
+  });
+
+  describe('--so-far: the table of a running sweep', () => {
+    const row = (name: string, variant: string, seed: number, status: 'completed' | 'failed' = 'completed') =>
+      ({
+        name,
+        variant,
+        algorithm: variant === 'sft-base' ? 'sft' : 'rloo',
+        seed,
+        workflowId: `w-${name}`,
+        experimentId: `e-${name}`,
+        status,
+        iterations: 8,
+        finalSuccess: 0.3,
+        bestSuccess: 0.3,
+      }) as SweepRow;
+
+    it('orders the ended runs as the sweep launches them, after the base, whatever order they finished in', () => {
+      const suite = findSuite('social');
+      const sweep = parseSweep(suiteSweep(suite, {}));
+      const order = launchOrder(sweepCells(sweep, 'experiments-social')).map((c) => c.name);
+      const ended = [
+        row('gigpo-s0', 'gigpo', 0),
+        row('rloo-s1', 'rloo', 1, 'failed'),
+        row('rloo-s0', 'rloo', 0),
+      ];
+      const base = row('base', 'sft-base', 0);
+      const rows = soFarRows(ended, order, base);
+      expect(rows.map((r) => r.name)).toEqual(['base', 'rloo-s0', 'gigpo-s0', 'rloo-s1']);
+      // Without a base (not evaluated yet) only the runs; a stray base row among them is not repeated; a name
+      // the plan does not know goes last.
+      expect(soFarRows([row('x', 'x', 0), ...ended, base], order).map((r) => r.name)).toEqual([
+        'rloo-s0',
+        'gigpo-s0',
+        'rloo-s1',
+        'x',
+      ]);
+    });
+
+    it('the table says how far the sweep had got, and its reproduce line is the sweep without --so-far', () => {
+      expect(sweepArgs(['social', '--so-far', '--no-png'])).toEqual(['social', '--no-png']);
+      const suite = findSuite('social');
+      const args = {
+        suite,
+        command: reproduceCommand(sweepArgs(['social', '--so-far'])),
+        rows: [row('base', 'sft-base', 0), row('rloo-s0', 'rloo', 0)],
+        results: [],
+        wallSeconds: 3600,
+        charts: [],
+        measuredAt: new Date('2026-12-06T06:00:00Z'),
+        sweep: suiteSweep(suite, {}),
+      };
+      const md = resultsMarkdown({ ...args, soFar: { done: 9, total: 24, running: ['rloo-s1', 'grpo-s1'] } });
+      expect(md).toContain(
+        '**So far**: 9 of 24 runs had ended when this was written, and the sweep was still running (rloo-s1, grpo-s1)',
+      );
+      expect(md).toContain('Reproduce: `npm run experiments -- social`');
+      expect(md.split('\n')[0]).toBe(`# social: ${suite.description}`);
+      expect(resultsMarkdown(args)).not.toContain('So far');
     });
   });
 });
