@@ -101,6 +101,7 @@ export async function benchModel(): Promise<Record<string, number | string>> {
   const peakAfter = peakMatmulFlops();
 
   const packing = packingComparison(config, rand);
+  const scoring = scoringComparison(rand);
 
   const contexts = items.map((it) => it.context.slice(0, 150));
   const maxTokens = 8;
@@ -138,7 +139,82 @@ export async function benchModel(): Promise<Record<string, number | string>> {
     'model/tensor_mb_at_rest': round(tf.memory().numBytes / 2 ** 20),
     'model/rss_mb': Math.round(Math.max(rssBefore, rssAfter) / 2 ** 20),
     ...packing,
+    ...scoring,
   };
+}
+
+/**
+ * The policy update of the text suites, scoring every position (the output head, log-softmax and, with a copy
+ * head, its P x P x vocab mixture at each of a context's positions, as before session 18) against scoring only
+ * the positions that predict an action token (the default), alternating, same weights. A step is 4 micro-batches
+ * of 4 contexts, each with the policy's log-probs (with gradient) and a reference pass (the KL anchor's), as
+ * trainPolicy runs them. Shapes: Sokoban's board-only policy (48 tokens, vocabulary 100), Social's (200 tokens,
+ * 358) and WebShop's copy-head d128 policy (380 tokens, 1,768), the suites' own sizes.
+ */
+function scoringComparison(rand: () => number): Record<string, number | string> {
+  const out: Record<string, number | string> = {};
+  const shapes: [string, ModelConfig, number][] = [
+    [
+      'sokoban_ctx48',
+      { vocabSize: 100, dModel: 64, nLayers: 2, nHeads: 4, dFF: 256, contextLength: 192 },
+      48,
+    ],
+    [
+      'social_ctx200',
+      { vocabSize: 358, dModel: 64, nLayers: 2, nHeads: 4, dFF: 256, contextLength: 256 },
+      200,
+    ],
+    [
+      'webshop_ctx380',
+      { vocabSize: 1768, dModel: 128, nLayers: 3, nHeads: 4, dFF: 512, contextLength: 384, copyHead: true },
+      380,
+    ],
+  ];
+  for (const [name, config, seq] of shapes) {
+    const model = TransformerLM.create(config, 0);
+    const V = config.vocabSize;
+    const micro = [0, 1, 2, 3].map(() =>
+      buildActionBatch(
+        Array.from({ length: 4 }, () => ({
+          context: [1, ...Array.from({ length: seq - 5 }, () => 5 + Math.floor(rand() * (V - 5)))],
+          action: [5 + Math.floor(rand() * (V - 5)), 5 + Math.floor(rand() * (V - 5)), 2],
+        })),
+      ),
+    );
+    const step = () =>
+      void model.trainStep(
+        micro.map((mb) => () => {
+          const ref = tf.tidy(() => tf.sum(model.tokenLogProbs(mb), 1));
+          const loss = tf.mul(
+            tf
+              .sub(tf.sum(model.tokenLogProbs(mb), 1), ref)
+              .square()
+              .mean(),
+            0.25,
+          );
+          ref.dispose();
+          return loss as tf.Scalar;
+        }),
+        { lr: 1e-6, maxGradNorm: 1 },
+      );
+    const time = (all: boolean) => {
+      model.scoreAllPositions = all;
+      return timeIt(step, 1);
+    };
+    time(true);
+    time(false);
+    let every = Infinity;
+    let actions = Infinity;
+    for (let r = 0; r < 3; r++) {
+      every = Math.min(every, time(true));
+      actions = Math.min(actions, time(false));
+    }
+    model.dispose();
+    out[`model/policy_step_${name}_every_position_s`] = round(every);
+    out[`model/policy_step_${name}_action_positions_s`] = round(actions);
+    out[`model/policy_step_${name}_action_positions_speedup`] = round(every / actions);
+  }
+  return out;
 }
 
 /**

@@ -47,6 +47,11 @@ export class TransformerLM {
    * sequence on its own (the reference the benchmark compares against).
    */
   packRows = DEFAULT_PACK_ROWS;
+  /**
+   * The teacher-forced methods score (output head, log-softmax) only the positions that predict an action
+   * token; true scores every position, as before (the reference the benchmark and the tests compare against).
+   */
+  scoreAllPositions = false;
   private readonly params = new Map<string, tf.Variable>();
   private readonly opt: AdamWState;
   private readonly id = instances++;
@@ -363,8 +368,9 @@ export class TransformerLM {
   /**
    * Runs `f` on the text logits (divided by the batch's temperature) of packs of rows (within a row,
    * position i predicts token i+1) with the
-   * predicted tokens and their action-mask values, and lays each of `f`'s per-position results out as
-   * [B, T] aligned with the predicted token (0 at position 0 and on padding).
+   * predicted tokens and their action-mask values, at the positions that predict an action token only (mask != 0),
+   * and lays each of `f`'s per-position results out as [B, T] aligned with the predicted token (0 at position 0, on
+   * padding and wherever the action mask is 0).
    */
   private perPosition(
     batch: TokenBatch,
@@ -376,27 +382,39 @@ export class TransformerLM {
     const temperature = batch.temperature ?? 1;
     const tempered = (logits: tf.Tensor2D): tf.Tensor2D =>
       temperature === 1 ? logits : tf.div<tf.Tensor2D>(logits, temperature);
-    return this.packedRows(batch, counts, 1, outputs, (h, pack, prep) =>
-      f(
-        tempered(
-          outputLogits(
-            this.params,
-            this.config,
-            prep,
-            h,
-            this.config.copyHead
-              ? {
-                  keysT: copyKeys(this.params, h),
-                  tokens: pack.flatMap((b) => batch.tokens[b].slice(0, counts[b])),
-                  mask: blockCausalMask(pack.map((b) => counts[b])),
-                }
-              : undefined,
-          ),
-        ),
-        pack.flatMap((b) => batch.tokens[b].slice(1, lengths[b])),
-        pack.flatMap((b) => batch.actionMask[b].slice(1, lengths[b])),
-      ),
-    );
+    return this.packedRows(batch, counts, 1, outputs, (h, pack, prep) => {
+      const next = pack.flatMap((b) => batch.tokens[b].slice(1, lengths[b]));
+      const mask = pack.flatMap((b) => batch.actionMask[b].slice(1, lengths[b]));
+      // Only the action positions (mask != 0) are scored: every caller masks the others out, and the output
+      // head (and the copy head's P x P x vocab mixture) at every position cost more than the rest on long
+      // pages with few action tokens. Their results go back to their positions, 0 elsewhere.
+      const copy = (keysFrom: tf.Tensor2D, rows?: number[]) => {
+        if (!this.config.copyHead) return undefined;
+        const causal = blockCausalMask(pack.map((b) => counts[b]));
+        return {
+          keysT: copyKeys(this.params, keysFrom),
+          tokens: pack.flatMap((b) => batch.tokens[b].slice(0, counts[b])),
+          mask: rows ? tf.gather(causal, tf.tensor1d(rows, 'int32')) : causal,
+        };
+      };
+      if (this.scoreAllPositions)
+        return f(tempered(outputLogits(this.params, this.config, prep, h, copy(h))), next, mask);
+      const at = mask.flatMap((m, i) => (m !== 0 ? [i] : []));
+      if (at.length === 0)
+        return Array.from({ length: outputs }, () => tf.zeros([mask.length]) as tf.Tensor1D);
+      // Selection by a one-hot [A, P] matrix product: differentiable on every backend (gather's gradient needs
+      // UnsortedSegmentSum, which the wasm backend lacks).
+      const select = oneHotRows(at, mask.length);
+      const hAt = matMul2d(select, h);
+      const results = f(
+        tempered(outputLogits(this.params, this.config, prep, hAt, copy(h, at))),
+        at.map((i) => next[i]),
+        at.map((i) => mask[i]),
+      );
+      return results.map(
+        (r) => tf.reshape(tf.matMul(select, tf.reshape(r, [at.length, 1]), true, false), [-1]) as tf.Tensor1D,
+      );
+    });
   }
 
   /**

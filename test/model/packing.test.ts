@@ -126,4 +126,41 @@ describe('packed forward (many sequences in one matrix)', () => {
     tf.dispose([both.logProbs, both.entropy, lp, ent]);
     model.dispose();
   });
+
+  it('scoring only the action positions equals scoring every position, in values and gradients (plain and copy head)', () => {
+    for (const config of [TINY, { ...TINY, copyHead: true }]) {
+      const model = tinyModel(config, 13);
+      const batch = { ...buildActionBatch(randomItems(40, 17)), temperature: 0.7 };
+      const both = (all: boolean) => {
+        model.scoreAllPositions = all;
+        const { logProbs, entropy } = model.tokenLogProbsAndEntropy(batch);
+        const out = {
+          logProbs: logProbs.dataSync().slice(),
+          entropy: entropy.dataSync().slice(),
+          greedy: model.greedyPredictions(batch),
+          grads: grads(
+            model,
+            () =>
+              tf.add(
+                tf.sum(model.tokenLogProbs(batch)),
+                tf.mul(tf.sum(model.entropy(batch)), 0.3),
+              ) as tf.Scalar,
+          ),
+        };
+        tf.dispose([logProbs, entropy]);
+        return out;
+      };
+      const all = both(true);
+      const actions = both(false);
+      expect(maxAbsDiff(actions.logProbs, all.logProbs)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(actions.entropy, all.entropy)).toBeLessThan(1e-5);
+      expect(actions.greedy).toEqual(all.greedy);
+      // Positions that predict no action token are 0 either way, and the action positions are not.
+      const flatMask = batch.actionMask.flatMap((row) => [0, ...row.slice(1)]);
+      actions.logProbs.forEach((v, i) => expect(v === 0).toBe(flatMask[i] === 0));
+      for (const [name, g] of all.grads)
+        expect(maxAbsDiff(actions.grads.get(name)!, g), name).toBeLessThan(1e-5);
+      model.dispose();
+    }
+  });
 });
