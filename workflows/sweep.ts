@@ -16,7 +16,7 @@ import {
   type SweepInput,
 } from '../src/config/sweep-config';
 import { describeFailure } from './failures';
-import { istarTraining, stageActivities } from './training';
+import { istarTraining, stageActivities, type TrainingResult } from './training';
 
 /** One row of a sweep's results table. */
 export interface SweepRow {
@@ -41,6 +41,36 @@ export interface SweepProgress {
   running: string[];
   done: number;
   rows: SweepRow[];
+}
+
+/** The row of a sweep's run `cell` (child workflow `workflowId`) before it ends. */
+export function runRow(cell: SweepCell, workflowId: string): SweepRow {
+  return {
+    name: cell.name,
+    variant: cell.variant,
+    algorithm: cell.algorithm,
+    alpha: cell.alpha,
+    beta: cell.beta,
+    seed: cell.seed,
+    workflowId,
+    experimentId: cell.config.experimentId!,
+    status: 'completed',
+  };
+}
+
+/** `row` filled in with how its run ended: its iterations and held-out success, or the failure in one line. */
+export async function settleRow(row: SweepRow, run: Promise<TrainingResult>): Promise<SweepRow> {
+  try {
+    const result = await run;
+    Object.assign(row, {
+      iterations: result.iterations,
+      finalSuccess: result.finalMetrics['eval/success_rate'] ?? null,
+      bestSuccess: result.bestSuccess,
+    });
+  } catch (err) {
+    Object.assign(row, { status: 'failed', error: describeFailure(err) });
+  }
+  return row;
 }
 
 export const sweepProgressQuery = defineQuery<SweepProgress>('progress');
@@ -130,30 +160,10 @@ export async function istarSweep(input?: SweepInput | null): Promise<SweepRow[]>
       const cell = launch[next++];
       const workflowId = `${workflowInfo().workflowId}-${cell.name}`;
       running.add(cell.name);
-      const row: SweepRow = {
-        name: cell.name,
-        variant: cell.variant,
-        algorithm: cell.algorithm,
-        alpha: cell.alpha,
-        beta: cell.beta,
-        seed: cell.seed,
-        workflowId,
-        experimentId: cell.config.experimentId!,
-        status: 'completed',
-      };
-      try {
-        const result = await executeChild(istarTraining, { workflowId, args: [cell.config] });
-        Object.assign(row, {
-          iterations: result.iterations,
-          finalSuccess: result.finalMetrics['eval/success_rate'] ?? null,
-          bestSuccess: result.bestSuccess,
-        });
-      } catch (err) {
-        Object.assign(row, {
-          status: 'failed',
-          error: describeFailure(err),
-        });
-      }
+      const row = await settleRow(
+        runRow(cell, workflowId),
+        executeChild(istarTraining, { workflowId, args: [cell.config] }),
+      );
       running.delete(cell.name);
       rows.push(row);
     }

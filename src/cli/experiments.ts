@@ -4,8 +4,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { upStack } from '../../infra/stack';
-import { istarSweep, type SweepProgress, type SweepRow } from '../../workflows/sweep';
-import { describeFailure } from '../../workflows/failures';
+import { istarSweep, runRow, settleRow, type SweepProgress, type SweepRow } from '../../workflows/sweep';
 import { TASK_QUEUES, type istarTraining } from '../../workflows/training';
 import { launchOrder, parseSweep, sharedBaseId, sweepCells, type SweepInput } from '../config/sweep-config';
 import {
@@ -320,27 +319,7 @@ async function writeSoFar(
         running.push(cell.name);
         continue;
       }
-      const row: SweepRow = {
-        name: cell.name,
-        variant: cell.variant,
-        algorithm: cell.algorithm,
-        alpha: cell.alpha,
-        beta: cell.beta,
-        seed: cell.seed,
-        workflowId,
-        experimentId: cell.config.experimentId!,
-        status: 'completed',
-      };
-      try {
-        const result = await child.result();
-        Object.assign(row, {
-          iterations: result.iterations,
-          finalSuccess: result.finalMetrics['eval/success_rate'] ?? null,
-          bestSuccess: result.bestSuccess,
-        });
-      } catch (err) {
-        Object.assign(row, { status: 'failed', error: describeFailure(err) });
-      }
+      const row = await settleRow(runRow(cell, workflowId), child.result());
       ended.push(row);
     }
     return { ended, running, startTime: description.startTime };

@@ -37,6 +37,20 @@ function istar(
   });
 }
 
+/** `npm run experiments -- <args>` as a child process, to completion. */
+function experimentsCli(args: string[], env: Record<string, string | undefined>) {
+  return spawnSync(
+    process.execPath,
+    ['--import', 'tsx', path.join(root, 'src/cli/experiments.ts'), ...args],
+    {
+      cwd: root,
+      env: { ...process.env, ...testEnv(), ...env },
+      encoding: 'utf8',
+      timeout: 360_000,
+    },
+  );
+}
+
 let t: TestTemporal;
 beforeAll(async () => {
   t = await connectTestTemporal();
@@ -235,27 +249,9 @@ describe('npm run experiments', () => {
     const home = mkdtempSync(path.join(os.tmpdir(), 'istar-experiments-'));
     const out = path.join(home, 'results');
     const id = `smoke-${randomUUID().slice(0, 8)}`;
-    const experiments = () =>
-      spawnSync(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          path.join(root, 'src/cli/experiments.ts'),
-          'smoke',
-          '--id',
-          id,
-          '--out',
-          out,
-          '--no-png',
-        ],
-        {
-          cwd: root,
-          env: { ...process.env, ...testEnv(), ISTAR_HOME: home, ISTAR_ROLLOUT_PROCESSES: '1' },
-          encoding: 'utf8',
-          timeout: 360_000,
-        },
-      );
+    const args = ['smoke', '--id', id, '--out', out, '--no-png'];
+    const experiments = (...extra: string[]) =>
+      experimentsCli([...args, ...extra], { ISTAR_HOME: home, ISTAR_ROLLOUT_PROCESSES: '1' });
     const r = experiments();
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toContain(`started sweep ${id}`);
@@ -284,27 +280,7 @@ describe('npm run experiments', () => {
     expect(again.stdout).toContain(`sweep ${id} has already completed: rebuilding its report`);
     expect(measured(readFileSync(path.join(out, 'smoke.md'), 'utf8'))).toBe(first);
     // --so-far on a completed sweep writes its full table.
-    const full = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        path.join(root, 'src/cli/experiments.ts'),
-        'smoke',
-        '--id',
-        id,
-        '--out',
-        out,
-        '--no-png',
-        '--so-far',
-      ],
-      {
-        cwd: root,
-        env: { ...process.env, ...testEnv(), ISTAR_HOME: home },
-        encoding: 'utf8',
-        timeout: 360_000,
-      },
-    );
+    const full = experiments('--so-far');
     expect(full.status, `${full.stdout}\n${full.stderr}`).toBe(0);
     expect(full.stdout).toContain(`sweep ${id} has completed: writing its full table`);
     expect(readFileSync(path.join(out, 'smoke.md'), 'utf8')).not.toContain('So far');
@@ -314,16 +290,24 @@ describe('npm run experiments', () => {
     const home = mkdtempSync(path.join(os.tmpdir(), 'istar-sofar-'));
     const out = path.join(home, 'results');
     const id = `sofar-${randomUUID().slice(0, 8)}`;
-    const env = { ...process.env, ...testEnv(), ISTAR_HOME: home, ISTAR_ROLLOUT_PROCESSES: '1' };
-    const script = path.join(root, 'src/cli/experiments.ts');
-    const common = ['--import', 'tsx', script, 'smoke', '--id', id, '--out', out, '--no-png'];
+    const local = { ISTAR_HOME: home, ISTAR_ROLLOUT_PROCESSES: '1' };
+    const common = ['smoke', '--id', id, '--out', out, '--no-png'];
     // One run at a time, 3 iterations each: the local worker is stopped once the first run has ended, long
     // before the second can, so the sweep is left running with one of its two runs done.
-    const sweep = spawn(process.execPath, [...common, '--max-concurrent', '1', '--iterations', '3'], {
-      cwd: root,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const sweep = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(root, 'src/cli/experiments.ts'),
+        ...common,
+        '--max-concurrent',
+        '1',
+        '--iterations',
+        '3',
+      ],
+      { cwd: root, env: { ...process.env, ...testEnv(), ...local }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let log = '';
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
@@ -343,12 +327,7 @@ describe('npm run experiments', () => {
     });
     await new Promise((r) => sweep.once('exit', r));
     try {
-      const soFar = spawnSync(process.execPath, [...common, '--so-far'], {
-        cwd: root,
-        env,
-        encoding: 'utf8',
-        timeout: 300_000,
-      });
+      const soFar = experimentsCli([...common, '--so-far'], local);
       expect(soFar.status, `${soFar.stdout}\n${soFar.stderr}`).toBe(0);
       expect(soFar.stdout).toContain(`sweep ${id} is running: writing the table of its 1 of 2 ended runs`);
       expect(soFar.stdout).not.toMatch(/local worker started/);
@@ -368,25 +347,11 @@ describe('npm run experiments', () => {
       const handle = t.client.workflow.getHandle(id);
       expect((await handle.describe()).status.name).toBe('RUNNING');
       // A sweep that does not exist, or is not running, is named.
-      const missing = spawnSync(
-        process.execPath,
-        [...common.slice(0, 5), `${id}-nope`, '--out', out, '--so-far'],
-        {
-          cwd: root,
-          env,
-          encoding: 'utf8',
-          timeout: 300_000,
-        },
-      );
+      const missing = experimentsCli(['smoke', '--id', `${id}-nope`, '--out', out, '--so-far'], local);
       expect(missing.status).not.toBe(0);
       expect(missing.stderr).toContain(`--so-far: no sweep ${id}-nope on the Temporal server`);
       await handle.terminate('test done');
-      const terminated = spawnSync(process.execPath, [...common, '--so-far'], {
-        cwd: root,
-        env,
-        encoding: 'utf8',
-        timeout: 300_000,
-      });
+      const terminated = experimentsCli([...common, '--so-far'], local);
       expect(terminated.status).not.toBe(0);
       expect(terminated.stderr).toContain(`--so-far: sweep ${id} is terminated, not running`);
     } finally {
