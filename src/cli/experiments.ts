@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { upStack } from '../../infra/stack';
 import { istarSweep, runRow, settleRow, type SweepProgress, type SweepRow } from '../../workflows/sweep';
 import { TASK_QUEUES, type istarTraining } from '../../workflows/training';
@@ -14,6 +15,7 @@ import {
   soFarRows,
   suiteSweep,
   sweepArgs,
+  sweepDifferences,
   type SoFar,
   type SuiteOverrides,
 } from '../experiments/results';
@@ -170,6 +172,7 @@ async function run(): Promise<void> {
         others.push({ id: other, handle: h });
       }
       const { handle, state } = await startOrAttachSweep(client, id, input, TASK_QUEUES.workflow);
+      if (state !== 'started') await assertSameSweep(handle, id, input);
       console.log(
         state === 'started'
           ? `started sweep ${id}`
@@ -215,6 +218,23 @@ async function run(): Promise<void> {
       measuredAt: finishedAt,
     });
   });
+}
+
+/**
+ * An existing sweep must be the one this command line describes: its table is titled, and its reproduce line
+ * written, from the command line. The input it was started with is the first event of its history.
+ */
+async function assertSameSweep(handle: WorkflowHandle, id: string, input: SweepInput): Promise<void> {
+  const history = await handle.fetchHistory();
+  const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  const started = parseSweep(payload ? (defaultPayloadConverter.fromPayload(payload as Payload) ?? {}) : {});
+  const differences = sweepDifferences(started, parseSweep(input));
+  if (differences.length > 0)
+    throw new Error(
+      `sweep ${id} was started with other settings than this command's (${differences.slice(0, 6).join('; ')}` +
+        `${differences.length > 6 ? `; ${differences.length - 6} more` : ''}): run the command it was started ` +
+        `with, or pass --id <new id> to run these settings as a sweep of their own`,
+    );
 }
 
 /** The report (`<out>/<suite>/index.html`, PNGs) and the table (`<out>/<suite>.md`) of a sweep's rows. */
@@ -296,14 +316,15 @@ async function writeSoFar(
         throw err;
       });
     const status = description.status.name;
+    if (status !== 'RUNNING' && status !== 'COMPLETED')
+      throw new Error(
+        `--so-far: sweep ${id} is ${status.toLowerCase()}, not running; run the command without --so-far to start it again`,
+      );
+    await assertSameSweep(client.workflow.getHandle(id), id, input);
     if (status === 'COMPLETED') {
       console.log(`sweep ${id} has completed: writing its full table`);
       return undefined;
     }
-    if (status !== 'RUNNING')
-      throw new Error(
-        `--so-far: sweep ${id} is ${status.toLowerCase()}, not running; run the command without --so-far to start it again`,
-      );
     // Each run is the child workflow <sweep id>-<run name>; one started before this sweep is an earlier sweep's.
     const ended: SweepRow[] = [];
     const running: string[] = [];

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { quote } from 'shell-quote';
-import type { SweepInput } from '../config/sweep-config';
+import type { SweepConfig, SweepInput } from '../config/sweep-config';
 import type { PairedRow, ResultRow } from '../report/summary';
 import type { SweepRow } from '../../workflows/sweep';
 import type { Suite } from './suites';
@@ -58,6 +58,25 @@ export function suiteSweep(suite: Suite, opts: SuiteOverrides): SweepInput {
     maxConcurrent: opts.maxConcurrent ?? suite.sweep.maxConcurrent,
     ...(opts.baseFrom !== undefined ? { baseFrom: opts.baseFrom } : {}),
   };
+}
+
+/**
+ * Where a sweep as started differs from the sweep a command line describes, field by field ("base.iterations:
+ * 3, this command 1"); `maxConcurrent` aside, which changes how fast a sweep runs, not what it runs.
+ */
+export function sweepDifferences(started: SweepConfig, asked: SweepConfig): string[] {
+  const out: string[] = [];
+  const walk = (a: unknown, b: unknown, at: string) => {
+    if (isPlainObject(a) && isPlainObject(b)) {
+      for (const k of new Set([...Object.keys(a), ...Object.keys(b)]))
+        if (!(at === '' && k === 'maxConcurrent')) walk(a[k], b[k], at ? `${at}.${k}` : k);
+    } else if (JSON.stringify(a) !== JSON.stringify(b)) {
+      const show = (v: unknown) => (v === undefined ? 'unset' : JSON.stringify(v));
+      out.push(`${at}: ${show(a)}, this command ${show(b)}`);
+    }
+  };
+  walk(started, asked, '');
+  return out;
 }
 
 /** The command line without the flags that only change how results are shown (`--so-far`): what reproduces the sweep. */

@@ -327,7 +327,14 @@ describe('npm run experiments', () => {
     });
     await new Promise((r) => sweep.once('exit', r));
     try {
-      const soFar = experimentsCli([...common, '--so-far'], local);
+      // The table is titled from the command line, so it must describe the sweep as started (how many runs at
+      // a time aside).
+      const other = experimentsCli([...common, '--so-far'], local);
+      expect(other.status).not.toBe(0);
+      expect(other.stderr).toContain(
+        `sweep ${id} was started with other settings than this command's (base.iterations: 3, this command 1)`,
+      );
+      const soFar = experimentsCli([...common, '--iterations', '3', '--so-far'], local);
       expect(soFar.status, `${soFar.stdout}\n${soFar.stderr}`).toBe(0);
       expect(soFar.stdout).toContain(`sweep ${id} is running: writing the table of its 1 of 2 ended runs`);
       expect(soFar.stdout).not.toMatch(/local worker started/);
@@ -351,7 +358,7 @@ describe('npm run experiments', () => {
       expect(missing.status).not.toBe(0);
       expect(missing.stderr).toContain(`--so-far: no sweep ${id}-nope on the Temporal server`);
       await handle.terminate('test done');
-      const terminated = experimentsCli([...common, '--so-far'], local);
+      const terminated = experimentsCli([...common, '--iterations', '3', '--so-far'], local);
       expect(terminated.status).not.toBe(0);
       expect(terminated.stderr).toContain(`--so-far: sweep ${id} is terminated, not running`);
     } finally {

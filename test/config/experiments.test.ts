@@ -9,6 +9,7 @@ import {
   soFarRows,
   suiteSweep,
   sweepArgs,
+  sweepDifferences,
 } from '../../src/experiments/results';
 import type { SweepRow } from '../../workflows/sweep';
 import { findSuite, SUITES } from '../../src/experiments/suites';
@@ -423,6 +424,25 @@ describe('experiment suites', () => {
       expect(md).toContain('Reproduce: `npm run experiments -- social`');
       expect(md.split('\n')[0]).toBe(`# social: ${suite.description}`);
       expect(resultsMarkdown(args)).not.toContain('So far');
+    });
+
+    it('names every field where a sweep as started differs from the command line, how many at a time aside', () => {
+      const suite = findSuite('social');
+      const started = parseSweep(suiteSweep(suite, {}));
+      expect(sweepDifferences(started, parseSweep(suiteSweep(suite, { maxConcurrent: 6 })))).toEqual([]);
+      expect(
+        sweepDifferences(
+          started,
+          parseSweep(suiteSweep(suite, { iterations: 6, seeds: [0], variants: ['rloo'] })),
+        ),
+      ).toEqual([
+        'base.iterations: 8, this command 6',
+        `variants: ${JSON.stringify(started.variants)}, this command ${JSON.stringify(started.variants!.slice(0, 1))}`,
+        'seeds: [0,1,2], this command [0]',
+      ]);
+      expect(
+        sweepDifferences(started, parseSweep(suiteSweep(suite, { set: { envOptions: { partner: 'llm' } } }))),
+      ).toEqual(['base.envOptions: unset, this command {"partner":"llm"}']);
     });
   });
 });
