@@ -6,7 +6,7 @@ import { parseHyperparameters } from '../config/run-config';
 import { TASK_QUEUES, istarTraining, type Progress, type TrainingResult } from '../../workflows/training';
 import { describeFailure } from '../../workflows/failures';
 import { registerScheduleCommands } from './schedule';
-import { registerSweepCommand, sweepTable } from './sweep';
+import { registerSweepCommand, startedSweep, sweepProgressFromServer, sweepTable } from './sweep';
 import type { SweepProgress, SweepRow } from '../../workflows/sweep';
 import { registerEvalCommand } from './eval';
 import { registerReportCommands } from './report';
@@ -18,10 +18,12 @@ import { addRunFlags, runConfigFromFlags } from './run-flags';
 
 /** `istar status` of a sweep: how many runs are done, which are running, and the rows so far. */
 async function sweepStatus(
+  client: Client,
   handle: ReturnType<Client['workflow']['getHandle']>,
-  status: string,
+  description: { status: { name: string }; startTime: Date },
   opts: OutputOptions,
 ): Promise<void> {
+  const status = description.status.name;
   let progress: SweepProgress | undefined;
   try {
     if (status === 'COMPLETED') {
@@ -29,9 +31,17 @@ async function sweepStatus(
       const rows = (await handle.result()) as SweepRow[];
       const runs = rows.filter((r) => r.variant !== 'sft-base');
       progress = { total: runs.length, done: runs.length, running: [], rows };
-    } else progress = (await handle.query('progress')) as SweepProgress;
+    } else {
+      // Read from the server (its child runs), not asked of the sweep: a query waits for a worker to answer.
+      progress = await sweepProgressFromServer(
+        client,
+        handle.workflowId,
+        await startedSweep(handle),
+        description.startTime,
+      );
+    }
   } catch (err) {
-    if (opts.verbose) console.error(`progress query failed: ${(err as Error).message}`);
+    if (opts.verbose) console.error(`reading the sweep's progress failed: ${(err as Error).message}`);
   }
   if (opts.json)
     return console.log(JSON.stringify({ workflowId: handle.workflowId, type: 'sweep', status, progress }));
@@ -187,7 +197,7 @@ export function buildProgram(): Command {
       withClient(async (client, uiUrl) => {
         const handle = client.workflow.getHandle(id);
         const description = await handle.describe();
-        if (description.type === 'istarSweep') return sweepStatus(handle, description.status.name, opts);
+        if (description.type === 'istarSweep') return sweepStatus(client, handle, description, opts);
         let progress: Progress | undefined;
         try {
           progress = (await handle.query('progress')) as Progress;

@@ -3,16 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
-import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { upStack } from '../../infra/stack';
-import { istarSweep, runRow, settleRow, type SweepProgress, type SweepRow } from '../../workflows/sweep';
-import { TASK_QUEUES, type istarTraining } from '../../workflows/training';
-import { launchOrder, parseSweep, sharedBaseId, sweepCells, type SweepInput } from '../config/sweep-config';
+import { istarSweep, type SweepProgress, type SweepRow } from '../../workflows/sweep';
+import { TASK_QUEUES } from '../../workflows/training';
+import { parseSweep, sharedBaseId, sweepCells, type SweepInput } from '../config/sweep-config';
 import {
   mergeSweepRows,
   reproduceCommand,
   resultsMarkdown,
-  soFarRows,
   suiteSweep,
   sweepArgs,
   sweepDifferences,
@@ -24,7 +22,7 @@ import { iterationKey } from '../storage/keys';
 import { ArtifactStore } from '../storage/store';
 import { withClient } from './commands';
 import { runEntryPoint, withLocalWorker } from './local-worker';
-import { startOrAttachSweep, sweepTable } from './sweep';
+import { startedSweep, startOrAttachSweep, sweepProgressFromServer, sweepTable } from './sweep';
 
 /**
  * `npm run experiments -- <suite>`: bring up the local stack and a local worker, run the suite's sweep
@@ -225,10 +223,7 @@ async function run(): Promise<void> {
  * written, from the command line. The input it was started with is the first event of its history.
  */
 async function assertSameSweep(handle: WorkflowHandle, id: string, input: SweepInput): Promise<void> {
-  const history = await handle.fetchHistory();
-  const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-  const started = parseSweep(payload ? (defaultPayloadConverter.fromPayload(payload as Payload) ?? {}) : {});
-  const differences = sweepDifferences(started, parseSweep(input));
+  const differences = sweepDifferences(await startedSweep(handle), parseSweep(input));
   if (differences.length > 0)
     throw new Error(
       `sweep ${id} was started with other settings than this command's (${differences.slice(0, 6).join('; ')}` +
@@ -303,7 +298,6 @@ async function writeSoFar(
   if (opts.with && opts.with.length > 0)
     throw new Error('--so-far reads one running sweep; --with joins completed sweeps (drop one of them)');
   const sweep = parseSweep(input);
-  const cells = launchOrder(sweepCells(sweep, id));
   const found = await withClient(async (client) => {
     const description = await client.workflow
       .getHandle(id)
@@ -325,28 +319,11 @@ async function writeSoFar(
       console.log(`sweep ${id} has completed: writing its full table`);
       return undefined;
     }
-    // Each run is the child workflow <sweep id>-<run name>; one started before this sweep is an earlier sweep's.
-    const ended: SweepRow[] = [];
-    const running: string[] = [];
-    for (const cell of cells) {
-      const workflowId = `${id}-${cell.name}`;
-      const child = client.workflow.getHandle<typeof istarTraining>(workflowId);
-      const d = await child.describe().catch((err: unknown) => {
-        if (err instanceof WorkflowNotFoundError) return undefined;
-        throw err;
-      });
-      if (!d || d.startTime < description.startTime) continue;
-      if (d.status.name === 'RUNNING') {
-        running.push(cell.name);
-        continue;
-      }
-      const row = await settleRow(runRow(cell, workflowId), child.result());
-      ended.push(row);
-    }
-    return { ended, running, startTime: description.startTime };
+    const progress = await sweepProgressFromServer(client, id, sweep, description.startTime);
+    return { progress, startTime: description.startTime };
   });
   if (!found) return false;
-  const { ended, running, startTime } = found;
+  const { progress, startTime } = found;
   const store = ArtifactStore.fromSettings(s3);
   let base: SweepRow | undefined;
   if (sweep.sharedBase) {
@@ -372,7 +349,7 @@ async function writeSoFar(
   const now = new Date();
   const wallSeconds = (now.getTime() - startTime.getTime()) / 1000;
   console.log(
-    `sweep ${id} is running: writing the table of its ${ended.length} of ${cells.length} ended runs`,
+    `sweep ${id} is running: writing the table of its ${progress.done} of ${progress.total} ended runs`,
   );
   await writeResults({
     s3,
@@ -380,15 +357,11 @@ async function writeSoFar(
     opts,
     input,
     id,
-    rows: soFarRows(
-      ended,
-      cells.map((c) => c.name),
-      base,
-    ),
+    rows: base ? [base, ...progress.rows] : progress.rows,
     sweeps: [{ id, wallSeconds }],
     wallSeconds,
     measuredAt: now,
-    soFar: { done: ended.length, total: cells.length, running },
+    soFar: { done: progress.done, total: progress.total, running: progress.running },
   });
   return true;
 }

@@ -1,9 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { parseSweep, sweepCells, type SweepInput } from '../config/sweep-config';
-import { TASK_QUEUES } from '../../workflows/training';
-import { istarSweep, type SweepProgress, type SweepRow } from '../../workflows/sweep';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import {
+  launchOrder,
+  parseSweep,
+  sweepCells,
+  type SweepConfig,
+  type SweepInput,
+} from '../config/sweep-config';
+import { TASK_QUEUES, type istarTraining } from '../../workflows/training';
+import { istarSweep, runRow, settleRow, type SweepProgress, type SweepRow } from '../../workflows/sweep';
 import type { withClient as WithClient } from './commands';
 import { runConfigFromFlags } from './run-flags';
 
@@ -11,6 +23,41 @@ const list =
   <T>(parse: (s: string) => T) =>
   (v: string) =>
     v.split(',').map((x) => parse(x.trim()));
+
+/** The input a sweep was started with (the first event of its history), parsed. */
+export async function startedSweep(handle: WorkflowHandle): Promise<SweepConfig> {
+  const history = await handle.fetchHistory();
+  const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  return parseSweep(payload ? (defaultPayloadConverter.fromPayload(payload as Payload) ?? {}) : {});
+}
+
+/**
+ * A sweep's progress read from the server rather than asked of it (a query needs a worker): each run is the child
+ * workflow `<sweep id>-<run name>`, counted when it started after the sweep did (an older one is an earlier
+ * sweep's). The rows are the ended runs in launch order (seed by seed), without the shared base's.
+ */
+export async function sweepProgressFromServer(
+  client: Client,
+  id: string,
+  sweep: SweepConfig,
+  since: Date,
+): Promise<SweepProgress> {
+  const cells = launchOrder(sweepCells(sweep, sweep.experimentPrefix ?? id.replace(/[^A-Za-z0-9._-]/g, '-')));
+  const rows: SweepRow[] = [];
+  const running: string[] = [];
+  for (const cell of cells) {
+    const workflowId = `${id}-${cell.name}`;
+    const child = client.workflow.getHandle<typeof istarTraining>(workflowId);
+    const d = await child.describe().catch((err: unknown) => {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    });
+    if (!d || d.startTime < since) continue;
+    if (d.status.name === 'RUNNING') running.push(cell.name);
+    else rows.push(await settleRow(runRow(cell, workflowId), child.result()));
+  }
+  return { total: cells.length, done: rows.length, running, rows };
+}
 
 /**
  * Start sweep `id`, or attach to it when it is running or has completed: a finished sweep's result is read

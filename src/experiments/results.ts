@@ -91,20 +91,6 @@ export interface SoFar {
   running: string[];
 }
 
-/**
- * The rows of a running sweep so far (`npm run experiments -- <suite> --so-far`): its shared base's row when the
- * base has been evaluated, then the runs that have ended (completed or failed) in the sweep's own order (seed by
- * seed, variants as listed), not the order they happened to finish in.
- */
-export function soFarRows(ended: readonly SweepRow[], order: readonly string[], base?: SweepRow): SweepRow[] {
-  const at = (r: SweepRow) => {
-    const i = order.indexOf(r.name);
-    return i < 0 ? order.length : i;
-  };
-  const runs = [...ended].filter((r) => r.variant !== 'sft-base').sort((a, b) => at(a) - at(b));
-  return base ? [base, ...runs] : runs;
-}
-
 const f3 = (x: number | null | undefined) => (x === undefined || x === null ? '-' : x.toFixed(3));
 
 /**

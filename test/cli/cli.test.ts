@@ -350,9 +350,14 @@ describe('npm run experiments', () => {
       expect(md).toContain('Reproduce: `npm run experiments -- smoke --id');
       expect(md).not.toContain('--so-far');
       expect(readFileSync(path.join(out, 'smoke', 'index.html'), 'utf8')).toContain('<html');
-      // The sweep was only read: still running, still at one run ended.
+      // The sweep was only read: still running, still at one run ended. `istar status` reads it the same way
+      // when no worker is there to answer its progress query.
       const handle = t.client.workflow.getHandle(id);
       expect((await handle.describe()).status.name).toBe('RUNNING');
+      const status = await istar(['status', id]);
+      expect(status.code, status.stderr).toBe(0);
+      expect(status.stdout).toContain(`${id}: sweep RUNNING, 1/2 runs done, running: rloopistar-s0`);
+      expect(status.stdout).toMatch(/rloo-s0\s+rloo\s+rloo\s+-\s+-\s+0\s+3\s+\d\.\d{3}\s+\d\.\d{3}\s+ok/);
       // A sweep that does not exist, or is not running, is named.
       const missing = experimentsCli(['smoke', '--id', `${id}-nope`, '--out', out, '--so-far'], local);
       expect(missing.status).not.toBe(0);

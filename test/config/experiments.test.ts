@@ -6,7 +6,6 @@ import {
   mergeSweepRows,
   reproduceCommand,
   resultsMarkdown,
-  soFarRows,
   suiteSweep,
   sweepArgs,
   sweepDifferences,
@@ -381,28 +380,6 @@ describe('experiment suites', () => {
         finalSuccess: 0.3,
         bestSuccess: 0.3,
       }) as SweepRow;
-
-    it('orders the ended runs as the sweep launches them, after the base, whatever order they finished in', () => {
-      const suite = findSuite('social');
-      const sweep = parseSweep(suiteSweep(suite, {}));
-      const order = launchOrder(sweepCells(sweep, 'experiments-social')).map((c) => c.name);
-      const ended = [
-        row('gigpo-s0', 'gigpo', 0),
-        row('rloo-s1', 'rloo', 1, 'failed'),
-        row('rloo-s0', 'rloo', 0),
-      ];
-      const base = row('base', 'sft-base', 0);
-      const rows = soFarRows(ended, order, base);
-      expect(rows.map((r) => r.name)).toEqual(['base', 'rloo-s0', 'gigpo-s0', 'rloo-s1']);
-      // Without a base (not evaluated yet) only the runs; a stray base row among them is not repeated; a name
-      // the plan does not know goes last.
-      expect(soFarRows([row('x', 'x', 0), ...ended, base], order).map((r) => r.name)).toEqual([
-        'rloo-s0',
-        'gigpo-s0',
-        'rloo-s1',
-        'x',
-      ]);
-    });
 
     it('the table says how far the sweep had got, and its reproduce line is the sweep without --so-far', () => {
       expect(sweepArgs(['social', '--so-far', '--no-png'])).toEqual(['social', '--no-png']);
