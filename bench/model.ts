@@ -201,14 +201,10 @@ function scoringComparison(rand: () => number): Record<string, number | string> 
       model.scoreAllPositions = all;
       return timeIt(step, 1);
     };
-    time(true);
-    time(false);
-    let every = Infinity;
-    let actions = Infinity;
-    for (let r = 0; r < 3; r++) {
-      every = Math.min(every, time(true));
-      actions = Math.min(actions, time(false));
-    }
+    const [every, actions] = alternately(
+      () => time(true),
+      () => time(false),
+    );
     model.dispose();
     out[`model/policy_step_${name}_every_position_s`] = round(every);
     out[`model/policy_step_${name}_action_positions_s`] = round(actions);
@@ -254,20 +250,29 @@ function packingComparison(defaultConfig: ModelConfig, rand: () => number): Reco
       return timeIt(step, 1);
     };
     const packedRows = model.packRows;
-    time(1);
-    time(packedRows);
-    let alone = Infinity;
-    let packed = Infinity;
-    for (let r = 0; r < 3; r++) {
-      alone = Math.min(alone, time(1));
-      packed = Math.min(packed, time(packedRows));
-    }
+    const [alone, packed] = alternately(
+      () => time(1),
+      () => time(packedRows),
+    );
     model.dispose();
     out[`model/ppo_minibatch_${name}_per_sequence_s`] = round(alone);
     out[`model/ppo_minibatch_${name}_packed_s`] = round(packed);
     out[`model/ppo_minibatch_${name}_packed_speedup`] = round(alone / packed);
   }
   return out;
+}
+
+/** Two timings of the same work done two ways, alternated after a warm-up of each: the best of 3 of each. */
+function alternately(a: () => number, b: () => number): [number, number] {
+  a();
+  b();
+  let bestA = Infinity;
+  let bestB = Infinity;
+  for (let r = 0; r < 3; r++) {
+    bestA = Math.min(bestA, a());
+    bestB = Math.min(bestB, b());
+  }
+  return [bestA, bestB];
 }
 
 function round(x: number): number {
