@@ -12,6 +12,7 @@ import {
   parseSweep,
   sharedBaseConfig,
   sweepCells,
+  sweepPrefix,
   type SweepCell,
   type SweepInput,
 } from '../src/config/sweep-config';
@@ -83,7 +84,7 @@ function validSweep(input: SweepInput | null | undefined): {
 } {
   try {
     const sweep = parseSweep(input ?? {});
-    const prefix = sweep.experimentPrefix ?? workflowInfo().workflowId.replace(/[^A-Za-z0-9._-]/g, '-');
+    const prefix = sweepPrefix(sweep, workflowInfo().workflowId);
     return {
       cells: sweepCells(sweep, prefix),
       maxConcurrent: sweep.maxConcurrent,

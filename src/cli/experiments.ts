@@ -6,7 +6,7 @@ import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { upStack } from '../../infra/stack';
 import { istarSweep, type SweepProgress, type SweepRow } from '../../workflows/sweep';
 import { TASK_QUEUES } from '../../workflows/training';
-import { parseSweep, sharedBaseId, sweepCells, type SweepInput } from '../config/sweep-config';
+import { parseSweep, sharedBaseId, sweepCells, sweepPrefix, type SweepInput } from '../config/sweep-config';
 import {
   mergeSweepRows,
   reproduceCommand,
@@ -327,7 +327,7 @@ async function writeSoFar(
   const store = ArtifactStore.fromSettings(s3);
   let base: SweepRow | undefined;
   if (sweep.sharedBase) {
-    const experimentId = sharedBaseId(sweep.experimentPrefix ?? id);
+    const experimentId = sharedBaseId(sweepPrefix(sweep, id));
     const metrics = await store
       .getJson<Record<string, number>>(iterationKey(experimentId, 0, 'metrics.json'))
       .catch(() => undefined);

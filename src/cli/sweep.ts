@@ -11,6 +11,7 @@ import {
   launchOrder,
   parseSweep,
   sweepCells,
+  sweepPrefix,
   type SweepConfig,
   type SweepInput,
 } from '../config/sweep-config';
@@ -42,7 +43,7 @@ export async function sweepProgressFromServer(
   sweep: SweepConfig,
   since: Date,
 ): Promise<SweepProgress> {
-  const cells = launchOrder(sweepCells(sweep, sweep.experimentPrefix ?? id.replace(/[^A-Za-z0-9._-]/g, '-')));
+  const cells = launchOrder(sweepCells(sweep, sweepPrefix(sweep, id)));
   const rows: SweepRow[] = [];
   const running: string[] = [];
   for (const cell of cells) {
