@@ -42,6 +42,11 @@ export interface SweepProgress {
   running: string[];
   done: number;
   rows: SweepRow[];
+  /**
+   * How far each running run has got, `[iterations finished, iterations]` by run name: read from the runs'
+   * recorded metrics in S3 by the CLI (the workflow's own query leaves it out).
+   */
+  finished?: Record<string, [number, number]>;
 }
 
 /** The row of a sweep's run `cell` (child workflow `workflowId`) before it ends. */

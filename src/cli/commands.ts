@@ -1,12 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import { Command } from 'commander';
-import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import {
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowExecutionDescription,
+} from '@temporalio/client';
 import type { RunConfigInput } from '../config/run-config';
 import { parseHyperparameters } from '../config/run-config';
-import { TASK_QUEUES, istarTraining, type Progress, type TrainingResult } from '../../workflows/training';
+import {
+  SEARCH_ATTRIBUTE_KEYS,
+  TASK_QUEUES,
+  istarTraining,
+  type Progress,
+  type TrainingResult,
+} from '../../workflows/training';
 import { describeFailure } from '../../workflows/failures';
 import { registerScheduleCommands } from './schedule';
-import { registerSweepCommand, startedSweep, sweepProgressFromServer, sweepTable } from './sweep';
+import {
+  registerSweepCommand,
+  runningText,
+  startedSweep,
+  sweepProgressFromServer,
+  sweepTable,
+} from './sweep';
 import type { SweepProgress, SweepRow } from '../../workflows/sweep';
 import { registerEvalCommand } from './eval';
 import { registerReportCommands } from './report';
@@ -46,9 +63,24 @@ async function sweepStatus(
   if (opts.json)
     return console.log(JSON.stringify({ workflowId: handle.workflowId, type: 'sweep', status, progress }));
   console.log(
-    `${handle.workflowId}: sweep ${status}${progress ? `, ${progress.done}/${progress.total} runs done, running: ${progress.running.join(', ') || '-'}` : ''}`,
+    `${handle.workflowId}: sweep ${status}${progress ? `, ${progress.done}/${progress.total} runs done, running: ${runningText(progress)}` : ''}`,
   );
   if (progress && progress.rows.length > 0) console.log(sweepTable(progress.rows));
+}
+
+/** How long `istar status` waits for a worker to answer a run's progress query (a live one answers in well under a second). */
+const QUERY_DEADLINE_MS = 10_000;
+
+/** What a training run has recorded on the server (its search attributes): readable with no worker running. */
+function runAttributes(description: WorkflowExecutionDescription) {
+  const attributes = description.typedSearchAttributes;
+  return {
+    experiment: attributes.get(SEARCH_ATTRIBUTE_KEYS.experiment),
+    algorithm: attributes.get(SEARCH_ATTRIBUTE_KEYS.algorithm),
+    environment: attributes.get(SEARCH_ATTRIBUTE_KEYS.environment),
+    iteration: attributes.get(SEARCH_ATTRIBUTE_KEYS.iteration),
+    bestSuccess: attributes.get(SEARCH_ATTRIBUTE_KEYS.bestSuccess),
+  };
 }
 
 /** Shared by every command that talks to Temporal. */
@@ -200,7 +232,10 @@ export function buildProgram(): Command {
         if (description.type === 'istarSweep') return sweepStatus(client, handle, description, opts);
         let progress: Progress | undefined;
         try {
-          progress = (await handle.query('progress')) as Progress;
+          // A query waits for a worker; without one the server would hold it for about a minute.
+          progress = (await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
+            handle.query('progress'),
+          )) as Progress;
         } catch (err) {
           if (opts.verbose) console.error(`progress query failed: ${(err as Error).message}`);
           progress = undefined;
@@ -215,9 +250,17 @@ export function buildProgram(): Command {
                 (err: unknown) =>
                   err instanceof WorkflowFailedError ? describeFailure(err.cause) : (err as Error).message,
               );
+        // Without a worker to answer the query, what the run told the server (its search attributes).
+        const attributes = progress ? undefined : runAttributes(description);
         if (opts.json)
           return console.log(
-            JSON.stringify({ workflowId: id, status, progress, ...(failure ? { failure } : {}) }),
+            JSON.stringify({
+              workflowId: id,
+              status,
+              progress,
+              ...(attributes ? { attributes } : {}),
+              ...(failure ? { failure } : {}),
+            }),
           );
         console.log(
           `${id}: ${status}${failure ? ` (${failure})` : ''}${progress ? `, iteration ${progress.iteration}/${progress.iterations}, stage ${progress.stage}${progress.paused ? ' (paused)' : ''}` : ''}`,
@@ -229,6 +272,12 @@ export function buildProgram(): Command {
           console.log(`  hyperparameters ${JSON.stringify(progress.hyperparameters)}`);
           const last = progress.history.at(-1);
           if (last) console.log(`  ${iterationLine(last, progress.iterations, opts.verbose)}`);
+        } else if (attributes?.experiment) {
+          console.log(
+            `  experiment ${attributes.experiment} | ${attributes.algorithm} on ${attributes.environment} | ` +
+              `iterations finished ${attributes.iteration ?? 0} | best held-out success ${attributes.bestSuccess ?? '-'}` +
+              `${status === 'RUNNING' ? ' (no worker answered the progress query: these are what the run recorded on the server)' : ''}`,
+          );
         }
         console.log(`  UI: ${uiUrl(id)}`);
       }),

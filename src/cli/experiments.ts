@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { upStack } from '../../infra/stack';
-import { istarSweep, type SweepProgress, type SweepRow } from '../../workflows/sweep';
+import { istarSweep, type SweepRow } from '../../workflows/sweep';
 import { TASK_QUEUES } from '../../workflows/training';
 import { parseSweep, sharedBaseId, sweepCells, sweepPrefix, type SweepInput } from '../config/sweep-config';
 import {
@@ -22,7 +22,14 @@ import { iterationKey } from '../storage/keys';
 import { ArtifactStore } from '../storage/store';
 import { withClient } from './commands';
 import { runEntryPoint, withLocalWorker } from './local-worker';
-import { startedSweep, startOrAttachSweep, sweepProgressFromServer, sweepTable } from './sweep';
+import {
+  followSweep,
+  runningText,
+  startedSweep,
+  startOrAttachSweep,
+  sweepProgressFromServer,
+  sweepTable,
+} from './sweep';
 
 /**
  * `npm run experiments -- <suite>`: bring up the local stack and a local worker, run the suite's sweep
@@ -76,21 +83,6 @@ interface Options extends SuiteOverrides {
   png: boolean;
   /** Write the table of a running sweep's ended runs, without a worker (the sweep goes on). */
   soFar?: boolean;
-}
-
-async function follow(handle: WorkflowHandle<typeof istarSweep>): Promise<SweepRow[]> {
-  let done = -1;
-  let finished = false;
-  const result = handle.result().finally(() => (finished = true));
-  while (!finished) {
-    const p = (await handle.query('progress').catch(() => undefined)) as SweepProgress | undefined;
-    if (p && p.done !== done) {
-      console.log(`experiments: ${p.done}/${p.total} runs done; running: ${p.running.join(', ') || '-'}`);
-      done = p.done;
-    }
-    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 5000))]);
-  }
-  return result;
 }
 
 async function run(): Promise<void> {
@@ -179,7 +171,11 @@ async function run(): Promise<void> {
             : `sweep ${id} has already completed: rebuilding its report from S3 (pass --id <new id> to run the suite again)`,
       );
       console.log(`  UI: ${uiUrl(id)}`);
-      const rows = await follow(handle);
+      const rows = await followSweep(handle, {
+        client,
+        sweep: parseSweep(input),
+        print: (p) => console.log(`experiments: ${p.done}/${p.total} runs done; running: ${runningText(p)}`),
+      });
       // Each sweep's own wall time and end (from the server), also when this command attached to it or rebuilt
       // its report, so that a report rebuilt later still says when the measurement was made.
       const timing = async (h: WorkflowHandle) => {
@@ -254,7 +250,7 @@ async function writeResults(args: {
   if (runs.length === 0)
     throw new Error(
       args.soFar
-        ? `no run of sweep ${id} has completed yet (${args.soFar.done} of ${args.soFar.total} ended; running: ${args.soFar.running.join(', ') || '-'}), so there is no table to write yet`
+        ? `no run of sweep ${id} has completed yet (${args.soFar.done} of ${args.soFar.total} ended; running: ${runningText(args.soFar)}), so there is no table to write yet`
         : `no run of sweep ${id} completed (every row above failed: see its status), so there is no report to write; ` +
             `fix the cause and run the suite again with --id <new id>`,
     );

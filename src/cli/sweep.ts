@@ -4,6 +4,7 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   type Client,
+  type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
@@ -15,7 +16,7 @@ import {
   type SweepConfig,
   type SweepInput,
 } from '../config/sweep-config';
-import { TASK_QUEUES, type istarTraining } from '../../workflows/training';
+import { SEARCH_ATTRIBUTE_KEYS, TASK_QUEUES, type istarTraining } from '../../workflows/training';
 import { istarSweep, runRow, settleRow, type SweepProgress, type SweepRow } from '../../workflows/sweep';
 import type { withClient as WithClient } from './commands';
 import { runConfigFromFlags } from './run-flags';
@@ -46,6 +47,7 @@ export async function sweepProgressFromServer(
   const cells = launchOrder(sweepCells(sweep, sweepPrefix(sweep, id)));
   const rows: SweepRow[] = [];
   const running: string[] = [];
+  const finished: Record<string, [number, number]> = {};
   for (const cell of cells) {
     const workflowId = `${id}-${cell.name}`;
     const child = client.workflow.getHandle<typeof istarTraining>(workflowId);
@@ -54,10 +56,90 @@ export async function sweepProgressFromServer(
       throw err;
     });
     if (!d || d.startTime < since) continue;
-    if (d.status.name === 'RUNNING') running.push(cell.name);
-    else rows.push(await settleRow(runRow(cell, workflowId), child.result()));
+    if (d.status.name === 'RUNNING') {
+      running.push(cell.name);
+      finished[cell.name] = [finishedIteration(d) ?? 0, cell.config.iterations];
+    } else rows.push(await settleRow(runRow(cell, workflowId), child.result()));
   }
-  return { total: cells.length, done: rows.length, running, rows };
+  return { total: cells.length, done: rows.length, running, rows, finished };
+}
+
+/** The last iteration a run has finished, as it told the server (its `iteration` search attribute). */
+export function finishedIteration(description: WorkflowExecutionDescription): number | undefined {
+  return description.typedSearchAttributes.get(SEARCH_ATTRIBUTE_KEYS.iteration);
+}
+
+/**
+ * How far each of a sweep's running runs has got, `[iterations finished, iterations]` by run name, read from the
+ * server (each child's `iteration` search attribute): progress that needs no worker to answer.
+ */
+export async function finishedIterations(
+  client: Client,
+  sweep: SweepConfig,
+  id: string,
+  running: readonly string[],
+): Promise<Record<string, [number, number]>> {
+  const finished: Record<string, [number, number]> = {};
+  for (const cell of sweepCells(sweep, sweepPrefix(sweep, id)))
+    if (running.includes(cell.name)) {
+      const d = await client.workflow
+        .getHandle(`${id}-${cell.name}`)
+        .describe()
+        .catch((err: unknown) => {
+          if (err instanceof WorkflowNotFoundError) return undefined; // the sweep is starting it
+          throw err;
+        });
+      if (d) finished[cell.name] = [finishedIteration(d) ?? 0, cell.config.iterations];
+    }
+  return finished;
+}
+
+/** `rloo-s2 (iteration 7/8 done), grpo-s2 (...)`: a sweep's running runs, with how far each has got when known. */
+export function runningText(progress: Pick<SweepProgress, 'running' | 'finished'>): string {
+  const text = progress.running.map((name) => {
+    const f = progress.finished?.[name];
+    return f ? `${name} (iteration ${f[0]}/${f[1]} done)` : name;
+  });
+  return text.join(', ') || '-';
+}
+
+/**
+ * Wait for a sweep's result, printing a progress line (`print`) whenever a run ends or a running run finishes an
+ * iteration. Runs ending come from the sweep's query (polled every 5 s); iterations from the runs' descriptions (every
+ * `everyMs`), so
+ * a long run shows progress between its start and its end. A failed read only leaves the iterations out.
+ */
+export async function followSweep(
+  handle: WorkflowHandle<typeof istarSweep>,
+  opts: {
+    client: Client;
+    sweep: SweepConfig;
+    print: (progress: SweepProgress) => void;
+    everyMs?: number;
+  },
+): Promise<SweepRow[]> {
+  let shown = '';
+  let finished: SweepProgress['finished'];
+  let readAt = 0;
+  let done = false;
+  const result = handle.result().finally(() => (done = true));
+  while (!done) {
+    const p = (await handle.query('progress').catch(() => undefined)) as SweepProgress | undefined;
+    if (p) {
+      if (Date.now() - readAt >= (opts.everyMs ?? 30_000) || !p.running.every((n) => finished?.[n])) {
+        readAt = Date.now();
+        finished = await finishedIterations(opts.client, opts.sweep, handle.workflowId, p.running).catch(
+          () => undefined,
+        );
+      }
+      const progress = { ...p, finished };
+      const line = `${p.done}/${p.total} ${runningText(progress)}`;
+      if (line !== shown) opts.print(progress);
+      shown = line;
+    }
+    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 5000))]);
+  }
+  return result;
 }
 
 /**
@@ -164,17 +246,15 @@ export function registerSweepCommand(program: Command, withClient: typeof WithCl
         if (opts.json) console.log(JSON.stringify({ type: 'started', workflowId: id, url: uiUrl(id) }));
         else console.log(`started sweep ${id}\n  UI: ${uiUrl(id)}`);
         if (opts.detach) return;
-        let done = -1;
-        let finished = false;
-        const result = handle.result().finally(() => (finished = true));
-        while (!finished) {
-          const p = (await handle.query('progress').catch(() => undefined)) as SweepProgress | undefined;
-          if (p && p.done !== done && !opts.json)
-            console.log(`sweep: ${p.done}/${p.total} runs done, running: ${p.running.join(', ') || '-'}`);
-          if (p) done = p.done;
-          await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
-        }
-        const rows = await result;
+        const rows = await followSweep(handle, {
+          client,
+          sweep: parseSweep(input),
+          print: (p) => {
+            const { done, total, running, finished } = p;
+            if (opts.json) console.log(JSON.stringify({ type: 'progress', done, total, running, finished }));
+            else console.log(`sweep: ${done}/${total} runs done, running: ${runningText(p)}`);
+          },
+        });
         if (opts.json) console.log(JSON.stringify({ type: 'result', rows }));
         else console.log(sweepTable(rows));
       });

@@ -96,11 +96,11 @@ export function parseSweep(input: unknown): SweepConfig {
   return result.data.baseFrom ? { ...result.data, sharedBase: true } : result.data;
 }
 
-/** Experiment id of a sweep's shared SFT base. */
 /** The prefix of a sweep's experiment ids: its `experimentPrefix`, else its workflow id made id-safe. */
 export const sweepPrefix = (sweep: SweepConfig, workflowId: string) =>
   sweep.experimentPrefix ?? workflowId.replace(/[^A-Za-z0-9._-]/g, '-');
 
+/** Experiment id of a sweep's shared SFT base. */
 export const sharedBaseId = (prefix: string) => `${prefix}-base`.slice(0, 128);
 
 /** The shared SFT base's run config: the sweep's base config under its own experiment id. */

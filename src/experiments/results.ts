@@ -89,6 +89,8 @@ export interface SoFar {
   done: number;
   total: number;
   running: string[];
+  /** `[iterations finished, iterations]` of each running run, when read. */
+  finished?: Record<string, [number, number]>;
 }
 
 const f3 = (x: number | null | undefined) => (x === undefined || x === null ? '-' : x.toFixed(3));

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findSuite } from '../../src/experiments/suites';
-import type { Progress } from '../../workflows/training';
+import { SEARCH_ATTRIBUTE_KEYS, type Progress } from '../../workflows/training';
 import { testEnv } from '../helpers/stack';
 import {
   connectTestTemporal,
@@ -326,6 +326,8 @@ describe('npm run experiments', () => {
       sweep.stderr.on('data', onData);
     });
     await new Promise((r) => sweep.once('exit', r));
+    // Between runs ending, the progress line says how far each running run has got.
+    expect(log).toMatch(/experiments: 0\/2 runs done; running: rloo-s0 \(iteration [0-3]\/3 done\)/);
     try {
       // The table is titled from the command line, so it must describe the sweep as started (how many runs at
       // a time aside).
@@ -356,8 +358,25 @@ describe('npm run experiments', () => {
       expect((await handle.describe()).status.name).toBe('RUNNING');
       const status = await istar(['status', id]);
       expect(status.code, status.stderr).toBe(0);
-      expect(status.stdout).toContain(`${id}: sweep RUNNING, 1/2 runs done, running: rloopistar-s0`);
+      // How far the running run has got is what it recorded on the server (its iteration search attribute).
+      const child = await t.client.workflow.getHandle(`${id}-rloopistar-s0`).describe();
+      const finished = child.typedSearchAttributes.get(SEARCH_ATTRIBUTE_KEYS.iteration) ?? 0;
+      const best = child.typedSearchAttributes.get(SEARCH_ATTRIBUTE_KEYS.bestSuccess) ?? '-';
+      expect(finished).toBeLessThan(3);
+      expect(status.stdout).toContain(
+        `${id}: sweep RUNNING, 1/2 runs done, running: rloopistar-s0 (iteration ${finished}/3 done)`,
+      );
       expect(status.stdout).toMatch(/rloo-s0\s+rloo\s+rloo\s+-\s+-\s+0\s+3\s+\d\.\d{3}\s+\d\.\d{3}\s+ok/);
+      // The run itself: no worker answers its progress query, so its status comes from the server, promptly.
+      const started = Date.now();
+      const run = await istar(['status', `${id}-rloopistar-s0`]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(Date.now() - started).toBeLessThan(40_000);
+      expect(run.stdout).toContain(`${id}-rloopistar-s0: RUNNING`);
+      expect(run.stdout).toContain(
+        `experiment ${id}-rloopistar-s0 | istar on sokoban | iterations finished ${finished} | best held-out success ${best}`,
+      );
+      expect(run.stdout).toContain('no worker answered the progress query');
       // A sweep that does not exist, or is not running, is named.
       const missing = experimentsCli(['smoke', '--id', `${id}-nope`, '--out', out, '--so-far'], local);
       expect(missing.status).not.toBe(0);

@@ -142,11 +142,30 @@ describe('istar sweep', () => {
       ]),
     );
     expect(r.code, r.stderr).toBe(0);
-    const result = r.stdout
+    const lines = r.stdout
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { type: string; rows?: Array<Record<string, unknown>> })
-      .find((l) => l.type === 'result')!;
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            type: string;
+            rows?: Array<Record<string, unknown>>;
+            total?: number;
+            running?: string[];
+            finished?: Record<string, [number, number]>;
+          },
+      );
+    const result = lines.find((l) => l.type === 'result')!;
+    // Progress while it ran: each running run with the iterations it had finished (of its 1).
+    const progress = lines.filter((l) => l.type === 'progress');
+    expect(progress.every((p) => p.total === 4)).toBe(true);
+    const seen = progress.flatMap((p) => Object.entries(p.finished ?? {}));
+    expect(seen.length).toBeGreaterThan(0);
+    for (const [name, [done, of]] of seen) {
+      expect(['rloo-s0', 'rloo-s1', 'grpo-s0', 'grpo-s1']).toContain(name);
+      expect([done, of]).toEqual([expect.any(Number), 1]);
+      expect(done).toBeLessThanOrEqual(1);
+    }
     expect(result.rows!.map((row) => [row.name, row.status, row.iterations])).toEqual([
       ['rloo-s0', 'completed', 1],
       ['rloo-s1', 'completed', 1],
