@@ -185,7 +185,13 @@ export function resultsMarkdown(args: {
   const { suite, rows, results } = args;
   const base = rows.find((r) => r.variant === 'sft-base');
   const cpus = os.cpus();
-  const ran = args.sweep ? asRun(args.sweep) : undefined;
+  // Sweeps joined with --with may hold other seeds than this command's: the heading counts the rows' seeds.
+  const seeds = [...new Set(rows.filter((r) => r.variant !== 'sft-base').map((r) => r.seed))].sort(
+    (a, b) => a - b,
+  );
+  const ran = args.sweep
+    ? asRun(args.sweeps && args.sweeps.length > 1 && seeds.length > 0 ? { ...args.sweep, seeds } : args.sweep)
+    : undefined;
   const asPlanned = ran === undefined || ran === asRun(suite.sweep);
   const lines = [
     `# ${suite.name}: ${asPlanned ? suite.description : ran}`,

@@ -364,6 +364,38 @@ describe('experiment suites', () => {
       });
       expect(md).toContain('wall time 150 min (experiments-sokoban 120 min, extra 30 min).');
     });
+
+    it('the heading counts the seeds of the joined runs, not only those of the command', () => {
+      const one = (seed: number, exp: string) => ({ ...row('grpo+istar', seed, 'completed', exp, 0.4) });
+      const rows = mergeSweepRows(
+        { id: 's2', rows: [row('sft-base', 0, 'completed', 's2-base', 0.273), one(2, 's2-gi')] },
+        [
+          { id: 's0', rows: [row('sft-base', 0, 'completed', 's0-base', 0.273), one(0, 's0-gi')] },
+          { id: 's1', rows: [row('sft-base', 0, 'completed', 's1-base', 0.273), one(1, 's1-gi')] },
+        ],
+      );
+      const md = (sweeps?: { id: string; wallSeconds: number }[]) =>
+        resultsMarkdown({
+          suite: findSuite('social'),
+          command: 'npm run experiments -- social --variants grpo+istar --seeds 2 --with s0,s1',
+          rows,
+          results: [],
+          wallSeconds: 600,
+          sweeps,
+          charts: [],
+          measuredAt: new Date('2026-12-06T10:00:00Z'),
+          sweep: suiteSweep(findSuite('social'), { variants: ['grpo+istar'], seeds: [2] }),
+        });
+      expect(
+        md([
+          { id: 's2', wallSeconds: 200 },
+          { id: 's0', wallSeconds: 200 },
+          { id: 's1', wallSeconds: 200 },
+        ]),
+      ).toMatch(/^# social: grpo\+istar x 3 seeds, 8 iterations\n/);
+      // One sweep: the command's own seeds.
+      expect(md(undefined)).toMatch(/^# social: grpo\+istar x 1 seed, 8 iterations\n/);
+    });
   });
 
   describe('--so-far: the table of a running sweep', () => {
