@@ -362,7 +362,7 @@ describe('npm run experiments', () => {
       const child = await t.client.workflow.getHandle(`${id}-rloopistar-s0`).describe();
       const finished = child.typedSearchAttributes.get(SEARCH_ATTRIBUTE_KEYS.iteration) ?? 0;
       const best = child.typedSearchAttributes.get(SEARCH_ATTRIBUTE_KEYS.bestSuccess) ?? '-';
-      expect(finished).toBeLessThan(3);
+      expect(finished).toBeLessThanOrEqual(3); // a run can have finished its last iteration and still be closing
       expect(status.stdout).toContain(
         `${id}: sweep RUNNING, 1/2 runs done, running: rloopistar-s0 (iteration ${finished}/3 done)`,
       );
