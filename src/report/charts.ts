@@ -51,6 +51,22 @@ export const CURVE_CHARTS: readonly CurveChart[] = [
     yTitle: 'pairs ranked right',
     domain: [0, 1],
   },
+  // The same, on each iteration's new groups scored before the PRM trains on them: how well it generalises.
+  {
+    name: 'prm-heldout-accuracy',
+    title: 'PRM pair accuracy on new rollouts',
+    metric: 'prm/heldout_accuracy',
+    yTitle: 'pairs ranked right',
+    domain: [0, 1],
+  },
+  // What separates better from worse episodes. The mean step reward (step-vs-episode-reward) can fall while this
+  // rises: DPO-style training lowers the log-ratio of preferred and dispreferred episodes both (finding 36).
+  {
+    name: 'prm-margin',
+    title: 'PRM reward margin (preferred - dispreferred episode)',
+    metric: 'prm/margin',
+    yTitle: 'beta x log-ratio',
+  },
   // iStar's alpha as applied (alphaGate 'prm-accuracy' scales it by the PRM's held-out accuracy).
   {
     name: 'step-weight',

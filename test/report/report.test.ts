@@ -58,6 +58,8 @@ async function writeExperiment(store: ArtifactStore, algorithm: string, seed: nu
     };
     if (algorithm === 'istar' && it > 0) {
       metrics['prm/accuracy'] = 0.5 + 0.1 * it;
+      metrics['prm/heldout_accuracy'] = 0.45 + 0.1 * it;
+      metrics['prm/margin'] = 0.02 * it;
       metrics['prm/loss'] = 0.7 - 0.1 * it;
       metrics['istar/step_reward_mean'] = 0.01 * it;
     }
@@ -222,6 +224,8 @@ describe('istar report', () => {
       'return',
       'episode-length',
       'prm-accuracy',
+      'prm-heldout-accuracy',
+      'prm-margin',
       'policy-loss',
       'prm-loss',
       'step-vs-episode-reward',
