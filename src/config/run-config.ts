@@ -111,11 +111,14 @@ export const runConfigSchema = z
      * id from the page instead of recalling its demonstrations' ids (docs/results.md, finding 27).
      * `invalidActionFeedback` (WebShop only, default false): after an invalid action the next observation
      * starts with `Invalid action: <the action>`, so that a policy without history can tell it failed.
+     * `boxes` (Sokoban and VisualSokoban, default 1, the paper's): boxes per level; with 2 the shortest
+     * solutions are ~8 steps instead of ~3.5, so that credit has longer episodes to be assigned over.
      */
     envOptions: z
       .object({
         productIds: z.enum(['catalog', 'per-episode']).optional(),
         invalidActionFeedback: z.boolean().optional(),
+        boxes: int(1, 4).optional(),
       })
       .strict()
       .default({}),
@@ -323,6 +326,8 @@ export function crossFieldIssues(config: RunConfig): string[] {
     issues.push(
       `envOptions.invalidActionFeedback: only the webshop env reports invalid actions in its observation (env is ${config.env})`,
     );
+  if (config.envOptions.boxes !== undefined && config.env !== 'sokoban' && config.env !== 'sokoban-visual')
+    issues.push(`envOptions.boxes: only the sokoban envs have boxes (env is ${config.env})`);
   return issues;
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseRunConfig, RunConfigError, runConfigSchema } from '../../src/config/run-config';
+import type { SokobanEnv } from '../../src/envs/sokoban/env';
 import type { WebShopEnv } from '../../src/envs/webshop/env';
 import { runSetup } from '../../src/pipeline';
 
@@ -95,5 +96,32 @@ describe('parseRunConfig', () => {
       'envOptions.invalidActionFeedback:',
     );
     expect(() => parseRunConfig({ sft: { invalidActionFraction: 2 } })).toThrow('sft.invalidActionFraction:');
+  });
+
+  it('envOptions.boxes: levels with that many boxes that the expert solves, Sokoban envs only', () => {
+    for (const env of ['sokoban', 'sokoban-visual'] as const) {
+      const sokoban = runSetup(parseRunConfig({ env, envOptions: { boxes: 2 } })).spec.create() as SokobanEnv;
+      let solutionSteps = 0;
+      for (let seed = 0; seed < 8; seed++) {
+        sokoban.reset(seed);
+        expect(sokoban.currentRoom().boxes).toHaveLength(2);
+        let result = { done: false, info: { won: false } };
+        while (!result.done) {
+          result = sokoban.step(sokoban.expertAction());
+          solutionSteps++;
+        }
+        expect(result.info.won, `seed ${seed}`).toBe(true);
+      }
+      // Two boxes need longer solutions than one (~8 steps against ~3.5 on average).
+      expect(solutionSteps / 8).toBeGreaterThan(5);
+      const oneBox = runSetup(parseRunConfig({ env })).spec.create() as SokobanEnv;
+      oneBox.reset(0);
+      expect(oneBox.currentRoom().boxes).toHaveLength(1);
+    }
+    expect(() => parseRunConfig({ env: 'social', envOptions: { boxes: 2 } })).toThrow(
+      'envOptions.boxes: only the sokoban envs have boxes (env is social)',
+    );
+    expect(() => parseRunConfig({ envOptions: { boxes: 0 } })).toThrow('envOptions.boxes:');
+    expect(() => parseRunConfig({ envOptions: { boxes: 1.5 } })).toThrow('envOptions.boxes:');
   });
 });

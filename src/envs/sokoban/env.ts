@@ -29,6 +29,8 @@ export interface SokobanOptions {
   visual?: boolean;
   /** Overrides of the level generator (dim 6, 1 box, search depth 30 by default). */
   generate?: Partial<GenerateOptions>;
+  /** Boxes per level (the run config's `envOptions.boxes`); overrides `generate.numBoxes`. */
+  boxes?: number;
 }
 
 const ACTION_PATTERN = /^\s*["'`([{<]?\s*(up|down|left|right)\s*["'`)\]}>]?\s*\.?\s*$/i;
@@ -64,7 +66,10 @@ export class SokobanEnv implements Env {
     if (this.visual) this.image = () => renderImage(this.requireRoom());
     this.name = this.visual ? 'sokoban-visual' : 'sokoban';
     this.maxSteps = options.maxSteps ?? 15;
-    this.generateOptions = options.generate ?? {};
+    this.generateOptions =
+      options.boxes === undefined
+        ? (options.generate ?? {})
+        : { ...options.generate, numBoxes: options.boxes };
   }
 
   reset(seed: number): string {
