@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import {
   WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
   WorkflowNotFoundError,
   type Client,
   type WorkflowExecutionDescription,
@@ -123,6 +124,9 @@ export async function followSweep(
   let readAt = 0;
   let done = false;
   const result = handle.result().finally(() => (done = true));
+  // The loop awaits a query before it first races the result: a sweep that fails at once must not leave the
+  // rejection unhandled meanwhile (Node would exit with a stack dump instead of the message below).
+  result.catch(() => undefined);
   while (!done) {
     const p = (await handle.query('progress').catch(() => undefined)) as SweepProgress | undefined;
     if (p) {
@@ -139,7 +143,16 @@ export async function followSweep(
     }
     await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 5000))]);
   }
-  return result;
+  return result.catch((err: unknown) => {
+    throw sweepFailure(handle.workflowId, err);
+  });
+}
+
+/** A failed sweep workflow as an error naming the sweep and the cause ("Workflow execution failed" alone says neither). */
+export function sweepFailure(id: string, err: unknown): Error {
+  if (!(err instanceof WorkflowFailedError)) return err instanceof Error ? err : new Error(String(err));
+  const cause = err.cause?.message;
+  return new Error(`sweep ${id} failed: ${cause ?? err.message}`, { cause: err });
 }
 
 /**

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunConfig } from '../../src/config/run-config';
-import { startOrAttachSweep } from '../../src/cli/sweep';
+import { followSweep, startOrAttachSweep } from '../../src/cli/sweep';
+import { parseSweep } from '../../src/config/sweep-config';
 import { istarSweep } from '../../workflows/sweep';
 import { testEnv, testStore } from '../helpers/stack';
 import {
@@ -229,6 +230,30 @@ describe('istar sweep', () => {
     expect(rows.map((r) => [r.name, r.status])).toEqual([['rloo-s0', 'failed']]);
     expect(rows[0].error).toMatch(/^locateCheckpoints activity failed not retryable: /);
     expect(rows[0].error).toContain(missing);
+  });
+
+  it('a sweep that fails at once ends the follow loop with the sweep and the cause named', async () => {
+    const queues = uniqueQueues();
+    const id = `bad-${randomUUID().slice(0, 6)}`;
+    const workers = await testWorkers(t, queues);
+    await withWorkers(workers, async () => {
+      // Input the CLI would refuse, reaching the workflow (another client, or a worker on older code).
+      const handle = await t.client.workflow.start(istarSweep, {
+        taskQueue: queues.workflow,
+        workflowId: id,
+        args: [{ base: tinyConfig(queues, { envOptions: { boxes: 9 } }), algorithms: ['rloo'], seeds: [0] }],
+      });
+      const printed: unknown[] = [];
+      const followed = followSweep(handle, {
+        client: t.client,
+        sweep: parseSweep({ base: tinyConfig(queues), algorithms: ['rloo'], seeds: [0] }),
+        print: (p) => printed.push(p),
+      });
+      await expect(followed).rejects.toThrow(
+        new RegExp(`^sweep ${id} failed: invalid run config: base\\.envOptions\\.boxes: `),
+      );
+      expect(printed).toEqual([]);
+    });
   });
 
   it("--base-from naming the sweep's own base is refused before starting anything", async () => {
