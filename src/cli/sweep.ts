@@ -19,6 +19,7 @@ import {
 } from '../config/sweep-config';
 import { SEARCH_ATTRIBUTE_KEYS, TASK_QUEUES, type istarTraining } from '../../workflows/training';
 import { istarSweep, runRow, settleRow, type SweepProgress, type SweepRow } from '../../workflows/sweep';
+import { describeFailure } from '../../workflows/failures';
 import type { withClient as WithClient } from './commands';
 import { runConfigFromFlags } from './run-flags';
 
@@ -124,9 +125,9 @@ export async function followSweep(
   let readAt = 0;
   let done = false;
   const result = handle.result().finally(() => (done = true));
-  // The loop awaits a query before it first races the result: a sweep that fails at once must not leave the
-  // rejection unhandled meanwhile (Node would exit with a stack dump instead of the message below).
-  result.catch(() => undefined);
+  // Handled from the start: the loop awaits a query before it first waits on the result, and a sweep that fails
+  // at once must not leave its rejection unhandled meanwhile (Node would exit with a stack dump).
+  const settled = result.catch(() => undefined);
   while (!done) {
     const p = (await handle.query('progress').catch(() => undefined)) as SweepProgress | undefined;
     if (p) {
@@ -141,7 +142,7 @@ export async function followSweep(
       if (line !== shown) opts.print(progress);
       shown = line;
     }
-    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 5000))]);
+    await Promise.race([settled, new Promise((r) => setTimeout(r, 5000))]);
   }
   return result.catch((err: unknown) => {
     throw sweepFailure(handle.workflowId, err);
@@ -149,10 +150,9 @@ export async function followSweep(
 }
 
 /** A failed sweep workflow as an error naming the sweep and the cause ("Workflow execution failed" alone says neither). */
-export function sweepFailure(id: string, err: unknown): Error {
+function sweepFailure(id: string, err: unknown): Error {
   if (!(err instanceof WorkflowFailedError)) return err instanceof Error ? err : new Error(String(err));
-  const cause = err.cause?.message;
-  return new Error(`sweep ${id} failed: ${cause ?? err.message}`, { cause: err });
+  return new Error(`sweep ${id} failed: ${describeFailure(err.cause ?? err)}`, { cause: err });
 }
 
 /**
