@@ -22,6 +22,7 @@ import {
   runningText,
   startedSweep,
   sweepProgressFromServer,
+  QUERY_DEADLINE_MS,
   sweepTable,
 } from './sweep';
 import type { SweepProgress, SweepRow } from '../../workflows/sweep';
@@ -67,9 +68,6 @@ async function sweepStatus(
   );
   if (progress && progress.rows.length > 0) console.log(sweepTable(progress.rows));
 }
-
-/** How long `istar status` waits for a worker to answer a run's progress query (a live one answers in well under a second). */
-const QUERY_DEADLINE_MS = 10_000;
 
 /** What a training run has recorded on the server (its search attributes): readable with no worker running. */
 function runAttributes(description: WorkflowExecutionDescription) {

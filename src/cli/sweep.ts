@@ -105,11 +105,15 @@ export function runningText(progress: Pick<SweepProgress, 'running' | 'finished'
   return text.join(', ') || '-';
 }
 
+/** How long a progress query may wait for a worker to answer (a live one answers in well under a second). */
+export const QUERY_DEADLINE_MS = 10_000;
+
 /**
  * Wait for a sweep's result, printing a progress line (`print`) whenever a run ends or a running run finishes an
- * iteration. Runs ending come from the sweep's query (polled every 5 s); iterations from the runs' descriptions (every
- * `everyMs`), so
- * a long run shows progress between its start and its end. A failed read only leaves the iterations out.
+ * iteration. Runs ending come from the sweep's progress query (polled every 5 s); when no worker answers it within
+ * QUERY_DEADLINE_MS (a busy or restarting worker), from the server instead (`sweepProgressFromServer`), so the
+ * lines go on either way. Iterations come from the runs' descriptions (every `everyMs`), so a long run shows
+ * progress between its start and its end. A failed read only leaves that poll's line out.
  */
 export async function followSweep(
   handle: WorkflowHandle<typeof istarSweep>,
@@ -128,10 +132,22 @@ export async function followSweep(
   // Handled from the start: the loop awaits a query before it first waits on the result, and a sweep that fails
   // at once must not leave its rejection unhandled meanwhile (Node would exit with a stack dump).
   const settled = result.catch(() => undefined);
+  let since: Date | undefined;
+  const fromServer = async (): Promise<SweepProgress> => {
+    since ??= (await handle.describe()).startTime;
+    return sweepProgressFromServer(opts.client, handle.workflowId, opts.sweep, since);
+  };
   while (!done) {
-    const p = (await handle.query('progress').catch(() => undefined)) as SweepProgress | undefined;
+    const asked = (await opts.client
+      .withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query('progress'))
+      .catch(() => undefined)) as SweepProgress | undefined;
+    const p = asked ?? (done ? undefined : await fromServer().catch(() => undefined));
     if (p) {
-      if (Date.now() - readAt >= (opts.everyMs ?? 30_000) || !p.running.every((n) => finished?.[n])) {
+      if (!asked) {
+        // The server read carries how far each running run has got.
+        readAt = Date.now();
+        finished = p.finished;
+      } else if (Date.now() - readAt >= (opts.everyMs ?? 30_000) || !p.running.every((n) => finished?.[n])) {
         readAt = Date.now();
         finished = await finishedIterations(opts.client, opts.sweep, handle.workflowId, p.running).catch(
           () => undefined,

@@ -3,9 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { followSweep, runningText, startedSweep } from '../../src/cli/sweep';
 import { findSuite } from '../../src/experiments/suites';
 import { SEARCH_ATTRIBUTE_KEYS, type Progress } from '../../workflows/training';
+import type { SweepProgress } from '../../workflows/sweep';
 import { testEnv } from '../helpers/stack';
 import {
   connectTestTemporal,
@@ -309,22 +312,27 @@ describe('npm run experiments', () => {
       { cwd: root, env: { ...process.env, ...testEnv(), ...local }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let log = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`the first run did not end in time:\n${log}`)),
-        300_000,
-      );
-      const onData = (d: Buffer) => {
-        log += d.toString();
-        if (/experiments: 1\/2 runs done/.test(log)) {
-          clearTimeout(timer);
-          sweep.kill('SIGINT');
-          resolve();
-        }
-      };
-      sweep.stdout.on('data', onData);
-      sweep.stderr.on('data', onData);
-    });
+    sweep.stdout.on('data', (d: Buffer) => (log += d.toString()));
+    sweep.stderr.on('data', (d: Buffer) => (log += d.toString()));
+    // The first run's end is read from the server (the test's own client), not from the command's output: how
+    // often the command prints depends on its polls, and a tiny run can start and end between two of them. One
+    // run at a time, so the second run started means the first has ended.
+    const second = t.client.workflow.getHandle(`${id}-rloopistar-s0`);
+    const deadline = Date.now() + 300_000;
+    while (
+      !(await second.describe().then(
+        () => true,
+        (err: unknown) => {
+          if (err instanceof WorkflowNotFoundError) return false; // not started yet
+          throw err;
+        },
+      ))
+    ) {
+      if (Date.now() > deadline) throw new Error(`the first run did not end in time:\n${log}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect((await t.client.workflow.getHandle(`${id}-rloo-s0`).describe()).status.name).toBe('COMPLETED');
+    sweep.kill('SIGINT');
     await new Promise((r) => sweep.once('exit', r));
     // Each progress line names the running runs, with the iterations each has finished once the server has it
     // (a tiny run can start and end between two polls, so which lines appear depends on timing).
@@ -387,7 +395,26 @@ describe('npm run experiments', () => {
       const missing = experimentsCli(['smoke', '--id', `${id}-nope`, '--out', out, '--so-far'], local);
       expect(missing.status).not.toBe(0);
       expect(missing.stderr).toContain(`--so-far: no sweep ${id}-nope on the Temporal server`);
+      // Following the sweep with no worker to answer its progress query: the line comes from the server once the
+      // query's deadline has passed, and a sweep that ends by termination is named with why.
+      const printed: SweepProgress[] = [];
+      const following = followSweep(handle, {
+        client: t.client,
+        sweep: await startedSweep(handle),
+        print: (p) => printed.push(p),
+      });
+      const failed = following.then(
+        () => undefined,
+        (err: unknown) => err as Error,
+      );
+      const followDeadline = Date.now() + 60_000;
+      while (printed.length === 0 && Date.now() < followDeadline)
+        await new Promise((r) => setTimeout(r, 250));
+      expect(printed[0]).toMatchObject({ done: 1, total: 2, running: ['rloopistar-s0'] });
+      expect(printed[0].rows.map((r) => r.name)).toEqual(['rloo-s0']);
+      expect(runningText(printed[0])).toBe(`rloopistar-s0 (iteration ${finished}/3 done)`);
       await handle.terminate('test done');
+      expect((await failed)?.message).toBe(`sweep ${id} failed: test done`);
       const terminated = experimentsCli([...common, '--iterations', '3', '--so-far'], local);
       expect(terminated.status).not.toBe(0);
       expect(terminated.stderr).toContain(`--so-far: sweep ${id} is terminated, not running`);
