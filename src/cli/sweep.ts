@@ -132,10 +132,10 @@ export async function followSweep(
   // Handled from the start: the loop awaits a query before it first waits on the result, and a sweep that fails
   // at once must not leave its rejection unhandled meanwhile (Node would exit with a stack dump).
   const settled = result.catch(() => undefined);
-  let since: Date | undefined;
-  const fromServer = async (): Promise<SweepProgress> => {
-    since ??= (await handle.describe()).startTime;
-    return sweepProgressFromServer(opts.client, handle.workflowId, opts.sweep, since);
+  const fromServer = async (): Promise<SweepProgress | undefined> => {
+    const { status, startTime } = await handle.describe();
+    if (status.name !== 'RUNNING') return undefined; // it has ended: its result says how
+    return sweepProgressFromServer(opts.client, handle.workflowId, opts.sweep, startTime);
   };
   while (!done) {
     const asked = (await opts.client
