@@ -22,8 +22,8 @@ import {
   runningText,
   startedSweep,
   sweepProgressFromServer,
-  QUERY_DEADLINE_MS,
   sweepTable,
+  queryProgress,
 } from './sweep';
 import type { SweepProgress, SweepRow } from '../../workflows/sweep';
 import { registerEvalCommand } from './eval';
@@ -230,10 +230,7 @@ export function buildProgram(): Command {
         if (description.type === 'istarSweep') return sweepStatus(client, handle, description, opts);
         let progress: Progress | undefined;
         try {
-          // A query waits for a worker; without one the server would hold it for about a minute.
-          progress = (await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
-            handle.query('progress'),
-          )) as Progress;
+          progress = await queryProgress<Progress>(client, handle);
         } catch (err) {
           if (opts.verbose) console.error(`progress query failed: ${(err as Error).message}`);
           progress = undefined;

@@ -106,7 +106,15 @@ export function runningText(progress: Pick<SweepProgress, 'running' | 'finished'
 }
 
 /** How long a progress query may wait for a worker to answer (a live one answers in well under a second). */
-export const QUERY_DEADLINE_MS = 10_000;
+const QUERY_DEADLINE_MS = 10_000;
+
+/**
+ * A workflow's `progress` query, failing after QUERY_DEADLINE_MS: a query waits for a worker, and without one the
+ * server would hold it for about a minute.
+ */
+export function queryProgress<T>(client: Client, handle: WorkflowHandle): Promise<T> {
+  return client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query<T>('progress'));
+}
 
 /**
  * Wait for a sweep's result, printing a progress line (`print`) whenever a run ends or a running run finishes an
@@ -138,9 +146,7 @@ export async function followSweep(
     return sweepProgressFromServer(opts.client, handle.workflowId, opts.sweep, startTime);
   };
   while (!done) {
-    const asked = (await opts.client
-      .withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query('progress'))
-      .catch(() => undefined)) as SweepProgress | undefined;
+    const asked = await queryProgress<SweepProgress>(opts.client, handle).catch(() => undefined);
     const p = asked ?? (done ? undefined : await fromServer().catch(() => undefined));
     if (p) {
       if (!asked) {
