@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { istarHome } from '../infra/paths';
 import { parseRunConfig, type RunConfigInput } from '../src/config/run-config';
@@ -10,6 +10,7 @@ import {
   initialPolicy,
   iterationInProcess,
   runSetup,
+  type RunSetup,
   sftBasePolicy,
 } from '../src/pipeline';
 import { decodeCheckpoint, encodeCheckpoint, validateManifest } from '../src/storage/checkpoint-format';
@@ -35,17 +36,18 @@ export const LEARN_PROBE_DEFAULTS: RunConfigInput = {
   sft: SMALL_SOKOBAN.sft,
 };
 
+/** The seed of the probes' shared SFT base: the run config's default, the seed of the experiments suites' base. */
+export const BASE_SEED = 0;
+
 /**
- * The SFT base for `input`'s SFT/model/prompt settings, from .istar/cache or trained and cached. The cache
- * keeps SFT's AdamW moments; they are reset (as the pipeline's SFT stage does) unless `carrySftOptimizer`.
+ * Where the SFT base of `input` is cached: keyed by the SFT/model/prompt settings and the vocabulary (not
+ * the RL settings or the seed), so variants and seeds of a probe share one base.
  */
-export async function cachedBase(
-  input: RunConfigInput,
-  { carrySftOptimizer = false }: { carrySftOptimizer?: boolean } = {},
-): Promise<TransformerLM> {
-  const config = parseRunConfig(input);
+export function baseCacheFile(input: RunConfigInput): { file: string; setup: RunSetup } {
+  const config = parseRunConfig({ ...input, seed: BASE_SEED });
   const setup = runSetup(config);
   const key = JSON.stringify([
+    config.seed,
     config.env,
     config.sft,
     config.model,
@@ -55,11 +57,21 @@ export async function cachedBase(
     setup.tokenizer.vocab,
     ...envOptionsIdentity(config),
   ]);
-  const file = path.join(
-    istarHome(),
-    'cache',
-    `sft-${createHash('sha256').update(key).digest('hex').slice(0, 32)}`,
-  );
+  const digest = createHash('sha256').update(key).digest('hex').slice(0, 32);
+  return { file: path.join(istarHome(), 'cache', `sft-${digest}`), setup };
+}
+
+/**
+ * The SFT base for `input`'s SFT/model/prompt settings, from .istar/cache or trained and cached. It is
+ * trained with seed BASE_SEED whatever `input.seed` (SFT's initial weights, demonstrations and epoch order
+ * follow the seed), as an experiments sweep's children share one base. The cache keeps SFT's AdamW
+ * moments; they are reset (as the pipeline's SFT stage does) unless `carrySftOptimizer`.
+ */
+export async function cachedBase(
+  input: RunConfigInput,
+  { carrySftOptimizer = false }: { carrySftOptimizer?: boolean } = {},
+): Promise<TransformerLM> {
+  const { file, setup } = baseCacheFile(input);
   let base: TransformerLM;
   if (existsSync(`${file}.json`)) {
     const manifest = validateManifest(JSON.parse(readFileSync(`${file}.json`, 'utf8')), file);
@@ -74,8 +86,11 @@ export async function cachedBase(
     console.log(`SFT: held-out action accuracy ${metrics['sft/heldout_action_accuracy'].toFixed(3)}`);
     const { manifest, chunks } = encodeCheckpoint(modelToCheckpoint(base, { step: 0 }));
     mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(`${file}.bin`, Buffer.concat(chunks));
-    writeFileSync(`${file}.json`, JSON.stringify(manifest));
+    // Written aside and renamed, manifest last: a probe started meanwhile sees no entry or a whole one.
+    writeFileSync(`${file}.bin.${process.pid}`, Buffer.concat(chunks));
+    renameSync(`${file}.bin.${process.pid}`, `${file}.bin`);
+    writeFileSync(`${file}.json.${process.pid}`, JSON.stringify(manifest));
+    renameSync(`${file}.json.${process.pid}`, `${file}.json`);
   }
   if (!carrySftOptimizer) base.resetOptimizer();
   return base;
