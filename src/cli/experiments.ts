@@ -8,12 +8,15 @@ import { istarSweep, type SweepRow } from '../../workflows/sweep';
 import { TASK_QUEUES } from '../../workflows/training';
 import { parseSweep, sharedBaseId, sweepCells, sweepPrefix, type SweepInput } from '../config/sweep-config';
 import {
+  joinedRuns,
+  joinedSweeps,
   mergeSweepRows,
   reproduceCommand,
   resultsMarkdown,
   suiteSweep,
   sweepArgs,
   sweepDifferences,
+  type JoinedSweep,
   type SoFar,
   type SuiteOverrides,
 } from '../experiments/results';
@@ -101,7 +104,7 @@ async function run(): Promise<void> {
     .option('--id <workflowId>', 'sweep workflow id (default experiments-<suite>)')
     .option(
       '--with <workflowIds>',
-      'comma-separated completed sweeps of the same suite whose runs join the table (e.g. the variants this sweep did not finish, run with --variants and --id)',
+      "comma-separated completed sweeps of the same suite whose runs join the table (e.g. the variants this sweep did not finish, run with --variants and --id); <sweepId>:<variant> joins only that variant's runs",
       nameList,
     )
     .option(
@@ -130,6 +133,7 @@ async function run(): Promise<void> {
   const input = suiteSweep(suite, opts);
   const id = opts.id ?? `experiments-${suite.name}`;
   const cells = sweepCells(parseSweep(input), id); // validate everything before starting
+  const joined = joinedSweeps(suite, opts.with ?? []);
   console.log(`suite ${suite.name}: ${cells.length} runs (${suite.description})`);
 
   const stack = await upStack({ log: (l) => console.log(l) });
@@ -144,8 +148,9 @@ async function run(): Promise<void> {
   await withLocalWorker(stack, { interruptedHint, env: { ISTAR_TRAINER_PROCESSES: trainers } }, async () => {
     const { rows, sweeps, wallSeconds, finishedAt } = await withClient(async (client, uiUrl) => {
       // The other sweeps first, so a wrong --with fails before hours of training, not after.
-      const others: { id: string; handle: WorkflowHandle<typeof istarSweep> }[] = [];
-      for (const other of opts.with ?? []) {
+      const others: (JoinedSweep & { handle: WorkflowHandle<typeof istarSweep>; rows: SweepRow[] })[] = [];
+      for (const join of joined) {
+        const other = join.id;
         const h = client.workflow.getHandle<typeof istarSweep>(other);
         const status = await h
           .describe()
@@ -159,7 +164,9 @@ async function run(): Promise<void> {
           throw new Error(
             `--with ${other}: the sweep is ${status.toLowerCase()}, not completed; finish it first (npm run experiments -- ${suite.name} --id ${other} with its options)`,
           );
-        others.push({ id: other, handle: h });
+        const joinedSweep = { ...join, rows: await h.result() };
+        joinedRuns(joinedSweep); // a variant it has no completed run of fails here, before any training
+        others.push({ ...joinedSweep, handle: h });
       }
       const { handle, state } = await startOrAttachSweep(client, id, input, TASK_QUEUES.workflow);
       if (state !== 'started') await assertSameSweep(handle, id, input);
@@ -186,10 +193,10 @@ async function run(): Promise<void> {
       const main = await timing(handle);
       const sweeps = [{ id, wallSeconds: main.wallSeconds }];
       let finishedAt = main.end;
-      const otherRows: { id: string; rows: SweepRow[] }[] = [];
-      for (const o of others) {
-        otherRows.push({ id: o.id, rows: await o.handle.result() });
-        const t = await timing(o.handle);
+      const otherRows: (JoinedSweep & { rows: SweepRow[] })[] = [];
+      for (const { handle: h, ...o } of others) {
+        otherRows.push(o);
+        const t = await timing(h);
         sweeps.push({ id: o.id, wallSeconds: t.wallSeconds });
         if (t.end > finishedAt) finishedAt = t.end;
       }

@@ -95,16 +95,67 @@ export interface SoFar {
 
 const f3 = (x: number | null | undefined) => (x === undefined || x === null ? '-' : x.toFixed(3));
 
+/** A `--with` entry: a completed sweep whose runs join the table, all of them or only `variants`' runs. */
+export interface JoinedSweep {
+  id: string;
+  variants?: string[];
+}
+
+/**
+ * The `--with` list: `<sweepId>` joins every run of a sweep, `<sweepId>:<variant>` only that variant's runs
+ * (repeat the entry for more variants), e.g. the RLOO runs of a sweep whose iStar runs had other settings.
+ * Variants are checked against the suite's.
+ */
+export function joinedSweeps(suite: Suite, entries: readonly string[]): JoinedSweep[] {
+  const known = (suite.sweep.variants ?? []).map((v) => v.name);
+  const out: JoinedSweep[] = [];
+  for (const entry of entries) {
+    const colon = entry.lastIndexOf(':');
+    const id = colon < 0 ? entry : entry.slice(0, colon);
+    const variant = colon < 0 ? undefined : entry.slice(colon + 1);
+    if (id === '' || variant === '')
+      throw new Error(
+        `--with ${entry}: expected <sweepId> or <sweepId>:<variant>, e.g. experiments-sokoban:rloo`,
+      );
+    if (variant !== undefined && !known.includes(variant))
+      throw new Error(
+        `--with ${entry}: suite ${suite.name} has no variant ${variant}; its variants: ${known.join(', ')}`,
+      );
+    const seen = out.find((j) => j.id === id);
+    if (seen === undefined) out.push(variant === undefined ? { id } : { id, variants: [variant] });
+    // The whole sweep once named without a variant; otherwise the union of the variants named.
+    else if (variant === undefined) delete seen.variants;
+    else if (seen.variants && !seen.variants.includes(variant)) seen.variants.push(variant);
+  }
+  return out;
+}
+
+/**
+ * The runs a joined sweep adds: its completed runs, only those of `variants` when given; a variant asked for
+ * that the sweep has no completed run of is an error.
+ */
+export function joinedRuns(other: JoinedSweep & { rows: SweepRow[] }): SweepRow[] {
+  const completed = other.rows.filter((r) => r.variant !== 'sft-base' && r.status === 'completed');
+  for (const v of other.variants ?? [])
+    if (!completed.some((r) => r.variant === v))
+      throw new Error(
+        `--with ${other.id}:${v}: sweep ${other.id} has no completed ${v} run ` +
+          `(its completed runs: ${[...new Set(completed.map((r) => r.variant))].join(', ') || 'none'})`,
+      );
+  return other.variants ? completed.filter((r) => other.variants!.includes(r.variant)) : completed;
+}
+
 /**
  * One table from several sweeps of a suite (`npm run experiments -- <suite> --with <id>`, e.g. a sweep that ran the
- * variants the suite's own sweep could not finish): each other sweep's completed runs take the place of the main
- * sweep's failed run of the same variant and seed, or are added where the main sweep has none. Every sweep must
- * have started from the same SFT base (their base rows' held-out success must agree); the other sweeps' base rows
- * are dropped. A completed run of the same variant and seed in two sweeps is an error (which one counts?).
+ * variants the suite's own sweep could not finish): each other sweep's completed runs (only those of its
+ * `variants` when given) take the place of the main sweep's failed run of the same variant and seed, or are added
+ * where the main sweep has none. Every sweep must have started from the same SFT base (their base rows' held-out
+ * success must agree); the other sweeps' base rows are dropped. A completed run of the same variant and seed in two
+ * sweeps is an error (which one counts?), and so is a variant asked for that the sweep has no completed run of.
  */
 export function mergeSweepRows(
   main: { id: string; rows: SweepRow[] },
-  others: { id: string; rows: SweepRow[] }[],
+  others: (JoinedSweep & { rows: SweepRow[] })[],
 ): SweepRow[] {
   const key = (r: SweepRow) => `${r.variant} seed ${r.seed}`;
   const mainBase = main.rows.find((r) => r.variant === 'sft-base');
@@ -116,8 +167,7 @@ export function mergeSweepRows(
         `sweep ${other.id} did not start from the same SFT base as ${main.id} ` +
           `(base held-out success ${f3(base?.finalSuccess)} vs ${f3(mainBase?.finalSuccess)}), so its runs cannot join this table`,
       );
-    for (const row of other.rows) {
-      if (row.variant === 'sft-base' || row.status !== 'completed') continue;
+    for (const row of joinedRuns(other)) {
       const at = merged.findIndex((r) => key(r) === key(row));
       if (at < 0) merged.push(row);
       else if (merged[at].status === 'failed') merged[at] = row;
@@ -185,12 +235,16 @@ export function resultsMarkdown(args: {
   const { suite, rows, results } = args;
   const base = rows.find((r) => r.variant === 'sft-base');
   const cpus = os.cpus();
-  // Sweeps joined with --with may hold other seeds than this command's: the heading counts the rows' seeds.
-  const seeds = [...new Set(rows.filter((r) => r.variant !== 'sft-base').map((r) => r.seed))].sort(
-    (a, b) => a - b,
-  );
+  // Sweeps joined with --with may hold other seeds and variants than this command's: the heading names the rows'.
+  const runs = rows.filter((r) => r.variant !== 'sft-base');
+  const seeds = [...new Set(runs.map((r) => r.seed))].sort((a, b) => a - b);
+  const variants = (suite.sweep.variants ?? []).filter((v) => runs.some((r) => r.variant === v.name));
   const ran = args.sweep
-    ? asRun(args.sweeps && args.sweeps.length > 1 && seeds.length > 0 ? { ...args.sweep, seeds } : args.sweep)
+    ? asRun(
+        args.sweeps && args.sweeps.length > 1 && seeds.length > 0
+          ? { ...args.sweep, seeds, variants }
+          : args.sweep,
+      )
     : undefined;
   const asPlanned = ran === undefined || ran === asRun(suite.sweep);
   const lines = [

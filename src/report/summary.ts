@@ -65,7 +65,9 @@ export function resultsTable(experiments: readonly ExperimentData[]): ResultRow[
   for (const runs of byMethod(experiments)) {
     const scored = runs
       .map((exp) => ({ exp, final: finalSuccess(exp) }))
-      .filter((r) => r.final !== undefined);
+      .filter((r) => r.final !== undefined)
+      // By seed, also when runs joined from several sweeps (--with) arrive in another order.
+      .sort((a, b) => a.exp.seed - b.exp.seed);
     if (scored.length === 0) continue;
     const values = scored.map((r) => r.final!.value);
     rows.push({

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { launchOrder, parseSweep, sweepCells } from '../../src/config/sweep-config';
 import {
   asRun,
+  joinedRuns,
+  joinedSweeps,
   mergeSweepRows,
   reproduceCommand,
   resultsMarkdown,
@@ -346,6 +348,92 @@ describe('experiment suites', () => {
           },
         ]),
       ).toThrow('rloo seed 0 completed in two sweeps (main-rloo-s0 and again-rloo-s0)');
+    });
+
+    it('<sweepId>:<variant> joins only that variant of a sweep, so runs of the same variant with other settings stay out', () => {
+      const suite = findSuite('sokoban-quick');
+      expect(joinedSweeps(suite, ['a', 'b:rloo', 'c:rloo', 'c:rloo+istar', 'c:rloo', 'd:rloo', 'd'])).toEqual(
+        [
+          { id: 'a' },
+          { id: 'b', variants: ['rloo'] },
+          { id: 'c', variants: ['rloo', 'rloo+istar'] },
+          { id: 'd' }, // named whole once: all of it
+        ],
+      );
+      expect(() => joinedSweeps(suite, ['b:gigpo'])).toThrow(
+        '--with b:gigpo: suite sokoban-quick has no variant gigpo; its variants: rloo, rloo+istar',
+      );
+      expect(() => joinedSweeps(suite, ['b:'])).toThrow(
+        '--with b:: expected <sweepId> or <sweepId>:<variant>',
+      );
+      expect(() => joinedSweeps(suite, [':rloo'])).toThrow(
+        '--with :rloo: expected <sweepId> or <sweepId>:<variant>',
+      );
+
+      // The alpha 0.5 sweep (iStar, seeds 0 and 1) with a seed-2 sweep of both methods and the RLOO runs of
+      // a sweep whose iStar runs had alpha 1: without the variant those would collide with the alpha 0.5 runs.
+      const base = row('sft-base', 0, 'completed', 'half-base', 0.197);
+      const half = {
+        id: 'half',
+        rows: [
+          base,
+          row('rloo+istar', 0, 'completed', 'half-i0', 0.257),
+          row('rloo+istar', 1, 'completed', 'half-i1', 0.258),
+        ],
+      };
+      const seed2 = {
+        id: 's2',
+        rows: [
+          base,
+          row('rloo', 2, 'completed', 's2-r2', 0.227),
+          row('rloo+istar', 2, 'completed', 's2-i2', 0.237),
+        ],
+      };
+      const first = {
+        id: 'first',
+        rows: [
+          base,
+          row('rloo', 0, 'completed', 'first-r0', 0.239),
+          row('rloo+istar', 0, 'completed', 'first-i0', 0.212),
+          row('rloo', 1, 'completed', 'first-r1', 0.244),
+          row('rloo+istar', 1, 'completed', 'first-i1', 0.218),
+        ],
+      };
+      expect(() => mergeSweepRows(half, [seed2, first])).toThrow(
+        'rloo+istar seed 0 completed in two sweeps (half-i0 and first-i0)',
+      );
+      const merged = mergeSweepRows(half, [seed2, { ...first, variants: ['rloo'] }]);
+      expect(merged.map((r) => r.experimentId)).toEqual([
+        'half-base',
+        'half-i0',
+        'half-i1',
+        's2-r2',
+        's2-i2',
+        'first-r0',
+        'first-r1',
+      ]);
+      expect(joinedRuns({ ...first, variants: ['rloo'] }).map((r) => r.experimentId)).toEqual([
+        'first-r0',
+        'first-r1',
+      ]);
+      // The heading names the joined variants and seeds, not only the command's (rloo+istar, seeds 0 and 1).
+      const md = resultsMarkdown({
+        suite,
+        command: 'c',
+        rows: merged,
+        results: [],
+        wallSeconds: 600,
+        sweeps: ['half', 's2', 'first'].map((id) => ({ id, wallSeconds: 200 })),
+        charts: [],
+        measuredAt: new Date('2026-12-06T18:00:00Z'),
+        sweep: suiteSweep(suite, { variants: ['rloo+istar'], seeds: [0, 1], iterations: 24 }),
+      });
+      expect(md.split('\n')[0]).toBe('# sokoban-quick: rloo vs rloo+istar x 3 seeds, 24 iterations');
+      expect(() =>
+        mergeSweepRows(half, [
+          { ...seed2, rows: [base, row('rloo', 2, 'failed', 's2-r2')], variants: ['rloo'] },
+        ]),
+      ).toThrow('--with s2:rloo: sweep s2 has no completed rloo run (its completed runs: none)');
     });
 
     it("the results markdown gives each sweep's wall time", () => {

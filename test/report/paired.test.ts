@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ExperimentData } from '../../src/report/load';
-import { pairedTable } from '../../src/report/summary';
+import { pairedTable, resultsTable } from '../../src/report/summary';
 
 /** A run with held-out success `curve` ([iteration, value]) whose final evaluation solved `levels`. */
 function run(
@@ -143,5 +143,23 @@ describe('pairedTable: each method against RLOO on the same held-out levels', ()
     expect(row.z).toBeCloseTo(-2 / Math.sqrt(2), 12);
     expect(row.reachesReferenceAt).toBeUndefined();
     expect(pairedTable(experiments.slice(2))).toEqual([]);
+  });
+});
+
+describe('resultsTable: final held-out success per method over seeds', () => {
+  it('lists seeds in order whatever order the runs came in (runs joined from several sweeps), with the sample std', () => {
+    // Seed 2 from a later sweep first, as `--with` merges them.
+    const rows = resultsTable([
+      run('rloo', 2, [[24, 0.227]], []),
+      run('rloo', 0, [[24, 0.239]], []),
+      run('rloo', 1, [[24, 0.244]], []),
+    ]);
+    expect(rows).toHaveLength(1);
+    expect(rows[0].seeds).toEqual([0, 1, 2]);
+    expect(rows[0].values).toEqual([0.239, 0.244, 0.227]);
+    expect(rows[0].runs).toEqual(['rloo-s0', 'rloo-s1', 'rloo-s2']);
+    expect(rows[0].mean).toBeCloseTo(0.23667, 5);
+    // sqrt(((0.239 - m)^2 + (0.244 - m)^2 + (0.227 - m)^2) / 2) = 0.008737
+    expect(rows[0].std).toBeCloseTo(0.008737, 5);
   });
 });
