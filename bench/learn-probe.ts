@@ -40,8 +40,9 @@ export const LEARN_PROBE_DEFAULTS: RunConfigInput = {
 export const BASE_SEED = 0;
 
 /**
- * Where the SFT base of `input` is cached: keyed by the SFT/model/prompt settings and the vocabulary (not
- * the RL settings or the seed), so variants and seeds of a probe share one base.
+ * Where the SFT base of `input` is cached: keyed by the SFT/model/prompt settings and the vocabulary, not the
+ * RL settings or the run's seed (the base's seed is always BASE_SEED, in the key so that entries cached before
+ * it, of whichever seed, are not read), so variants and seeds of a probe share one base.
  */
 export function baseCacheFile(input: RunConfigInput): { file: string; setup: RunSetup } {
   const config = parseRunConfig({ ...input, seed: BASE_SEED });
@@ -86,11 +87,13 @@ export async function cachedBase(
     console.log(`SFT: held-out action accuracy ${metrics['sft/heldout_action_accuracy'].toFixed(3)}`);
     const { manifest, chunks } = encodeCheckpoint(modelToCheckpoint(base, { step: 0 }));
     mkdirSync(path.dirname(file), { recursive: true });
-    // Written aside and renamed, manifest last: a probe started meanwhile sees no entry or a whole one.
-    writeFileSync(`${file}.bin.${process.pid}`, Buffer.concat(chunks));
-    renameSync(`${file}.bin.${process.pid}`, `${file}.bin`);
-    writeFileSync(`${file}.json.${process.pid}`, JSON.stringify(manifest));
-    renameSync(`${file}.json.${process.pid}`, `${file}.json`);
+    // Each file written aside and renamed, manifest last: a probe started meanwhile sees no entry or a whole one.
+    const writeWhole = (target: string, data: string | Buffer) => {
+      writeFileSync(`${target}.${process.pid}`, data);
+      renameSync(`${target}.${process.pid}`, target);
+    };
+    writeWhole(`${file}.bin`, Buffer.concat(chunks));
+    writeWhole(`${file}.json`, JSON.stringify(manifest));
   }
   if (!carrySftOptimizer) base.resetOptimizer();
   return base;
