@@ -32,8 +32,8 @@ import { isMain } from './util';
  * A_S (eq. 4), the advantage the policy was trained on (A_E + alpha A_S for iStar), and RLOO's episode
  * advantage A_E of the same batch; pooled over the batch and averaged over the groups that have both kinds of
  * step (what a group-relative update can use). 0.5 = no information.
- * `npx tsx bench/credit-probe.ts '<run config JSON>'`, e.g. '{"iterations":6}'; with `oracle [levels]` after the
- * JSON, the oracle run below.
+ * `npx tsx bench/credit-probe.ts '<run config JSON>'`, e.g. '{"iterations":6}'; with `oracle [levels] [against]`
+ * after the JSON, the oracle run below (`against` as in bench/heldout-gain.ts).
  */
 export interface StepLabels {
   /** [G][N][S_i]: true = optimal, false = not, null = not labelled (invalid action or unsolvable state). */
@@ -150,7 +150,12 @@ export const oracleIterate: IterateFn = async (setup, { policy, reference }, ite
 if (isMain(import.meta.url)) {
   const overrides = JSON.parse(process.argv[2] ?? '{}') as RunConfigInput;
   (process.argv[3] === 'oracle'
-    ? heldoutGain({ algorithm: 'rloo', ...overrides }, Number(process.argv[4] ?? 1024), oracleIterate)
+    ? heldoutGain(
+        { algorithm: 'rloo', ...overrides },
+        Number(process.argv[4] ?? 1024),
+        oracleIterate,
+        process.argv[5],
+      )
     : creditProbe(overrides)
   ).catch((err) => {
     console.error(err);

@@ -3,6 +3,9 @@ import { pairedGain, pairedText } from '../src/cli/follow';
 import { QUICKSTART } from '../src/experiments/suites';
 import { initBackend, type TransformerLM } from '../src/model';
 import { evaluatePolicy, iterationInProcess, runSetup, type RunSetup } from '../src/pipeline';
+import { evaluationLevels } from '../src/report/load';
+import { configKey } from '../src/storage/keys';
+import { ArtifactMissingError, ArtifactStore } from '../src/storage/store';
 import { cachedBase } from './learn-probe';
 import { isMain } from './util';
 
@@ -11,7 +14,9 @@ import { isMain } from './util';
  * the JSON overrides) in-process from the cached SFT base, evaluated before and every `evalEvery`
  * iterations on `levels` held-out levels (default 1,024), compared with the base on the same levels
  * (levels gained, lost, McNemar z). The learning numbers equal npm start's: the stages are the same and
- * deterministic. `npx tsx bench/heldout-gain.ts '<run config JSON>' [levels]`, e.g. '{"algorithm":"rloo"}'.
+ * deterministic. `npx tsx bench/heldout-gain.ts '<run config JSON>' [levels] [against]`, e.g. '{"algorithm":"rloo"}'.
+ * With `against`, an experiment in the local stack's bucket (e.g. the RLOO run of a sweep from the same SFT base),
+ * each checkpoint is also paired with that run's stored evaluation of the same iteration, level by level.
  */
 /** One training iteration of the models in place (default: the pipeline's, iterationInProcess). */
 export type IterateFn = (
@@ -24,7 +29,11 @@ export async function heldoutGain(
   overrides: RunConfigInput,
   levels: number,
   iterate: IterateFn = iterationInProcess,
+  against?: string,
 ): Promise<void> {
+  const store = against !== undefined ? ArtifactStore.fromEnv() : undefined;
+  if (store && against !== undefined && !(await store.exists(configKey(against))))
+    throw new Error(`heldout-gain: no experiment "${against}" in bucket ${store.bucket} to pair with`);
   await initBackend();
   const input: RunConfigInput = { ...QUICKSTART, ...overrides, evalEpisodes: levels };
   const config = parseRunConfig(input);
@@ -34,10 +43,16 @@ export async function heldoutGain(
   const policy = await cachedBase(input);
   const reference = policy.clone();
   const prm = policy.clone();
-  const outcomes = async (iteration: number) =>
-    (await evaluatePolicy(setup, policy, iteration)).batch.groups.map((g) => g.trajectories[0].success);
-  const rate = (xs: boolean[]) => (xs.filter(Boolean).length / xs.length).toFixed(3);
-  const base = await outcomes(0);
+  const evaluated = async (iteration: number) => {
+    const held = (await evaluatePolicy(setup, policy, iteration)).batch.groups.map((g) => ({
+      seed: g.taskSeed,
+      success: g.trajectories[0].success,
+    }));
+    if (store && against !== undefined)
+      console.log(`  vs ${await pairedWithStored(store, against, iteration, held)}`);
+    return held.map((l) => l.success);
+  };
+  const base = await evaluated(0);
   console.log(`iteration 0: held-out success ${rate(base)} on ${levels} levels`);
   const start = performance.now();
   for (let it = 1; it <= config.iterations; it++) {
@@ -46,7 +61,7 @@ export async function heldoutGain(
     if (metrics['prm/accuracy'] !== undefined)
       console.log(`iteration ${it}: PRM pair accuracy ${metrics['prm/accuracy'].toFixed(2)}`);
     if (it % config.evalEvery !== 0 && it !== config.iterations) continue;
-    const after = await outcomes(it);
+    const after = await evaluated(it);
     console.log(
       `iteration ${it}: held-out success ${rate(after)}; ${pairedText(pairedGain(base, after))} ` +
         `(${((performance.now() - start) / 1000).toFixed(0)} s)`,
@@ -55,11 +70,55 @@ export async function heldoutGain(
   [policy, reference, prm].forEach((m) => m.dispose());
 }
 
+const rate = (xs: boolean[]) => (xs.filter(Boolean).length / xs.length).toFixed(3);
+
+/**
+ * The probe's held-out evaluation at `iteration` (`levels`: seed and success per level) paired with the stored
+ * evaluation of experiment `against` at the same iteration, as one line; the line says why instead when the run
+ * has no evaluation there or evaluated other levels (the probe goes on: its training is not lost).
+ */
+export async function pairedWithStored(
+  store: ArtifactStore,
+  against: string,
+  iteration: number,
+  levels: { seed: number; success: boolean }[],
+): Promise<string> {
+  let stored: Awaited<ReturnType<typeof evaluationLevels>>;
+  try {
+    stored = await evaluationLevels(store, against, iteration);
+  } catch (err) {
+    if (err instanceof ArtifactMissingError) return `${against}: no evaluation at iteration ${iteration}`;
+    throw err;
+  }
+  if (stored.length !== levels.length)
+    return (
+      `${against}: not paired, its evaluation at iteration ${iteration} has ${stored.length} levels and the ` +
+      `probe's ${levels.length} (pass the run's evalEpisodes as [levels])`
+    );
+  const other = stored.findIndex((l, i) => l.seed !== levels[i].seed);
+  if (other >= 0)
+    return (
+      `${against}: not paired, its evaluation at iteration ${iteration} is on other levels (level ${other}: ` +
+      `seed ${stored[other].seed}, the probe's ${levels[other].seed}; a different environment or held-out split)`
+    );
+  const theirs = stored.map((l) => l.success);
+  return `${against} ${rate(theirs)}: ${pairedText(
+    pairedGain(
+      theirs,
+      levels.map((l) => l.success),
+    ),
+  )}`;
+}
+
 if (isMain(import.meta.url)) {
-  heldoutGain(JSON.parse(process.argv[2] ?? '{}') as RunConfigInput, Number(process.argv[3] ?? 1024)).catch(
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
+  const [json, levels, against] = process.argv.slice(2);
+  heldoutGain(
+    JSON.parse(json ?? '{}') as RunConfigInput,
+    Number(levels ?? 1024),
+    iterationInProcess,
+    against,
+  ).catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
 }

@@ -76,16 +76,28 @@ export interface Evaluation {
   episodes: Trajectory[];
 }
 
+/** The level seed and success of each held-out level of iteration `iteration`'s evaluation, in level order. */
+export async function evaluationLevels(
+  store: ArtifactStore,
+  experimentId: string,
+  iteration: number,
+): Promise<{ seed: number | undefined; success: boolean }[]> {
+  const raw = gunzipJson<{ episodes?: { seed?: unknown; success?: unknown }[] }>(
+    await store.getBytes(iterationKey(experimentId, iteration, 'eval.json.gz')),
+  );
+  return (raw.episodes ?? []).map((e) => ({
+    seed: typeof e.seed === 'number' ? e.seed : undefined,
+    success: e.success === true,
+  }));
+}
+
 /** Success of each held-out level of iteration `iteration`'s evaluation, in level order. */
 export async function evaluationOutcomes(
   store: ArtifactStore,
   experimentId: string,
   iteration: number,
 ): Promise<boolean[]> {
-  const raw = gunzipJson<{ episodes?: { success?: unknown }[] }>(
-    await store.getBytes(iterationKey(experimentId, iteration, 'eval.json.gz')),
-  );
-  return (raw.episodes ?? []).map((e) => e.success === true);
+  return (await evaluationLevels(store, experimentId, iteration)).map((e) => e.success);
 }
 
 export interface TrainingSample {
