@@ -43,17 +43,21 @@ export async function heldoutGain(
   const policy = await cachedBase(input);
   const reference = policy.clone();
   const prm = policy.clone();
+  // Each checkpoint's outcomes, and its line against the stored run (printed after the checkpoint's own line).
   const evaluated = async (iteration: number) => {
     const held = (await evaluatePolicy(setup, policy, iteration)).batch.groups.map((g) => ({
       seed: g.taskSeed,
       success: g.trajectories[0].success,
     }));
-    if (store && against !== undefined)
-      console.log(`  vs ${await pairedWithStored(store, against, iteration, held)}`);
-    return held.map((l) => l.success);
+    const vs =
+      store && against !== undefined
+        ? `  vs ${await pairedWithStored(store, against, iteration, held)}`
+        : undefined;
+    return { outcomes: held.map((l) => l.success), vs };
   };
-  const base = await evaluated(0);
+  const { outcomes: base, vs: baseVs } = await evaluated(0);
   console.log(`iteration 0: held-out success ${rate(base)} on ${levels} levels`);
+  if (baseVs) console.log(baseVs);
   const start = performance.now();
   for (let it = 1; it <= config.iterations; it++) {
     const { metrics } = await iterate(trainSetup, { policy, prm, reference }, it);
@@ -61,11 +65,12 @@ export async function heldoutGain(
     if (metrics['prm/accuracy'] !== undefined)
       console.log(`iteration ${it}: PRM pair accuracy ${metrics['prm/accuracy'].toFixed(2)}`);
     if (it % config.evalEvery !== 0 && it !== config.iterations) continue;
-    const after = await evaluated(it);
+    const { outcomes: after, vs } = await evaluated(it);
     console.log(
       `iteration ${it}: held-out success ${rate(after)}; ${pairedText(pairedGain(base, after))} ` +
         `(${((performance.now() - start) / 1000).toFixed(0)} s)`,
     );
+    if (vs) console.log(vs);
   }
   [policy, reference, prm].forEach((m) => m.dispose());
 }
