@@ -61,9 +61,15 @@ export async function heldoutGain(
   const start = performance.now();
   for (let it = 1; it <= config.iterations; it++) {
     const { metrics } = await iterate(trainSetup, { policy, prm, reference }, it);
-    // The PRM's pair accuracy (iStar, PRIME): each group's pairs ranked by the PRM just before its step on them.
-    if (metrics['prm/accuracy'] !== undefined)
-      console.log(`iteration ${it}: PRM pair accuracy ${metrics['prm/accuracy'].toFixed(2)}`);
+    // The PRM's pair accuracy (iStar, PRIME): each group's pairs ranked by the PRM just before its step on them;
+    // and how far the policy is from the reference (the KL anchor's k3 estimate).
+    const line = [
+      metrics['prm/accuracy'] !== undefined ? `PRM pair accuracy ${metrics['prm/accuracy'].toFixed(2)}` : '',
+      metrics['policy/kl_ref'] !== undefined
+        ? `KL to the reference ${metrics['policy/kl_ref'].toFixed(4)}`
+        : '',
+    ].filter(Boolean);
+    if (line.length) console.log(`iteration ${it}: ${line.join(', ')}`);
     if (it % config.evalEvery !== 0 && it !== config.iterations) continue;
     const { outcomes: after, vs } = await evaluated(it);
     console.log(
