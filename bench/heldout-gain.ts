@@ -31,9 +31,11 @@ export async function heldoutGain(
   iterate: IterateFn = iterationInProcess,
   against?: string,
 ): Promise<void> {
-  const store = against !== undefined ? ArtifactStore.fromEnv() : undefined;
-  if (store && against !== undefined && !(await store.exists(configKey(against))))
-    throw new Error(`heldout-gain: no experiment "${against}" in bucket ${store.bucket} to pair with`);
+  const pairing = against !== undefined ? { store: ArtifactStore.fromEnv(), id: against } : undefined;
+  if (pairing && !(await pairing.store.exists(configKey(pairing.id))))
+    throw new Error(
+      `heldout-gain: no experiment "${pairing.id}" in bucket ${pairing.store.bucket} to pair with`,
+    );
   await initBackend();
   const input: RunConfigInput = { ...QUICKSTART, ...overrides, evalEpisodes: levels };
   const config = parseRunConfig(input);
@@ -49,10 +51,9 @@ export async function heldoutGain(
       seed: g.taskSeed,
       success: g.trajectories[0].success,
     }));
-    const vs =
-      store && against !== undefined
-        ? `  vs ${await pairedWithStored(store, against, iteration, held)}`
-        : undefined;
+    const vs = pairing
+      ? `  vs ${await pairedWithStored(pairing.store, pairing.id, iteration, held)}`
+      : undefined;
     return { outcomes: held.map((l) => l.success), vs };
   };
   const { outcomes: base, vs: baseVs } = await evaluated(0);
@@ -113,12 +114,8 @@ export async function pairedWithStored(
       `seed ${stored[other].seed}, the probe's ${levels[other].seed}; a different environment or held-out split)`
     );
   const theirs = stored.map((l) => l.success);
-  return `${against} ${rate(theirs)}: ${pairedText(
-    pairedGain(
-      theirs,
-      levels.map((l) => l.success),
-    ),
-  )}`;
+  const ours = levels.map((l) => l.success);
+  return `${against} ${rate(theirs)}: ${pairedText(pairedGain(theirs, ours))}`;
 }
 
 if (isMain(import.meta.url)) {
