@@ -78,6 +78,13 @@ describe('prmDpoLoss, iStar eq. (2)', () => {
     const out = noLeak({ ...r, pairs: { pos: [0, 1], neg: [1, 0] } }, prmDpoLoss);
     expect(out.metrics['prm/loss']).toBeCloseTo((softplus(-0.1) + softplus(0.1)) / 2, 6);
     expect(out.metrics['prm/accuracy']).toBe(0.5);
+    // A PRM equal to pi_old ties every pair: each counts half, so accuracy 0.5 (chance), not 0.
+    const tied = noLeak(
+      { ...r, prmLogProbs: r.oldLogProbs, pairs: { pos: [0, 1], neg: [1, 0] } },
+      prmDpoLoss,
+    );
+    expect(tied.metrics['prm/accuracy']).toBe(0.5);
+    expect(tied.metrics['prm/margin']).toBe(0);
     expect(() => prmDpoLoss({ ...r, pairs: { pos: [], neg: [] } })).toThrow(/no preference pairs/);
     expect(() => prmDpoLoss({ ...r, stepToTrajectory: [0, 1] })).toThrow(
       'prmDpoLoss: stepToTrajectory has 2 entries for 3 rows',
