@@ -104,15 +104,8 @@ export function prmDpoLoss(args: PrmDpoArgs): LossResult {
     const metrics = {
       'prm/loss': scalarValue(loss),
       // A tie (margin 0, e.g. a PRM still equal to pi_old with `prmInit` 'policy') ranks the pair no better
-      // than a coin: half right, so that a PRM that has learnt nothing scores 0.5, not 0.
-      'prm/accuracy': scalarValue(
-        tf.mean(
-          tf.add(
-            tf.cast(tf.greater(margin, 0), 'float32'),
-            tf.mul(tf.cast(tf.equal(margin, 0), 'float32'), 0.5),
-          ),
-        ),
-      ),
+      // than a coin: half right ((sign + 1) / 2), so that a PRM that has learnt nothing scores 0.5, not 0.
+      'prm/accuracy': scalarValue(tf.mean(tf.div(tf.add(tf.sign(margin), 1), 2))),
       'prm/margin': scalarValue(tf.mean(margin)),
       'prm/chosen_reward': scalarValue(tf.mean(chosen)),
       'prm/rejected_reward': scalarValue(tf.mean(rejected)),
