@@ -28,6 +28,7 @@ describe('experiment suites', () => {
       social: 24,
       ablations: 15,
       'sokoban-quick': 6,
+      'sokoban-2boxes': 6,
       smoke: 2,
     });
     const cells = sweepCells(parseSweep(findSuite('sokoban').sweep), 'exp');
@@ -53,6 +54,27 @@ describe('experiment suites', () => {
     ]);
     expect(sweep.maxConcurrent).toBe(1);
     expect(findSuite('sokoban-quick').sweep.base?.iterations).toBe(12); // the suite itself is untouched
+  });
+
+  it('sokoban-2boxes runs what finding 44 ran: sokoban-quick with 2 boxes, a 3,000-episode base, alpha 0.5, 24 iterations', () => {
+    const configs = (sweep: ReturnType<typeof suiteSweep>) =>
+      sweepCells(parseSweep(sweep), 'exp').map((c) => ({ name: c.name, config: c.config }));
+    const suite = configs(suiteSweep(findSuite('sokoban-2boxes'), {}));
+    const asRun = configs(
+      suiteSweep(findSuite('sokoban-quick'), {
+        iterations: 24,
+        set: { envOptions: { boxes: 2 }, alpha: 0.5, sft: { episodes: 3000 } },
+      }),
+    );
+    expect(suite).toEqual(asRun);
+    const istar = suite.find((c) => c.name === 'rloopistar-s0')!.config;
+    expect([
+      istar.envOptions?.boxes,
+      istar.alpha,
+      istar.iterations,
+      istar.evalEvery,
+      istar.sft?.episodes,
+    ]).toEqual([2, 0.5, 24, 6, 3000]);
   });
 
   it('--variants runs a named subset of the suite and names unknown variants', () => {
