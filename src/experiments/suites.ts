@@ -213,7 +213,7 @@ export const SUITES: Suite[] = [
   ),
   suite(
     'sokoban-2boxes',
-    'RLOO vs RLOO + iStar on 2-box Sokoban from a 3,000-episode SFT base, 3 seeds, 24 iterations (about 100 minutes here)',
+    'RLOO vs RLOO + iStar on 2-box Sokoban from a 3,000-episode SFT base, 3 seeds, 24 iterations (about 80 minutes here)',
     SOKOBAN_2BOXES,
     [PAPER_VARIANTS[0], PAPER_VARIANTS[6]],
   ),
