@@ -24,6 +24,9 @@ export const PAPER_VARIANTS: { name: string; config: RunConfigInput }[] = [
   { name: 'grpo+istar', config: { algorithm: 'istar', episodeEstimator: 'grpo' } },
 ];
 
+/** RLOO and RLOO + iStar: the two-method suites' variants. */
+const RLOO_VS_ISTAR = [PAPER_VARIANTS[0], PAPER_VARIANTS[6]];
+
 /** iStar and its ablations (paper Table 4): process-only, merged rewards, token-level PRM rewards. */
 export const ABLATION_VARIANTS: { name: string; config: RunConfigInput }[] = [
   { name: 'rloo+istar', config: { algorithm: 'istar' } },
@@ -209,13 +212,13 @@ export const SUITES: Suite[] = [
     'sokoban-quick',
     'RLOO vs RLOO + iStar on Sokoban, 3 seeds, 12 iterations (about 30 minutes here)',
     { ...SMALL_SOKOBAN, ...SOKOBAN_RL },
-    [PAPER_VARIANTS[0], PAPER_VARIANTS[6]],
+    RLOO_VS_ISTAR,
   ),
   suite(
     'sokoban-2boxes',
     'RLOO vs RLOO + iStar on 2-box Sokoban from a 3,000-episode SFT base, 3 seeds, 24 iterations (about 80 minutes here)',
     SOKOBAN_2BOXES,
-    [PAPER_VARIANTS[0], PAPER_VARIANTS[6]],
+    RLOO_VS_ISTAR,
   ),
   suite(
     'smoke',
@@ -232,7 +235,7 @@ export const SUITES: Suite[] = [
       model: { dModel: 32, nLayers: 1, nHeads: 2, dFF: 64, contextLength: 96 },
       sft: { episodes: 10, epochs: 1 },
     },
-    [PAPER_VARIANTS[0], PAPER_VARIANTS[6]],
+    RLOO_VS_ISTAR,
     [0],
   ),
 ];
