@@ -56,14 +56,14 @@ describe('experiment suites', () => {
     expect(findSuite('sokoban-quick').sweep.base?.iterations).toBe(12); // the suite itself is untouched
   });
 
-  it('sokoban-2boxes runs what finding 44 ran: sokoban-quick with 2 boxes, a 3,000-episode base, alpha 0.5, 24 iterations', () => {
+  it('sokoban-2boxes runs what findings 45-46 ran: sokoban-quick with 2 boxes, a 3,000-episode base, alpha 0.5, rollouts at 0.7, 24 iterations', () => {
     const configs = (sweep: ReturnType<typeof suiteSweep>) =>
       sweepCells(parseSweep(sweep), 'exp').map((c) => ({ name: c.name, config: c.config }));
     const suite = configs(suiteSweep(findSuite('sokoban-2boxes'), {}));
     const asRun = configs(
       suiteSweep(findSuite('sokoban-quick'), {
         iterations: 24,
-        set: { envOptions: { boxes: 2 }, alpha: 0.5, sft: { episodes: 3000 } },
+        set: { envOptions: { boxes: 2 }, alpha: 0.5, sft: { episodes: 3000 }, temperature: 0.7 },
       }),
     );
     expect(suite).toEqual(asRun);
@@ -74,7 +74,13 @@ describe('experiment suites', () => {
       istar.iterations,
       istar.evalEvery,
       istar.sft?.episodes,
-    ]).toEqual([2, 0.5, 24, 6, 3000]);
+      istar.temperature,
+      istar.evalTemperature,
+      istar.temperedLogProbs,
+    ]).toEqual([2, 0.5, 24, 6, 3000, 0.7, 0.4, true]);
+    // finding 44's runs (rollouts at the evaluation's 0.4) are one --set away
+    const finding44 = configs(suiteSweep(findSuite('sokoban-2boxes'), { set: { temperature: 0.4 } }));
+    expect(finding44.find((c) => c.name === 'rloo-s0')!.config.temperature).toBe(0.4);
   });
 
   it('--variants runs a named subset of the suite and names unknown variants', () => {
