@@ -113,12 +113,16 @@ export const runConfigSchema = z
      * starts with `Invalid action: <the action>`, so that a policy without history can tell it failed.
      * `boxes` (Sokoban and VisualSokoban, default 1, the paper's): boxes per level; with 2 the shortest
      * solutions are ~8 steps instead of ~3.5, so that credit has longer episodes to be assigned over.
+     * `minTrainMoves` (Sokoban and VisualSokoban): train on long levels only. A training level whose shortest
+     * solution is under this many moves, or over the episode's 15 steps, is replaced by one that needs this
+     * many to 15 (rollouts and SFT demonstrations); held-out levels never are, so evaluation is unchanged.
      */
     envOptions: z
       .object({
         productIds: z.enum(['catalog', 'per-episode']).optional(),
         invalidActionFeedback: z.boolean().optional(),
         boxes: int(1, 4).optional(),
+        minTrainMoves: int(1, 200).optional(),
       })
       .strict()
       .default({}),
@@ -328,6 +332,19 @@ export function crossFieldIssues(config: RunConfig): string[] {
     );
   if (config.envOptions.boxes !== undefined && config.env !== 'sokoban' && config.env !== 'sokoban-visual')
     issues.push(`envOptions.boxes: only the sokoban envs have boxes (env is ${config.env})`);
+  if (config.envOptions.minTrainMoves !== undefined) {
+    if (config.env !== 'sokoban' && config.env !== 'sokoban-visual')
+      issues.push(
+        `envOptions.minTrainMoves: only the sokoban envs have solution lengths (env is ${config.env})`,
+      );
+    else {
+      const budget = Math.min(config.maxSteps ?? 15, 15); // SokobanEnv ends every episode after 15 actions
+      if (config.envOptions.minTrainMoves > budget)
+        issues.push(
+          `envOptions.minTrainMoves: ${config.envOptions.minTrainMoves} is above the episode's ${budget} steps, so no training level could be solved within an episode`,
+        );
+    }
+  }
   return issues;
 }
 

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseRunConfig, RunConfigError, runConfigSchema } from '../../src/config/run-config';
 import type { SokobanEnv } from '../../src/envs/sokoban/env';
+import { generateRoom } from '../../src/envs/sokoban/generate';
+import { solve } from '../../src/envs/sokoban/solver';
+import { HELD_OUT_SEED_START } from '../../src/envs/types';
 import type { WebShopEnv } from '../../src/envs/webshop/env';
 import { runSetup } from '../../src/pipeline';
 
@@ -123,5 +126,42 @@ describe('parseRunConfig', () => {
     );
     expect(() => parseRunConfig({ envOptions: { boxes: 0 } })).toThrow('envOptions.boxes:');
     expect(() => parseRunConfig({ envOptions: { boxes: 1.5 } })).toThrow('envOptions.boxes:');
+  });
+
+  it('envOptions.minTrainMoves: training levels of 7-15 moves only, held-out levels unchanged, Sokoban envs only', () => {
+    const config = parseRunConfig({ envOptions: { boxes: 2, minTrainMoves: 7 } });
+    const env = runSetup(config).spec.create() as SokobanEnv;
+    const plain = runSetup(parseRunConfig({ envOptions: { boxes: 2 } })).spec.create() as SokobanEnv;
+    const lengths: number[] = [];
+    let replaced = 0;
+    for (let seed = 0; seed < 40; seed++) {
+      env.reset(seed);
+      const room = env.currentRoom();
+      lengths.push(solve(room, 15)?.length ?? -1);
+      plain.reset(seed);
+      if (JSON.stringify(plain.currentRoom()) !== JSON.stringify(room)) replaced++;
+      else expect(solve(room, 15)!.length).toBeGreaterThanOrEqual(7); // kept only when it qualifies
+      env.reset(seed);
+      expect(env.currentRoom(), `seed ${seed} is deterministic`).toEqual(room);
+    }
+    expect(Math.min(...lengths)).toBeGreaterThanOrEqual(7);
+    expect(Math.max(...lengths)).toBeLessThanOrEqual(15);
+    // About half of the 2-box levels need fewer than 7 moves (or more than 15), and those are replaced.
+    expect(replaced).toBeGreaterThan(10);
+    expect(replaced).toBeLessThan(30);
+    for (const seed of [HELD_OUT_SEED_START, HELD_OUT_SEED_START + 1, HELD_OUT_SEED_START + 2]) {
+      env.reset(seed);
+      expect(env.currentRoom()).toEqual(generateRoom(seed, { numBoxes: 2 }));
+    }
+    expect(() => parseRunConfig({ env: 'webshop', envOptions: { minTrainMoves: 7 } })).toThrow(
+      'envOptions.minTrainMoves: only the sokoban envs have solution lengths (env is webshop)',
+    );
+    expect(() => parseRunConfig({ envOptions: { minTrainMoves: 16 } })).toThrow(
+      "envOptions.minTrainMoves: 16 is above the episode's 15 steps",
+    );
+    expect(() => parseRunConfig({ maxSteps: 10, envOptions: { minTrainMoves: 12 } })).toThrow(
+      "envOptions.minTrainMoves: 12 is above the episode's 10 steps",
+    );
+    expect(() => parseRunConfig({ envOptions: { minTrainMoves: 0 } })).toThrow('envOptions.minTrainMoves:');
   });
 });

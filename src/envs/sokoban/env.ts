@@ -1,5 +1,6 @@
 import type { Env, EnvImage, EnvSpec, StepResult } from '../types';
 import { HELD_OUT_SEED_START } from '../types';
+import { mixSeed } from '../prng';
 import { generateRoom, type GenerateOptions } from './generate';
 import { renderImage } from './image';
 import {
@@ -31,7 +32,17 @@ export interface SokobanOptions {
   generate?: Partial<GenerateOptions>;
   /** Boxes per level (the run config's `envOptions.boxes`); overrides `generate.numBoxes`. */
   boxes?: number;
+  /**
+   * Training levels only (seeds below HELD_OUT_SEED_START; the run config's `envOptions.minTrainMoves`): a
+   * seed whose level the breadth-first solver solves in fewer moves than this, or not within `maxSteps`,
+   * is replaced by the first level of a derived train seed that needs this many to `maxSteps` moves. Held-out
+   * levels are never replaced, so evaluation is the same with or without it.
+   */
+  minTrainMoves?: number;
 }
+
+/** Derived seeds tried before giving up on a filtered training level (about 1 in 2 qualify on 2 boxes, 7 moves). */
+const MAX_LEVEL_DRAWS = 10_000;
 
 const ACTION_PATTERN = /^\s*["'`([{<]?\s*(up|down|left|right)\s*["'`)\]}>]?\s*\.?\s*$/i;
 
@@ -54,6 +65,7 @@ export class SokobanEnv implements Env {
   readonly maxSteps: number;
   private readonly visual: boolean;
   private readonly generateOptions: Partial<GenerateOptions>;
+  private readonly minTrainMoves: number | undefined;
   private room: Room | null = null;
   private steps = 0;
   private totalReward = 0;
@@ -70,10 +82,26 @@ export class SokobanEnv implements Env {
       options.boxes === undefined
         ? (options.generate ?? {})
         : { ...options.generate, numBoxes: options.boxes };
+    this.minTrainMoves = options.minTrainMoves;
   }
 
   reset(seed: number): string {
-    return this.resetToRoom(generateRoom(seed, this.generateOptions));
+    return this.resetToRoom(this.level(seed));
+  }
+
+  /** The level of `seed`: its own, or with `minTrainMoves` on a train seed, the first qualifying derived one. */
+  level(seed: number): Room {
+    const min = this.minTrainMoves;
+    if (min === undefined || seed >= HELD_OUT_SEED_START) return generateRoom(seed, this.generateOptions);
+    for (let draw = 0; draw < MAX_LEVEL_DRAWS; draw++) {
+      const candidate = draw === 0 ? seed : mixSeed(seed, draw) % HELD_OUT_SEED_START;
+      const room = generateRoom(candidate, this.generateOptions);
+      const plan = solve(room, this.maxSteps);
+      if (plan !== null && plan.length >= min) return room;
+    }
+    throw new Error(
+      `SokobanEnv: no training level from seed ${seed} needs ${min} to ${this.maxSteps} moves in ${MAX_LEVEL_DRAWS} draws; lower envOptions.minTrainMoves`,
+    );
   }
 
   /** Starts an episode from a given room (hand-built rooms in tests). */
