@@ -1,10 +1,10 @@
 import { parseRunConfig, type RunConfigInput } from '../src/config/run-config';
 import { pairedGain, pairedText } from '../src/cli/follow';
 import { QUICKSTART } from '../src/experiments/suites';
-import { initBackend, type TransformerLM } from '../src/model';
+import { initBackend, modelFromCheckpoint, type TransformerLM } from '../src/model';
 import { evaluatePolicy, iterationInProcess, runSetup, type RunSetup } from '../src/pipeline';
 import { evaluationLevels } from '../src/report/load';
-import { configKey } from '../src/storage/keys';
+import { checkpointPrefix, configKey } from '../src/storage/keys';
 import { ArtifactMissingError, ArtifactStore } from '../src/storage/store';
 import { cachedBase } from './learn-probe';
 import { isMain } from './util';
@@ -16,7 +16,9 @@ import { isMain } from './util';
  * (levels gained, lost, McNemar z). The learning numbers equal npm start's: the stages are the same and
  * deterministic. `npx tsx bench/heldout-gain.ts '<run config JSON>' [levels] [against]`, e.g. '{"algorithm":"rloo"}'.
  * With `against`, an experiment in the local stack's bucket (e.g. the RLOO run of a sweep from the same SFT base),
- * each checkpoint is also paired with that run's stored evaluation of the same iteration, level by level.
+ * each checkpoint is also paired with that run's stored evaluation of the same iteration, level by level, and the
+ * probe starts from the checkpoint that run started from (its `resumeFrom`: a sweep's shared or copied SFT base),
+ * so that the pairing is exact whether or not the local cache holds that base.
  */
 /** One training iteration of the models in place (default: the pipeline's, iterationInProcess). */
 export type IterateFn = (
@@ -42,7 +44,13 @@ export async function heldoutGain(
   const setup = runSetup(config);
   // The iterations' own evaluation (every evalEvery and the last) on one level: the comparison below does it.
   const trainSetup = runSetup({ ...config, evalEpisodes: 1 });
-  const policy = await cachedBase(input);
+  const from = pairing ? await storedStart(pairing.store, pairing.id, config) : undefined;
+  const policy = from
+    ? modelFromCheckpoint(
+        await pairing!.store.getCheckpoint(checkpointPrefix(from.experimentId, 'policy', from.iteration)),
+        setup.modelConfig,
+      )
+    : await cachedBase(input);
   const reference = policy.clone();
   const prm = policy.clone();
   // Each checkpoint's outcomes, and its line against the stored run (printed after the checkpoint's own line).
@@ -80,6 +88,45 @@ export async function heldoutGain(
     if (vs) console.log(vs);
   }
   [policy, reference, prm].forEach((m) => m.dispose());
+}
+
+/** Run-config fields that must match for a probe to be paired with a stored run as the same experiment. */
+const PAIRED_FIELDS = [
+  'env',
+  'envOptions',
+  'model',
+  'groups',
+  'groupSize',
+  'temperature',
+  'klCoef',
+  'seed',
+] as const;
+
+/**
+ * The checkpoint the stored run `against` started from (its `resumeFrom`), or undefined when it trained its own
+ * base. Prints where the probe starts and every field of PAIRED_FIELDS on which the probe's config differs from
+ * the stored run's (the probe goes on: a deliberate difference, e.g. another temperature, is a valid probe).
+ */
+export async function storedStart(
+  store: ArtifactStore,
+  against: string,
+  config: Record<string, unknown>,
+): Promise<{ experimentId: string; iteration: number } | undefined> {
+  const stored = JSON.parse((await store.getBytes(configKey(against))).toString('utf8')) as Record<
+    string,
+    unknown
+  >;
+  const differ = PAIRED_FIELDS.filter(
+    (f) => stored[f] !== undefined && JSON.stringify(stored[f]) !== JSON.stringify(config[f]),
+  );
+  if (differ.length)
+    console.log(
+      `note: the probe differs from ${against} in ${differ.map((f) => `${f} (${JSON.stringify(config[f])}, stored ${JSON.stringify(stored[f])})`).join(', ')}`,
+    );
+  const from = stored.resumeFrom as { experimentId?: unknown; iteration?: unknown } | undefined;
+  if (typeof from?.experimentId !== 'string' || typeof from.iteration !== 'number') return undefined;
+  console.log(`starting from ${from.experimentId} at iteration ${from.iteration}, where ${against} started`);
+  return { experimentId: from.experimentId, iteration: from.iteration };
 }
 
 const rate = (xs: boolean[]) => (xs.filter(Boolean).length / xs.length).toFixed(3);

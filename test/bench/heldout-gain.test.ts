@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { heldoutGain, pairedWithStored } from '../../bench/heldout-gain';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { heldoutGain, pairedWithStored, storedStart } from '../../bench/heldout-gain';
 import { evaluationLevels } from '../../src/report/load';
 import { configKey, iterationKey } from '../../src/storage/keys';
 import { testEnv, testStore } from '../helpers/stack';
@@ -59,6 +59,44 @@ describe('bench/heldout-gain: a probe paired with a stored run on the same held-
       await expect(heldoutGain({}, 4, undefined, 'no-such-experiment')).rejects.toThrow(
         /no experiment "no-such-experiment" in bucket/,
       );
+    });
+  });
+
+  describe('where a paired probe starts', () => {
+    const resumed = `heldout-resumed-${randomUUID().slice(0, 8)}`;
+    const config = { env: 'sokoban', envOptions: { boxes: 2 }, temperature: 0.7, seed: 0 };
+
+    it('starts from the checkpoint the stored run started from, and names the fields where they differ', async () => {
+      await store.putJson(configKey(resumed), {
+        ...config,
+        envOptions: { boxes: 2, minTrainMoves: 7 },
+        resumeFrom: { experimentId: 'some-sweep-base', iteration: 0 },
+      });
+      const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+      try {
+        expect(await storedStart(store, resumed, config)).toEqual({
+          experimentId: 'some-sweep-base',
+          iteration: 0,
+        });
+        const lines = log.mock.calls.map((c) => String(c[0]));
+        expect(lines[0]).toBe(
+          `note: the probe differs from ${resumed} in envOptions ({"boxes":2}, stored {"boxes":2,"minTrainMoves":7})`,
+        );
+        expect(lines[1]).toBe(`starting from some-sweep-base at iteration 0, where ${resumed} started`);
+      } finally {
+        log.mockRestore();
+      }
+    });
+
+    it('falls back to the cached base when the stored run trained its own', async () => {
+      // The stored config of the suite above has no resumeFrom and only `algorithm`, which is not compared.
+      const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+      try {
+        expect(await storedStart(store, id, config)).toBeUndefined();
+        expect(log).not.toHaveBeenCalled();
+      } finally {
+        log.mockRestore();
+      }
     });
   });
 });
