@@ -112,10 +112,7 @@ export async function storedStart(
   against: string,
   config: Record<string, unknown>,
 ): Promise<{ experimentId: string; iteration: number } | undefined> {
-  const stored = JSON.parse((await store.getBytes(configKey(against))).toString('utf8')) as Record<
-    string,
-    unknown
-  >;
+  const stored = await store.getJson<Record<string, unknown>>(configKey(against));
   const differ = PAIRED_FIELDS.filter(
     (f) => stored[f] !== undefined && JSON.stringify(stored[f]) !== JSON.stringify(config[f]),
   );
