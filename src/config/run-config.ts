@@ -101,7 +101,10 @@ export const runConfigSchema = z
     groups: int(1, 4096).default(8),
     /** N: rollouts per group (paper 8). */
     groupSize: int(2, 256).default(8),
-    /** Max env steps per episode; default: the env's own (Sokoban 15, WebShop 10). */
+    /**
+     * Steps per episode: every env of the run (rollouts, demonstrations, evaluation) ends an episode after this
+     * many actions. Default: the env's own (Sokoban 15, the paper's; WebShop and Social 10).
+     */
     maxSteps: int(1, 200).optional(),
     /** Max action tokens the policy may generate per step; default: the env's own (Sokoban 8, WebShop 80, Social 24). */
     maxActionTokens: int(1, 256).optional(),
@@ -114,8 +117,8 @@ export const runConfigSchema = z
      * `boxes` (Sokoban and VisualSokoban, default 1, the paper's): boxes per level; with 2 the shortest
      * solutions are ~8 steps instead of ~3.5, so that credit has longer episodes to be assigned over.
      * `minTrainMoves` (Sokoban and VisualSokoban): train on long levels only. A training level whose shortest
-     * solution is under this many moves, or over the episode's 15 steps, is replaced by one that needs this
-     * many to 15 (rollouts and SFT demonstrations); held-out levels never are, so evaluation is unchanged.
+     * solution is under this many moves, or over the episode's `maxSteps` (15 by default), is replaced by one that
+     * needs this many to `maxSteps` (rollouts and SFT demonstrations); held-out levels never are, so evaluation is unchanged.
      */
     envOptions: z
       .object({
@@ -338,7 +341,7 @@ export function crossFieldIssues(config: RunConfig): string[] {
         `envOptions.minTrainMoves: only the sokoban envs have solution lengths (env is ${config.env})`,
       );
     else {
-      const budget = Math.min(config.maxSteps ?? 15, 15); // SokobanEnv ends every episode after 15 actions
+      const budget = config.maxSteps ?? 15; // SokobanEnv's own budget
       if (config.envOptions.minTrainMoves > budget)
         issues.push(
           `envOptions.minTrainMoves: ${config.envOptions.minTrainMoves} is above the episode's ${budget} steps, so no training level could be solved within an episode`,

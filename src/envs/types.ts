@@ -58,6 +58,7 @@ export interface SeedRange {
 
 export interface EnvSpec {
   name: string;
+  /** `options.maxSteps` sets the episode budget (every built-in env honours it); the rest are the env's own. */
   create(options?: Record<string, unknown>): Env;
   /** Texts from which a tokenizer vocabulary is built; deterministic. */
   vocabularyTexts(): string[];

@@ -17,7 +17,7 @@ export interface RunSetup {
 }
 
 export function runSetup(config: RunConfig): RunSetup {
-  const spec = withEnvOptions(getEnvSpec(config.env), config.envOptions);
+  const spec = withEnvOptions(getEnvSpec(config.env), envCreateOptions(config));
   const tokenizer = tokenizerFor(spec);
   const algorithm = algorithms.resolve(config.algorithm, algorithmOptions(config));
   const modelConfig = modelConfigFor(spec, tokenizer, config.model, algorithm.stages.needsValueHead);
@@ -29,20 +29,32 @@ export function runSetup(config: RunConfig): RunSetup {
   return { config, spec, tokenizer, modelConfig, algorithm, maxActionTokens };
 }
 
-/** The env spec whose envs are created with the run config's envOptions (every rollout, demonstration, evaluation). */
-function withEnvOptions(spec: EnvSpec, envOptions: RunConfig['envOptions']): EnvSpec {
+/**
+ * What every env of a run is created with: the run config's envOptions, and its maxSteps as the env's episode
+ * budget (unset: the env's own, Sokoban 15, WebShop and Social 10).
+ */
+function envCreateOptions(config: RunConfig): Record<string, unknown> {
+  return config.maxSteps === undefined
+    ? config.envOptions
+    : { ...config.envOptions, maxSteps: config.maxSteps };
+}
+
+/** The env spec whose envs are created with the given options (every rollout, demonstration, evaluation). */
+function withEnvOptions(spec: EnvSpec, envOptions: Record<string, unknown>): EnvSpec {
   if (Object.keys(envOptions).length === 0) return spec;
   return { ...spec, create: (options) => spec.create({ ...envOptions, ...options }) };
 }
 
 /**
- * The run config's envOptions and non-default prompt options (historyObservations) as part of an SFT base's
- * identity: nothing when they are the defaults, so the identity of every base trained before the fields
- * existed stays the same.
+ * The run config's envOptions, episode budget (maxSteps) and non-default prompt options (historyObservations)
+ * as part of an SFT base's identity: nothing when they are the defaults, so the identity of every base trained
+ * before the fields existed stays the same.
  */
 export function envOptionsIdentity(config: RunConfig): unknown[] {
   return [
     ...(Object.keys(config.envOptions).length === 0 ? [] : [config.envOptions]),
+    // The budget bounds demonstrations and, with envOptions.minTrainMoves, which training levels qualify.
+    ...(config.maxSteps === undefined ? [] : [{ maxSteps: config.maxSteps }]),
     // Only when not the default, so that the identities of bases stored before the field existed hold.
     ...(config.historyObservations ? [] : [{ historyObservations: false }]),
   ];

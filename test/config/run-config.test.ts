@@ -5,7 +5,7 @@ import { generateRoom } from '../../src/envs/sokoban/generate';
 import { solve } from '../../src/envs/sokoban/solver';
 import { HELD_OUT_SEED_START } from '../../src/envs/types';
 import type { WebShopEnv } from '../../src/envs/webshop/env';
-import { runSetup } from '../../src/pipeline';
+import { envOptionsIdentity, runSetup } from '../../src/pipeline';
 
 /** The workflow input's boundary: `{}` (the Temporal UI's Start Workflow form) must start a sensible run. */
 
@@ -163,5 +163,44 @@ describe('parseRunConfig', () => {
       "envOptions.minTrainMoves: 12 is above the episode's 10 steps",
     );
     expect(() => parseRunConfig({ envOptions: { minTrainMoves: 0 } })).toThrow('envOptions.minTrainMoves:');
+  });
+
+  it("maxSteps is every env's episode budget, above the env's own too; training levels then need up to maxSteps moves", () => {
+    for (const [env, own] of [
+      ['sokoban', 15],
+      ['sokoban-visual', 15],
+      ['webshop', 10],
+      ['social', 10],
+    ] as const) {
+      expect(runSetup(parseRunConfig({ env })).spec.create().maxSteps, env).toBe(own);
+      expect(runSetup(parseRunConfig({ env, maxSteps: 25 })).spec.create().maxSteps, env).toBe(25);
+      expect(runSetup(parseRunConfig({ env, maxSteps: 4 })).spec.create().maxSteps, env).toBe(4);
+    }
+    // A 2-box level that needs 15 moves ends unsolved after 15 wrong ones at the default budget, not at 25.
+    const wander = (maxSteps?: number) => {
+      const env = runSetup(parseRunConfig({ envOptions: { boxes: 2 }, maxSteps })).spec.create();
+      env.reset(HELD_OUT_SEED_START);
+      let steps = 0;
+      for (let done = false; !done; steps++) done = env.step('up').done;
+      return steps;
+    };
+    expect(wander()).toBe(15);
+    expect(wander(25)).toBe(25);
+    // minTrainMoves up to the budget: with 25 steps, levels of 16-25 moves are trained on too.
+    const long = runSetup(
+      parseRunConfig({ envOptions: { boxes: 2, minTrainMoves: 16 }, maxSteps: 25 }),
+    ).spec.create();
+    for (let seed = 0; seed < 5; seed++) {
+      long.reset(seed);
+      const moves = solve((long as SokobanEnv).currentRoom(), 25)!.length;
+      expect(moves).toBeGreaterThanOrEqual(16);
+      expect(moves).toBeLessThanOrEqual(25);
+    }
+    expect(() => parseRunConfig({ maxSteps: 25, envOptions: { minTrainMoves: 26 } })).toThrow(
+      "envOptions.minTrainMoves: 26 is above the episode's 25 steps",
+    );
+    // The budget is part of an SFT base's identity only when set.
+    expect(envOptionsIdentity(parseRunConfig({}))).toEqual([]);
+    expect(envOptionsIdentity(parseRunConfig({ maxSteps: 25 }))).toEqual([{ maxSteps: 25 }]);
   });
 });

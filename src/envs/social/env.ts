@@ -9,8 +9,10 @@ import { applySocialEffects, scriptedReply, type PartnerReply, type Turn } from 
 import { initialPartnerState, type PartnerState, type Scenario, type ScenarioFamily } from './scenario';
 
 export interface SocialOptions {
-  /** Agent turns per episode. */
+  /** Agent turns per episode (default 10). */
   maxTurns?: number;
+  /** The same as maxTurns, under the name every env takes (the run config's `maxSteps`); maxTurns wins. */
+  maxSteps?: number;
   /** Restrict to these scenario families (default all five). */
   families?: string[];
   /** `llm` = partner replies from the OpenAI-compatible endpoint (falls back to scripted on errors). */
@@ -49,7 +51,7 @@ export class SocialEnv implements Env {
 
   constructor(options: SocialOptions = {}) {
     this.options = options;
-    this.maxSteps = options.maxTurns ?? 10;
+    this.maxSteps = options.maxTurns ?? options.maxSteps ?? 10;
     this.families = (options.families ?? SCENARIO_FAMILIES.map((f) => f.name)).map(getFamily);
     this.llm =
       options.llm ?? (options.partner === 'llm' || options.judge === 'llm' ? llmConfigFromEnv() : null);
