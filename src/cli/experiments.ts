@@ -113,7 +113,7 @@ async function run(): Promise<void> {
     )
     .option(
       '--set <json>',
-      `run-config fields merged into the suite's base config, e.g. '{"envOptions":{"productIds":"per-episode"}}' (objects field by field)`,
+      `run-config fields merged into the suite's base config, e.g. '{"envOptions":{"productIds":"per-episode"}}' (objects field by field; null unsets a suite field, e.g. '{"alpha":null}')`,
       jsonObject,
     )
     .option('--no-png', 'skip the PNG exports')

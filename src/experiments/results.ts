@@ -24,18 +24,23 @@ export interface SuiteOverrides {
   variants?: string[];
   /** Copy this experiment's stored SFT base instead of training one (the sweep's baseFrom). */
   baseFrom?: string;
-  /** Run-config fields merged into the suite's base config (objects field by field, e.g. envOptions, model). */
+  /**
+   * Run-config fields merged into the suite's base config (objects field by field, e.g. envOptions, model); a
+   * null unsets the suite's field, so the run config's default applies.
+   */
   set?: Record<string, unknown>;
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** `over` merged into `base`: nested objects field by field, anything else replaced. */
+/** `over` merged into `base`: nested objects field by field, null deletes the field, anything else replaced. */
 function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out = { ...base };
-  for (const [k, v] of Object.entries(over))
-    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? deepMerge(out[k], v) : v;
+  for (const [k, v] of Object.entries(over)) {
+    if (v === null) delete out[k];
+    else out[k] = isPlainObject(v) && isPlainObject(out[k]) ? deepMerge(out[k], v) : v;
+  }
   return out;
 }
 

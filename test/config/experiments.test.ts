@@ -15,6 +15,7 @@ import {
 import type { SweepRow } from '../../workflows/sweep';
 import { findSuite, SUITES } from '../../src/experiments/suites';
 import { methodLabel } from '../../src/report/load';
+import { parseRunConfig } from '../../src/config/run-config';
 
 describe('experiment suites', () => {
   it('every suite is a valid sweep; the paper suites are 8 methods x 3 seeds from one shared base', () => {
@@ -81,6 +82,17 @@ describe('experiment suites', () => {
     // finding 44's runs (rollouts at the evaluation's 0.4) are one --set away
     const finding44 = configs(suiteSweep(findSuite('sokoban-2boxes'), { set: { temperature: 0.4 } }));
     expect(finding44.find((c) => c.name === 'rloo-s0')!.config.temperature).toBe(0.4);
+    // null unsets a suite field, nested ones too, and the run config's default applies
+    const unset = configs(
+      suiteSweep(findSuite('sokoban-2boxes'), {
+        set: { alpha: null, envOptions: { boxes: null, minTrainMoves: 7 } },
+      }),
+    );
+    const plain = unset.find((c) => c.name === 'rloopistar-s0')!.config;
+    expect(plain.alpha).toBe(parseRunConfig({}).alpha);
+    expect(plain.alpha).not.toBe(0.5);
+    expect(plain.envOptions).toEqual({ minTrainMoves: 7 });
+    expect(plain.temperature).toBe(0.7); // the rest of the suite stays
   });
 
   it('--variants runs a named subset of the suite and names unknown variants', () => {
