@@ -14,6 +14,7 @@ import {
   istarTraining,
   type Progress,
   type TrainingResult,
+  type TrainingState,
 } from '../../workflows/training';
 import { describeFailure } from '../../workflows/failures';
 import { registerScheduleCommands } from './schedule';
@@ -33,6 +34,7 @@ import { evaluationOutcomes } from '../report/load';
 import { ArtifactStore } from '../storage/store';
 import { followRun, gainOverBase, iterationLine, pairedGain, pairedText, type OutputOptions } from './follow';
 import { addRunFlags, runConfigFromFlags } from './run-flags';
+import { extensionState } from './extend';
 
 /** `istar status` of a sweep: how many runs are done, which are running, and the rows so far. */
 async function sweepStatus(
@@ -109,14 +111,16 @@ export interface StartRunOptions extends OutputOptions {
  * detached, follow it to the end.
  */
 export async function startRun(
-  input: RunConfigInput,
+  input: RunConfigInput | null,
   opts: StartRunOptions,
+  /** A stored run's state to go on from (`istar extend`); its config replaces `input`. */
+  carried?: TrainingState,
 ): Promise<TrainingResult | undefined> {
   return withClient(async (client, uiUrl) => {
     const workflowId =
       opts.workflowId ??
-      input.experimentId ??
-      `istar-${input.env ?? 'sokoban'}-${input.algorithm ?? 'istar'}-${randomUUID().slice(0, 8)}`;
+      input?.experimentId ??
+      `istar-${input?.env ?? 'sokoban'}-${input?.algorithm ?? 'istar'}-${randomUUID().slice(0, 8)}`;
     let attached = false;
     try {
       attached = (await client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
@@ -126,7 +130,7 @@ export async function startRun(
     const handle = await client.workflow.start(istarTraining, {
       taskQueue: opts.taskQueue ?? TASK_QUEUES.workflow,
       workflowId,
-      args: [input],
+      args: carried ? [null, carried] : [input],
       workflowIdConflictPolicy: 'USE_EXISTING',
       memo: { startedBy: 'istar cli' },
     });
@@ -176,6 +180,14 @@ async function pairedWithBase(result: TrainingResult): Promise<ReturnType<typeof
   }
 }
 
+/** A running workflow other than `except` that trains `experimentId` (its search attribute), if any. */
+async function runningOn(client: Client, experimentId: string, except: string): Promise<string | undefined> {
+  const query = `${SEARCH_ATTRIBUTE_KEYS.experiment.name} = ${JSON.stringify(experimentId)} AND ExecutionStatus = "Running"`;
+  for await (const execution of client.workflow.list({ query }))
+    if (execution.workflowId !== except) return execution.workflowId;
+  return undefined;
+}
+
 export const outputFlags = (cmd: Command) =>
   cmd
     .option('--json', 'machine-readable output (one JSON object per line)')
@@ -220,6 +232,31 @@ export function buildProgram(): Command {
       resumeFrom: { experimentId: experiment, iteration: Number(iteration) },
     });
     await startRun(input, { ...opts, workflowId: opts.id });
+  });
+
+  outputFlags(
+    program
+      .command('extend')
+      .description(
+        'go on training a stored run (completed, stopped or failed) in place, to more iterations: exactly as a run started with them',
+      )
+      .argument('<experiment>')
+      .requiredOption('--iterations <n>', 'iterations in all, above those the run has recorded')
+      .option('--id <workflowId>', 'workflow id (default: <experiment>-to<n>)')
+      .option('--task-queue <name>', 'workflow task queue', TASK_QUEUES.workflow)
+      .option('--detach', 'start and return without following'),
+  ).action(async (experiment: string, opts) => {
+    if (!/^\d+$/.test(opts.iterations))
+      throw new Error(`--iterations must be a positive integer, got "${opts.iterations}"`);
+    const iterations = Number(opts.iterations);
+    const workflowId = opts.id ?? `${experiment}-to${iterations}`;
+    const running = await withClient((client) => runningOn(client, experiment, workflowId));
+    if (running)
+      throw new Error(
+        `experiment ${experiment} is being trained by the running workflow ${running}; wait for it to end or stop it (istar stop ${running})`,
+      );
+    const state = await extensionState(ArtifactStore.fromEnv(), experiment, iterations);
+    await startRun(null, { ...opts, workflowId }, state);
   });
 
   outputFlags(program.command('status').description('progress of a run').argument('<workflowId>')).action(

@@ -7,9 +7,10 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { followSweep, runningText, startedSweep } from '../../src/cli/sweep';
 import { findSuite } from '../../src/experiments/suites';
-import { SEARCH_ATTRIBUTE_KEYS, type Progress } from '../../workflows/training';
+import { SEARCH_ATTRIBUTE_KEYS, istarTraining, type Progress } from '../../workflows/training';
+import { checkpointPrefix, iterationKey } from '../../src/storage/keys';
 import type { SweepProgress } from '../../workflows/sweep';
-import { testEnv } from '../helpers/stack';
+import { testEnv, testStore } from '../helpers/stack';
 import {
   connectTestTemporal,
   testWorkers,
@@ -183,6 +184,79 @@ describe('istar CLI', () => {
     );
     const json = JSON.parse((await istar(['status', id, '--json'])).stdout) as { failure?: string };
     expect(json.failure).toContain('locateCheckpoints activity failed not retryable');
+  });
+
+  it('extend goes on training a stored run in place: iteration 3 is exactly that of a run started with 3', async () => {
+    const queues = uniqueQueues();
+    const store = testStore();
+    const tag = randomUUID().slice(0, 6);
+    const full = `ext-full-${tag}`;
+    const short = `ext-short-${tag}`;
+    const workers = await testWorkers(t, queues);
+    await withWorkers(workers, async () => {
+      const run = (experimentId: string, iterations: number) =>
+        t.client.workflow.execute(istarTraining, {
+          taskQueue: queues.workflow,
+          workflowId: experimentId,
+          args: [tinyConfig(queues, { experimentId, iterations })],
+        });
+      await Promise.all([run(full, 3), run(short, 2)]);
+      const extended = await istar([
+        'extend',
+        short,
+        '--iterations',
+        '3',
+        '--task-queue',
+        queues.workflow,
+        '--json',
+      ]);
+      expect(extended.code, extended.stderr).toBe(0);
+      const lines = extended.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines[0]).toMatchObject({ type: 'started', workflowId: `${short}-to3` });
+      const result = lines.at(-1) as { type: string; iterations: number; policyKey: string };
+      expect(result).toMatchObject({ type: 'result', iterations: 3 });
+      expect(result.policyKey).toBe(checkpointPrefix(short, 'policy', 3));
+
+      // The same iteration 3: losses, rollouts and the final evaluation, to the last bit (timings aside).
+      const metrics = async (id: string) => {
+        const m = await store.getJson<Record<string, number>>(iterationKey(id, 3, 'metrics.json'));
+        return Object.fromEntries(Object.entries(m).filter(([k]) => !/seconds|time|_ms$/.test(k)));
+      };
+      const [a, b] = [await metrics(full), await metrics(short)];
+      expect(Object.keys(a).length).toBeGreaterThan(10);
+      expect(a['eval/success_rate']).toBeDefined();
+      expect(b).toEqual(a);
+      const weights = async (id: string) => store.getBytes(`${checkpointPrefix(id, 'policy', 3)}weights.bin`);
+      expect((await weights(short)).equals(await weights(full))).toBe(true);
+      expect(await store.listCheckpoints(short, 'policy')).toEqual([0, 1, 2, 3]);
+
+      // Not below what the run has done, not an experiment that was never stored, not a run still training.
+      const again = await istar(['extend', short, '--iterations', '3']);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain(
+        `experiment ${short} has run 3 iterations; extend it to more than that (got 3)`,
+      );
+      const none = await istar(['extend', `never-${tag}`, '--iterations', '5']);
+      expect(none.stderr).toContain(`experiment never-${tag} has no stored config`);
+      expect((await istar(['extend', short, '--iterations', 'x'])).stderr).toContain(
+        '--iterations must be a positive integer, got "x"',
+      );
+      const busy = `ext-busy-${tag}`;
+      const handle = await t.client.workflow.start(istarTraining, {
+        taskQueue: queues.workflow,
+        workflowId: busy,
+        args: [tinyConfig(queues, { experimentId: busy, iterations: 40, evalEvery: 40 })],
+      });
+      for (let i = 0; i < 600 && (await store.listIterations(busy)).length < 2; i++)
+        await new Promise((r) => setTimeout(r, 250));
+      const refused = await istar(['extend', busy, '--iterations', '50']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`experiment ${busy} is being trained by the running workflow ${busy}`);
+      await handle.terminate('test: done');
+    });
   });
 
   it('status of an unknown workflow is a clear error', async () => {

@@ -1,0 +1,93 @@
+import { parseRunConfig, type RunConfig } from '../config/run-config';
+import { checkpointPrefix, iterationKey } from '../storage/keys';
+import type { ArtifactStore } from '../storage/store';
+import type { IterationRecord, TrainingState } from '../../workflows/training';
+
+/** Iteration records kept in an extended run's state, as the workflow keeps them (its MAX_HISTORY). */
+const HISTORY = 500;
+
+/**
+ * The state in which a stored run (completed, stopped or failed) goes on to `iterations` iterations in place:
+ * the same experiment, its last recorded iteration's policy, the PRM that iteration scored with, its KL anchor
+ * and its history, read from storage alone. Started as `istarTraining(null, state)`, iteration k + 1 onwards runs
+ * exactly as in a run started with `iterations` (the levels, sampling seeds and each iteration's optimizers
+ * depend only on the config, the iteration and these checkpoints).
+ */
+export async function extensionState(
+  store: ArtifactStore,
+  experimentId: string,
+  iterations: number,
+): Promise<TrainingState> {
+  const prefix = `experiments/${experimentId}/`;
+  if (!(await store.exists(`${prefix}config.json`)))
+    throw new Error(
+      `experiment ${experimentId} has no stored config (${prefix}config.json): nothing to extend`,
+    );
+  let config: RunConfig;
+  try {
+    config = parseRunConfig(await store.getJson(`${prefix}config.json`));
+  } catch (err) {
+    throw new Error(
+      `experiment ${experimentId}: its stored config is not a valid run config: ${(err as Error).message}`,
+    );
+  }
+  const recorded = await store.listIterations(experimentId);
+  const policies = new Set(await store.listCheckpoints(experimentId, 'policy'));
+  const done: number[] = [];
+  for (const it of recorded)
+    if (policies.has(it) && (await store.exists(iterationKey(experimentId, it, 'metrics.json'))))
+      done.push(it);
+  // A run resumed from another experiment's checkpoint (every sweep run) records nothing at iteration 0.
+  const last = done.at(-1) ?? (config.resumeFrom ? 0 : undefined);
+  if (last === undefined)
+    throw new Error(
+      `experiment ${experimentId} has no iteration with both its metrics and its policy checkpoint`,
+    );
+  if (!(Number.isInteger(iterations) && iterations > last))
+    throw new Error(
+      `experiment ${experimentId} has run ${last} iterations; extend it to more than that (got ${iterations})`,
+    );
+
+  const start = config.resumeFrom ? await startCheckpoints(store, config.resumeFrom) : undefined;
+  const policyKey = last === 0 && start ? start.policyKey : checkpointPrefix(experimentId, 'policy', last);
+  // The PRM the last iteration left: its own, or the latest earlier one (an iteration without pairs trains none).
+  const prms = (await store.listCheckpoints(experimentId, 'prm')).filter((i) => i <= last);
+  const prmKey =
+    prms.length > 0
+      ? checkpointPrefix(experimentId, 'prm', prms.at(-1)!)
+      : (start?.prmKey ?? checkpointPrefix(experimentId, 'policy', 0));
+  const referenceKey = start?.policyKey ?? checkpointPrefix(experimentId, 'policy', 0);
+
+  const history: IterationRecord[] = [];
+  let bestSuccess: number | null = null;
+  for (const it of done) {
+    const { iteration: _, ...metrics } = await store.getJson<Record<string, number>>(
+      iterationKey(experimentId, it, 'metrics.json'),
+    );
+    history.push({ iteration: it, metrics });
+    const success = metrics['eval/success_rate'];
+    if (success !== undefined) bestSuccess = Math.max(bestSuccess ?? 0, success);
+  }
+  return {
+    config: { ...config, experimentId, iterations },
+    iteration: last,
+    policyKey,
+    prmKey,
+    referenceKey,
+    bestSuccess,
+    history: history.slice(-HISTORY),
+    paused: false,
+    stopRequested: false,
+  };
+}
+
+/** The checkpoints a run started from with `resumeFrom` (as the workflow's locateCheckpoints finds them). */
+async function startCheckpoints(
+  store: ArtifactStore,
+  from: { experimentId: string; iteration: number },
+): Promise<{ policyKey: string; prmKey: string }> {
+  const policyKey = checkpointPrefix(from.experimentId, 'policy', from.iteration);
+  await store.readManifest(policyKey);
+  const prmKey = checkpointPrefix(from.experimentId, 'prm', from.iteration);
+  return { policyKey, prmKey: (await store.exists(`${prmKey}manifest.json`)) ? prmKey : policyKey };
+}
