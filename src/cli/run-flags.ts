@@ -33,6 +33,7 @@ export function addRunFlags(cmd: Command): Command {
     .option('--beta <x>', 'implicit reward scale (eqs. 1-2)', num('--beta'))
     .option('--policy-lr <x>', 'policy learning rate', num('--policy-lr'))
     .option('--prm-lr <x>', 'PRM learning rate', num('--prm-lr'))
+    .option('--max-steps <n>', "steps per episode (default: the env's own, Sokoban 15)", int('--max-steps'))
     .option('--eval-every <n>', 'evaluate every K iterations', int('--eval-every'))
     .option('--seed <n>', 'run seed', int('--seed'));
 }
@@ -49,6 +50,7 @@ const FLAG_FIELDS: Record<string, keyof RunConfigInput> = {
   beta: 'beta',
   policyLr: 'policyLr',
   prmLr: 'prmLr',
+  maxSteps: 'maxSteps',
   evalEvery: 'evalEvery',
   seed: 'seed',
 };

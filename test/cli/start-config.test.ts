@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { startConfigFromEnv } from '../../src/cli/run-flags';
+import { runConfigFromFlags, startConfigFromEnv } from '../../src/cli/run-flags';
 
 describe('ISTAR_START_CONFIG (npm start overrides)', () => {
   it('reads a JSON object; unset or blank is no override', () => {
@@ -18,5 +18,18 @@ describe('ISTAR_START_CONFIG (npm start overrides)', () => {
     expect(() => startConfigFromEnv('3')).toThrow(
       'ISTAR_START_CONFIG must be a JSON object of run-config fields, got 3',
     );
+  });
+});
+
+describe('run flags', () => {
+  it('override --config field by field: --max-steps sets the episode budget', () => {
+    const { input, config } = runConfigFromFlags({
+      config: '{"env":"webshop","maxSteps":8}',
+      maxSteps: 12,
+      seed: 4,
+    });
+    expect(input).toMatchObject({ env: 'webshop', maxSteps: 12, seed: 4 });
+    expect([config.env, config.maxSteps, config.seed]).toEqual(['webshop', 12, 4]);
+    expect(runConfigFromFlags({ config: '{"maxSteps":8}' }).config.maxSteps).toBe(8);
   });
 });
