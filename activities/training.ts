@@ -318,13 +318,7 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
       async (input: {
         experimentId: string;
         iteration: number;
-      }): Promise<{ policyKey: string; prmKey: string }> => {
-        const policyKey = checkpointPrefix(input.experimentId, 'policy', input.iteration);
-        await store.readManifest(policyKey);
-        const prmKey = checkpointPrefix(input.experimentId, 'prm', input.iteration);
-        const hasPrm = await store.exists(`${prmKey}manifest.json`);
-        return { policyKey, prmKey: hasPrm ? prmKey : policyKey };
-      },
+      }): Promise<{ policyKey: string; prmKey: string }> => store.locateCheckpoints(input),
     ),
 
     /** Step 1: G/shards groups x N episodes with pi_old. */

@@ -48,7 +48,7 @@ export async function extensionState(
       `experiment ${experimentId} has run ${last} iterations; extend it to more than that (got ${iterations})`,
     );
 
-  const start = config.resumeFrom ? await startCheckpoints(store, config.resumeFrom) : undefined;
+  const start = config.resumeFrom ? await store.locateCheckpoints(config.resumeFrom) : undefined;
   const policyKey = last === 0 && start ? start.policyKey : checkpointPrefix(experimentId, 'policy', last);
   // The PRM the last iteration left: its own, or the latest earlier one (an iteration without pairs trains none).
   const prms = (await store.listCheckpoints(experimentId, 'prm')).filter((i) => i <= last);
@@ -79,15 +79,4 @@ export async function extensionState(
     paused: false,
     stopRequested: false,
   };
-}
-
-/** The checkpoints a run started from with `resumeFrom` (as the workflow's locateCheckpoints finds them). */
-async function startCheckpoints(
-  store: ArtifactStore,
-  from: { experimentId: string; iteration: number },
-): Promise<{ policyKey: string; prmKey: string }> {
-  const policyKey = checkpointPrefix(from.experimentId, 'policy', from.iteration);
-  await store.readManifest(policyKey);
-  const prmKey = checkpointPrefix(from.experimentId, 'prm', from.iteration);
-  return { policyKey, prmKey: (await store.exists(`${prmKey}manifest.json`)) ? prmKey : policyKey };
 }

@@ -263,6 +263,20 @@ export class ArtifactStore {
     return validateManifest(raw, `s3://${this.bucket}/${prefix}${MANIFEST}`);
   }
 
+  /**
+   * The checkpoints a run resumed from `{experimentId, iteration}` starts with: that iteration's policy (which
+   * must be complete) and its PRM, or the policy when the iteration stored no PRM.
+   */
+  async locateCheckpoints(from: {
+    experimentId: string;
+    iteration: number;
+  }): Promise<{ policyKey: string; prmKey: string }> {
+    const policyKey = checkpointPrefix(from.experimentId, 'policy', from.iteration);
+    await this.readManifest(policyKey);
+    const prmKey = checkpointPrefix(from.experimentId, 'prm', from.iteration);
+    return { policyKey, prmKey: (await this.exists(`${prmKey}${MANIFEST}`)) ? prmKey : policyKey };
+  }
+
   /** Read and verify a checkpoint: the weights are streamed into one buffer while their sha256 is computed. */
   async getCheckpoint(prefix: string): Promise<CheckpointContent> {
     const manifest = await this.readManifest(prefix);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { followSweep, runningText, startedSweep } from '../../src/cli/sweep';
+import { extensionState } from '../../src/cli/extend';
 import { findSuite } from '../../src/experiments/suites';
 import { SEARCH_ATTRIBUTE_KEYS, istarTraining, type Progress } from '../../workflows/training';
 import { checkpointPrefix, iterationKey } from '../../src/storage/keys';
@@ -236,6 +237,33 @@ describe('istar CLI', () => {
       const weights = async (id: string) => store.getBytes(`${checkpointPrefix(id, 'policy', 3)}weights.bin`);
       expect((await weights(short)).equals(await weights(full))).toBe(true);
       expect(await store.listCheckpoints(short, 'policy')).toEqual([0, 1, 2, 3]);
+
+      // A run started from another run's checkpoint (as every sweep run is) keeps that checkpoint as its KL anchor.
+      const from = { experimentId: full, iteration: 0 };
+      const resumed = (experimentId: string, iterations: number) =>
+        t.client.workflow.execute(istarTraining, {
+          taskQueue: queues.workflow,
+          workflowId: experimentId,
+          args: [tinyConfig(queues, { experimentId, iterations, resumeFrom: from, klCoef: 1 })],
+        });
+      await Promise.all([resumed(`${full}-r`, 2), resumed(`${short}-r`, 1)]);
+      const state = await extensionState(store, `${short}-r`, 2);
+      expect([state.iteration, state.policyKey, state.referenceKey]).toEqual([
+        1,
+        checkpointPrefix(`${short}-r`, 'policy', 1),
+        checkpointPrefix(full, 'policy', 0),
+      ]);
+      const again2 = await istar([
+        'extend',
+        `${short}-r`,
+        '--iterations',
+        '2',
+        '--task-queue',
+        queues.workflow,
+      ]);
+      expect(again2.code, again2.stderr).toBe(0);
+      const policy2 = async (id: string) => store.getBytes(`${checkpointPrefix(id, 'policy', 2)}weights.bin`);
+      expect((await policy2(`${short}-r`)).equals(await policy2(`${full}-r`))).toBe(true);
 
       // Not below what the run has done, not an experiment that was never stored, not a run still training.
       const again = await istar(['extend', short, '--iterations', '3']);
