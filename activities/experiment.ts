@@ -17,6 +17,7 @@ const PERMANENT_ERRORS = new Set([
   'NonFiniteLossError',
   'CheckpointCorruptError',
   'ArtifactMissingError',
+  'ExtensionError',
 ]);
 
 /** Map errors that a retry cannot fix to non-retryable failures (keeping name and message); the rest retry. */

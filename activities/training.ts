@@ -23,6 +23,8 @@ import {
 import { checkpointPrefix, iterationKey, iterationPrefix } from '../src/storage/keys';
 import { isPermanentStorageError, type ArtifactStore } from '../src/storage/store';
 import { asActivityError } from './experiment';
+import { extensionState } from './extend';
+import type { TrainingState } from '../workflows/training';
 
 /**
  * The stages of a training iteration as activities (DESIGN.md section 3): read inputs by key, call
@@ -319,6 +321,12 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
         experimentId: string;
         iteration: number;
       }): Promise<{ policyKey: string; prmKey: string }> => store.locateCheckpoints(input),
+    ),
+
+    /** The state in which a stored run goes on to more iterations (the istarExtend workflow). */
+    extensionState: guard(
+      async (input: { experimentId: string; iterations: number }): Promise<TrainingState> =>
+        extensionState(store, input.experimentId, input.iterations),
     ),
 
     /** Step 1: G/shards groups x N episodes with pi_old. */

@@ -1,3 +1,4 @@
 export * from './experiment';
 export * from './training';
 export * from './sweep';
+export * from './extend';

@@ -14,7 +14,6 @@ import {
   istarTraining,
   type Progress,
   type TrainingResult,
-  type TrainingState,
 } from '../../workflows/training';
 import { describeFailure } from '../../workflows/failures';
 import { registerScheduleCommands } from './schedule';
@@ -34,7 +33,8 @@ import { evaluationOutcomes } from '../report/load';
 import { ArtifactStore } from '../storage/store';
 import { followRun, gainOverBase, iterationLine, pairedGain, pairedText, type OutputOptions } from './follow';
 import { addRunFlags, runConfigFromFlags } from './run-flags';
-import { extensionState } from './extend';
+import { extensionState } from '../../activities/extend';
+import { istarExtend, type ExtendInput } from '../../workflows/extend';
 
 /** `istar status` of a sweep: how many runs are done, which are running, and the rows so far. */
 async function sweepStatus(
@@ -113,8 +113,8 @@ export interface StartRunOptions extends OutputOptions {
 export async function startRun(
   input: RunConfigInput | null,
   opts: StartRunOptions,
-  /** A stored run's state to go on from (`istar extend`); its config replaces `input`. */
-  carried?: TrainingState,
+  /** Start `istarExtend` with this input instead (`istar extend`): a stored run goes on in place. */
+  extend?: ExtendInput,
 ): Promise<TrainingResult | undefined> {
   return withClient(async (client, uiUrl) => {
     const workflowId =
@@ -127,13 +127,15 @@ export async function startRun(
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
-    const handle = await client.workflow.start(istarTraining, {
+    const options = {
       taskQueue: opts.taskQueue ?? TASK_QUEUES.workflow,
       workflowId,
-      args: carried ? [null, carried] : [input],
       workflowIdConflictPolicy: 'USE_EXISTING',
       memo: { startedBy: 'istar cli' },
-    });
+    } as const;
+    const handle = extend
+      ? await client.workflow.start(istarExtend, { ...options, args: [extend] })
+      : await client.workflow.start(istarTraining, { ...options, args: [input] });
     print(
       opts,
       {
@@ -255,8 +257,17 @@ export function buildProgram(): Command {
       throw new Error(
         `experiment ${experiment} is being trained by the running workflow ${running}; wait for it to end or stop it (istar stop ${running})`,
       );
+    // Read here first, so that a run that cannot be extended is named at once, worker or not.
     const state = await extensionState(ArtifactStore.fromEnv(), experiment, iterations);
-    await startRun(null, { ...opts, workflowId }, state);
+    await startRun(
+      null,
+      { ...opts, workflowId },
+      {
+        experimentId: experiment,
+        iterations,
+        rolloutTaskQueue: state.config.rolloutTaskQueue,
+      },
+    );
   });
 
   outputFlags(program.command('status').description('progress of a run').argument('<workflowId>')).action(

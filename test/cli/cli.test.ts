@@ -6,7 +6,8 @@ import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { followSweep, runningText, startedSweep } from '../../src/cli/sweep';
-import { extensionState } from '../../src/cli/extend';
+import { extensionState } from '../../activities/extend';
+import { istarExtend, type ExtendInput } from '../../workflows/extend';
 import { findSuite } from '../../src/experiments/suites';
 import { SEARCH_ATTRIBUTE_KEYS, istarTraining, type Progress } from '../../workflows/training';
 import { checkpointPrefix, iterationKey } from '../../src/storage/keys';
@@ -264,6 +265,32 @@ describe('istar CLI', () => {
       expect(again2.code, again2.stderr).toBe(0);
       const policy2 = async (id: string) => store.getBytes(`${checkpointPrefix(id, 'policy', 2)}weights.bin`);
       expect((await policy2(`${short}-r`)).equals(await policy2(`${full}-r`))).toBe(true);
+
+      // istarExtend continued as istarTraining under the same workflow id.
+      expect((await t.client.workflow.getHandle(`${short}-to3`).describe()).type).toBe('istarTraining');
+
+      // From the UI: istarExtend's input is checked, and so is the run (the activity's error is permanent).
+      const ui = (input: Record<string, unknown>) =>
+        t.client.workflow
+          .execute(istarExtend, {
+            taskQueue: queues.workflow,
+            workflowId: `ext-ui-${randomUUID().slice(0, 6)}`,
+            args: [{ rolloutTaskQueue: queues.rollout, ...input } as ExtendInput],
+          })
+          .then(
+            () => 'completed',
+            (err: Error) => {
+              const messages: string[] = [];
+              for (let e: unknown = err; e instanceof Error; e = e.cause) messages.push(e.message);
+              return messages.join(': ');
+            },
+          );
+      expect(await ui({ experimentId: short, iterations: 0 })).toContain(
+        'iterations: a positive integer (iterations in all), got 0',
+      );
+      expect(await ui({ experimentId: short, iterations: 3 })).toContain(
+        `experiment ${short} has run 3 iterations; extend it to more than that (got 3)`,
+      );
 
       // Not below what the run has done, not an experiment that was never stored, not a run still training.
       const again = await istar(['extend', short, '--iterations', '3']);

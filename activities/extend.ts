@@ -1,7 +1,12 @@
-import { parseRunConfig, type RunConfig } from '../config/run-config';
-import { checkpointPrefix, iterationKey } from '../storage/keys';
-import type { ArtifactStore } from '../storage/store';
-import type { IterationRecord, TrainingState } from '../../workflows/training';
+import { parseRunConfig, type RunConfig } from '../src/config/run-config';
+import { checkpointPrefix, iterationKey } from '../src/storage/keys';
+import type { ArtifactStore } from '../src/storage/store';
+import type { IterationRecord, TrainingState } from '../workflows/training';
+
+/** A run that cannot be extended as asked (no stored config, nothing recorded, too few iterations); permanent. */
+export class ExtensionError extends Error {
+  override name = 'ExtensionError';
+}
 
 /** Iteration records kept in an extended run's state, as the workflow keeps them (its MAX_HISTORY). */
 const HISTORY = 500;
@@ -9,7 +14,8 @@ const HISTORY = 500;
 /**
  * The state in which a stored run (completed, stopped or failed) goes on to `iterations` iterations in place:
  * the same experiment, its last recorded iteration's policy, the PRM that iteration scored with, its KL anchor
- * and its history, read from storage alone. Started as `istarTraining(null, state)`, iteration k + 1 onwards runs
+ * and its history, read from storage alone (the `istarExtend` workflow's activity). Started as
+ * `istarTraining(null, state)`, iteration k + 1 onwards runs
  * exactly as in a run started with `iterations` (the levels, sampling seeds and each iteration's optimizers
  * depend only on the config, the iteration and these checkpoints).
  */
@@ -44,7 +50,7 @@ export async function extensionState(
       `experiment ${experimentId} has no iteration with both its metrics and its policy checkpoint`,
     );
   if (!(Number.isInteger(iterations) && iterations > last))
-    throw new Error(
+    throw new ExtensionError(
       `experiment ${experimentId} has run ${last} iterations; extend it to more than that (got ${iterations})`,
     );
 
