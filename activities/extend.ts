@@ -1,15 +1,12 @@
 import { parseRunConfig, type RunConfig } from '../src/config/run-config';
-import { checkpointPrefix, iterationKey } from '../src/storage/keys';
+import { checkpointPrefix, configKey, iterationKey } from '../src/storage/keys';
 import type { ArtifactStore } from '../src/storage/store';
-import type { IterationRecord, TrainingState } from '../workflows/training';
+import { MAX_HISTORY, type IterationRecord, type TrainingState } from '../workflows/training';
 
 /** A run that cannot be extended as asked (no stored config, nothing recorded, too few iterations); permanent. */
 export class ExtensionError extends Error {
   override name = 'ExtensionError';
 }
-
-/** Iteration records kept in an extended run's state, as the workflow keeps them (its MAX_HISTORY). */
-const HISTORY = 500;
 
 /**
  * The state in which a stored run (completed, stopped or failed) goes on to `iterations` iterations in place:
@@ -24,16 +21,14 @@ export async function extensionState(
   experimentId: string,
   iterations: number,
 ): Promise<TrainingState> {
-  const prefix = `experiments/${experimentId}/`;
-  if (!(await store.exists(`${prefix}config.json`)))
-    throw new Error(
-      `experiment ${experimentId} has no stored config (${prefix}config.json): nothing to extend`,
-    );
+  const key = configKey(experimentId);
+  if (!(await store.exists(key)))
+    throw new ExtensionError(`experiment ${experimentId} has no stored config (${key}): nothing to extend`);
   let config: RunConfig;
   try {
-    config = parseRunConfig(await store.getJson(`${prefix}config.json`));
+    config = parseRunConfig(await store.getJson(key));
   } catch (err) {
-    throw new Error(
+    throw new ExtensionError(
       `experiment ${experimentId}: its stored config is not a valid run config: ${(err as Error).message}`,
     );
   }
@@ -46,7 +41,7 @@ export async function extensionState(
   // A run resumed from another experiment's checkpoint (every sweep run) records nothing at iteration 0.
   const last = done.at(-1) ?? (config.resumeFrom ? 0 : undefined);
   if (last === undefined)
-    throw new Error(
+    throw new ExtensionError(
       `experiment ${experimentId} has no iteration with both its metrics and its policy checkpoint`,
     );
   if (!(Number.isInteger(iterations) && iterations > last))
@@ -81,7 +76,7 @@ export async function extensionState(
     prmKey,
     referenceKey,
     bestSuccess,
-    history: history.slice(-HISTORY),
+    history: history.slice(-MAX_HISTORY),
     paused: false,
     stopRequested: false,
   };

@@ -139,7 +139,8 @@ export interface TrainingResult {
   history: IterationRecord[];
 }
 
-const MAX_HISTORY = 500;
+/** Iteration records a run keeps in its state (and its progress query). */
+export const MAX_HISTORY = 500;
 
 function invalidInput(err: unknown): never {
   if (err instanceof RunConfigError) {
