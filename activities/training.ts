@@ -295,7 +295,8 @@ export function createTrainingActivities({ store, partialCheckpointSeconds }: Tr
             sftBasePolicy(setup, model, {
               startEpoch: startStep,
               onEpoch: (epoch, m) => onStep(epoch, setup.config.sft.epochs, { ...m }),
-              onStep: (step, steps) => onProgress(`epoch ${startStep + 1}: step ${step}/${steps}`),
+              onStep: (step, steps, epoch) =>
+                onProgress(`epoch ${epoch}/${setup.config.sft.epochs}: step ${step}/${steps}`),
             }),
         );
         const policyKey = await saveModel(model, policyPrefix, 0, {

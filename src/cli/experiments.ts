@@ -8,11 +8,13 @@ import { istarSweep, type SweepRow } from '../../workflows/sweep';
 import { TASK_QUEUES } from '../../workflows/training';
 import { parseSweep, sharedBaseId, sweepCells, sweepPrefix, type SweepInput } from '../config/sweep-config';
 import {
+  extendedSince,
   joinedRuns,
   joinedSweeps,
   mergeSweepRows,
   reproduceCommand,
   resultsMarkdown,
+  rowsToExtend,
   suiteSweep,
   sweepArgs,
   sweepDifferences,
@@ -24,6 +26,7 @@ import { findSuite, SUITES, type Suite } from '../experiments/suites';
 import { iterationKey } from '../storage/keys';
 import { ArtifactStore } from '../storage/store';
 import { withClient } from './commands';
+import { extendRows } from './extend-runs';
 import { runEntryPoint, withLocalWorker } from './local-worker';
 import {
   followSweep,
@@ -86,6 +89,8 @@ interface Options extends SuiteOverrides {
   png: boolean;
   /** Write the table of a running sweep's ended runs, without a worker (the sweep goes on). */
   soFar?: boolean;
+  /** Extend every completed run of the table in place to this many iterations, then write the table. */
+  extendTo?: number;
 }
 
 async function run(): Promise<void> {
@@ -118,6 +123,11 @@ async function run(): Promise<void> {
     )
     .option('--no-png', 'skip the PNG exports')
     .option(
+      '--extend-to <n>',
+      "once the sweep has completed, go on training each of the table's completed runs in place to n iterations in all (as `istar extend` does), then write the table at n; run it again to attach",
+      positiveInt,
+    )
+    .option(
       '--so-far',
       'write the table and report of a running sweep from the runs it has ended so far, without starting a worker (the sweep goes on)',
     )
@@ -132,8 +142,16 @@ async function run(): Promise<void> {
   const suite = findSuite(program.args[0]);
   const input = suiteSweep(suite, opts);
   const id = opts.id ?? `experiments-${suite.name}`;
-  const cells = sweepCells(parseSweep(input), id); // validate everything before starting
+  const sweepConfig = parseSweep(input); // validate everything before starting
+  const cells = sweepCells(sweepConfig, id);
   const joined = joinedSweeps(suite, opts.with ?? []);
+  const planned = (input.base as { iterations?: number } | undefined)?.iterations;
+  if (opts.extendTo !== undefined && (opts.soFar || (planned !== undefined && opts.extendTo <= planned)))
+    throw new Error(
+      opts.soFar
+        ? '--so-far writes the table of a running sweep; --extend-to extends a completed one (drop one of them)'
+        : `--extend-to ${opts.extendTo}: the sweep runs ${planned} iteration${planned === 1 ? '' : 's'}; extend to more than that`,
+    );
   console.log(`suite ${suite.name}: ${cells.length} runs (${suite.description})`);
 
   const stack = await upStack({ log: (l) => console.log(l) });
@@ -180,7 +198,7 @@ async function run(): Promise<void> {
       console.log(`  UI: ${uiUrl(id)}`);
       const rows = await followSweep(handle, {
         client,
-        sweep: parseSweep(input),
+        sweep: sweepConfig,
         print: (p) => console.log(`experiments: ${p.done}/${p.total} runs done; running: ${runningText(p)}`),
       });
       // Each sweep's own wall time and end (from the server), also when this command attached to it or rebuilt
@@ -200,8 +218,24 @@ async function run(): Promise<void> {
         sweeps.push({ id: o.id, wallSeconds: t.wallSeconds });
         if (t.end > finishedAt) finishedAt = t.end;
       }
+      let merged = mergeSweepRows({ id, rows }, otherRows);
+      if (opts.extendTo !== undefined) {
+        const n = opts.extendTo;
+        const extend = rowsToExtend(merged, n);
+        const { maxConcurrent } = sweepConfig;
+        console.log(`extending ${extend.length} runs to ${n} iterations, ${maxConcurrent} at a time`);
+        const extended = await extendRows(client, extend, n, {
+          maxConcurrent,
+          taskQueue: TASK_QUEUES.workflow,
+          rolloutTaskQueue: cells[0]?.config.rolloutTaskQueue,
+          print: (line) => console.log(`experiments: ${line}`),
+        });
+        merged = merged.map((r) => extended.rows[extend.indexOf(r)] ?? r);
+        sweeps.push({ id: `${id} --extend-to ${n}`, wallSeconds: extended.wallSeconds });
+        if (extended.end > finishedAt) finishedAt = extended.end;
+      } else await refuseExtendedSince(ArtifactStore.fromSettings(stack.s3), merged);
       return {
-        rows: mergeSweepRows({ id, rows }, otherRows),
+        rows: merged,
         sweeps,
         wallSeconds: sweeps.reduce((a, w) => a + w.wallSeconds, 0),
         finishedAt,
@@ -211,7 +245,11 @@ async function run(): Promise<void> {
       s3: stack.s3,
       suite,
       opts,
-      input,
+      // The heading says the iterations the table's runs have.
+      input:
+        opts.extendTo === undefined
+          ? input
+          : { ...input, base: { ...input.base, iterations: opts.extendTo } },
       id,
       rows,
       sweeps,
@@ -219,6 +257,23 @@ async function run(): Promise<void> {
       measuredAt: finishedAt,
     });
   });
+}
+
+/**
+ * A table whose runs storage holds more iterations of than their rows say (extended since the sweep ran) would mix
+ * the two in one table (the report reads the stored runs): name them and the flag that tables them at their length.
+ */
+async function refuseExtendedSince(store: ArtifactStore, rows: SweepRow[]): Promise<void> {
+  const stored = new Map<string, number>();
+  for (const r of rows)
+    if (r.variant !== 'sft-base' && r.status === 'completed')
+      stored.set(r.experimentId, Math.max(0, ...(await store.listIterations(r.experimentId))));
+  const since = extendedSince(rows, stored);
+  if (since.length > 0)
+    throw new Error(
+      `${since.map((s) => `${s.experimentId} has ${s.stored} iterations stored, its row ${s.iterations}`).join('; ')}: ` +
+        `its run was extended after the sweep; add --extend-to ${Math.max(...since.map((s) => s.stored))} to table every run at that length`,
+    );
 }
 
 /**

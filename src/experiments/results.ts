@@ -185,6 +185,42 @@ export function mergeSweepRows(
   return merged;
 }
 
+/**
+ * `--extend-to n`: the rows of a table to extend to `n` iterations in all, its completed runs below `n` (the shared
+ * base, failed runs and runs already at `n` stay as they are). A completed run above `n` is an error: the table
+ * would no longer compare runs at equal iterations.
+ */
+export function rowsToExtend(rows: readonly SweepRow[], n: number): SweepRow[] {
+  const runs = rows.filter((r) => r.variant !== 'sft-base' && r.status === 'completed');
+  const above = runs.filter((r) => (r.iterations ?? 0) > n);
+  if (above.length > 0)
+    throw new Error(
+      `--extend-to ${n}: ${above.map((r) => `${r.experimentId} has ${r.iterations} iterations`).join(', ')} ` +
+        `already; extend to at least ${Math.max(...above.map((r) => r.iterations ?? 0))}`,
+    );
+  if (runs.length === 0) throw new Error(`--extend-to ${n}: the table has no completed run to extend`);
+  return runs.filter((r) => (r.iterations ?? 0) < n);
+}
+
+/**
+ * Completed runs that storage holds more iterations of than their row says (extended since, e.g. by
+ * `--extend-to` or `istar extend`), with what it holds: their table would mix the row's iterations with the
+ * report's, which reads the stored runs.
+ */
+export function extendedSince(
+  rows: readonly SweepRow[],
+  stored: ReadonlyMap<string, number>,
+): { experimentId: string; iterations: number; stored: number }[] {
+  return rows
+    .filter((r) => r.variant !== 'sft-base' && r.status === 'completed' && r.iterations !== undefined)
+    .filter((r) => (stored.get(r.experimentId) ?? 0) > r.iterations!)
+    .map((r) => ({
+      experimentId: r.experimentId,
+      iterations: r.iterations!,
+      stored: stored.get(r.experimentId)!,
+    }));
+}
+
 function pairedMarkdown(paired: readonly PairedRow[]): string[] {
   if (paired.length === 0) return [];
   const ref = paired[0].reference;

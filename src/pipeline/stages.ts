@@ -31,8 +31,8 @@ export async function sftBasePolicy(
   options: {
     startEpoch?: number;
     onEpoch?: (epoch: number, metrics: SftEpochMetrics) => Promise<void> | void;
-    /** Awaited after every optimizer step (heartbeat, cancellation, yielding). */
-    onStep?: (step: number, steps: number) => Promise<void> | void;
+    /** Awaited after every optimizer step with (step within the epoch, steps per epoch, epoch from 1): heartbeat, cancellation, yielding. */
+    onStep?: (step: number, steps: number, epoch: number) => Promise<void> | void;
     /** Keep SFT's AdamW moments (probes that compare carrying them into RL); default: reset them. */
     keepOptimizerState?: boolean;
   } = {},
@@ -60,7 +60,7 @@ export async function sftBasePolicy(
       maxGradNorm: config.maxGradNorm,
       seed: mixSeed(config.seed, 103, epoch),
       accuracyItems: demos.trainExpert,
-      onStep: options.onStep,
+      onStep: (step, steps) => options.onStep?.(step, steps, epoch + 1),
     });
     await options.onEpoch?.(epoch + 1, last);
   }

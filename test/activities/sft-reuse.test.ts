@@ -43,7 +43,17 @@ describe('sftBasePolicy against a real MinIO', () => {
       experimentId,
       sft: { episodes: 10, epochs: 2 },
     });
-    const retrained = await run(other);
+    // Its heartbeats within an epoch say which epoch it is, and how far into it.
+    const env = new MockActivityEnvironment();
+    const progress: string[] = [];
+    env.on('heartbeat', (d: { progress?: string }) => progress.push(d.progress ?? ''));
+    const retrained = (await env.run(activities.sftBasePolicy, { config: other, iteration: 0 })) as Awaited<
+      ReturnType<typeof activities.sftBasePolicy>
+    >;
+    const epochs = [
+      ...new Set(progress.map((p) => /^epoch (\d\/\d): step \d+\/\d+$/.exec(p)?.[1]).filter(Boolean)),
+    ];
+    expect(epochs).toEqual(['1/2', '2/2']);
     expect(retrained.metrics['sft/reused']).toBeUndefined();
     expect(writes).toHaveBeenCalledTimes(2); // policy and PRM
     expect(await weights()).not.toBe(trained);

@@ -420,6 +420,35 @@ describe('npm run experiments', () => {
     expect(full.status, `${full.stdout}\n${full.stderr}`).toBe(0);
     expect(full.stdout).toContain(`sweep ${id} has completed: writing its full table`);
     expect(readFileSync(path.join(out, 'smoke.md'), 'utf8')).not.toContain('So far');
+    // --extend-to: both runs go on in place to 2 iterations, and the table is theirs at 2.
+    const extended = experiments('--extend-to', '2');
+    expect(extended.status, `${extended.stdout}\n${extended.stderr}`).toBe(0);
+    expect(extended.stdout).toContain('extending 2 runs to 2 iterations, 2 at a time');
+    expect(extended.stdout).toContain(`started ${id}-rloo-s0-to2: ${id}-rloo-s0 from 1 to 2 iterations`);
+    const at2 = readFileSync(path.join(out, 'smoke.md'), 'utf8');
+    expect(at2.split('\n')[0]).toBe('# smoke: rloo vs rloo+istar x 1 seed, 2 iterations');
+    expect(at2).toContain(`Reproduce: \`npm run experiments -- ${args.join(' ')} --extend-to 2\``);
+    expect(at2).toMatch(new RegExp(`wall time \\d+ min \\(${id} \\d+ min, ${id} --extend-to 2 \\d+ min\\)`));
+    for (const variant of ['rloo', 'rloopistar'])
+      expect(at2).toMatch(
+        new RegExp(
+          `\\| ${id}-${variant}-s0 \\| rloo(\\+istar)? \\| 0 \\| 2 \\| \\d\\.\\d{3} \\| \\d\\.\\d{3} \\| ok \\|`,
+        ),
+      );
+    // The plain command would now table runs of 2 iterations as runs of 1: it names them and the flag instead.
+    const mixed = experiments();
+    expect(mixed.status).not.toBe(0);
+    expect(mixed.stderr).toContain(`${id}-rloo-s0 has 2 iterations stored, its row 1`);
+    expect(mixed.stderr).toContain('add --extend-to 2 to table every run at that length');
+    // Run again, the completed extensions are read back rather than trained again.
+    const reread = experiments('--extend-to', '2');
+    expect(reread.status, `${reread.stdout}\n${reread.stderr}`).toBe(0);
+    expect(reread.stdout).toContain(`read ${id}-rloopistar-s0-to2 (${id}-rloopistar-s0 to 2)`);
+    expect(readFileSync(path.join(out, 'smoke.md'), 'utf8')).toBe(at2);
+    // Extending to no more than the sweep ran is refused before anything starts.
+    const less = experiments('--extend-to', '1');
+    expect(less.status).not.toBe(0);
+    expect(less.stderr).toContain('--extend-to 1: the sweep runs 1 iteration; extend to more than that');
   }, 900_000);
 
   it('--so-far writes the table of the runs a running sweep has ended, without a worker; the sweep goes on', async () => {

@@ -3,11 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { launchOrder, parseSweep, sweepCells } from '../../src/config/sweep-config';
 import {
   asRun,
+  extendedSince,
   joinedRuns,
   joinedSweeps,
   mergeSweepRows,
   reproduceCommand,
   resultsMarkdown,
+  rowsToExtend,
   suiteSweep,
   sweepArgs,
   sweepDifferences,
@@ -580,6 +582,52 @@ describe('experiment suites', () => {
       expect(
         sweepDifferences(started, parseSweep(suiteSweep(suite, { set: { envOptions: { partner: 'llm' } } }))),
       ).toEqual(['base.envOptions: unset, this command {"partner":"llm"}']);
+    });
+  });
+
+  describe('--extend-to: a table at more iterations', () => {
+    const row = (name: string, status: 'completed' | 'failed', iterations?: number): SweepRow => ({
+      name,
+      variant: name === 'base' ? 'sft-base' : name.replace(/-s\d$/, ''),
+      algorithm: 'rloo',
+      seed: 0,
+      workflowId: `sweep-${name}`,
+      experimentId: `sweep-${name}`,
+      status,
+      iterations,
+      ...(status === 'completed' ? { finalSuccess: 0.6, bestSuccess: 0.6 } : { error: 'terminated' }),
+    });
+    const rows = [
+      row('base', 'completed', 0),
+      row('rloo-s0', 'completed', 24),
+      row('rloopistar-s0', 'completed', 48),
+      row('grpo-s0', 'failed'),
+    ];
+
+    it('extends the completed runs below n; the base, failed runs and runs already at n stay', () => {
+      expect(rowsToExtend(rows, 48).map((r) => r.name)).toEqual(['rloo-s0']);
+      expect(rowsToExtend(rows.slice(0, 2), 30).map((r) => r.name)).toEqual(['rloo-s0']);
+    });
+
+    it('a run above n, or a table without a completed run, is refused with the reason', () => {
+      expect(() => rowsToExtend(rows, 36)).toThrow(
+        '--extend-to 36: sweep-rloopistar-s0 has 48 iterations already; extend to at least 48',
+      );
+      expect(() => rowsToExtend([rows[0], rows[3]], 48)).toThrow(
+        '--extend-to 48: the table has no completed run to extend',
+      );
+    });
+
+    it('names the runs that storage holds more iterations of than their rows say', () => {
+      const stored = new Map([
+        ['sweep-rloo-s0', 48],
+        ['sweep-rloopistar-s0', 48],
+        ['sweep-base', 0],
+      ]);
+      expect(extendedSince(rows, stored)).toEqual([
+        { experimentId: 'sweep-rloo-s0', iterations: 24, stored: 48 },
+      ]);
+      expect(extendedSince(rows, new Map([['sweep-rloo-s0', 24]]))).toEqual([]);
     });
   });
 });
