@@ -47,6 +47,11 @@ export interface SweepProgress {
    * recorded metrics in S3 by the CLI (the workflow's own query leaves it out).
    */
   finished?: Record<string, [number, number]>;
+  /**
+   * What the running shared base is doing (`SFT epoch 3/6: step 614/1201`, `held-out evaluation`): its pending
+   * activity and last heartbeat, read from the server by the CLI.
+   */
+  base?: string;
 }
 
 /** The row of a sweep's run `cell` (child workflow `workflowId`) before it ends. */

@@ -49,6 +49,9 @@ export async function sweepProgressFromServer(
   const cells = launchOrder(sweepCells(sweep, sweepPrefix(sweep, id)));
   const rows: SweepRow[] = [];
   const running: string[] = [];
+  // The shared base's pending activity, when it is the one running (the sweep's own activities are the base's).
+  const base = sweep.sharedBase ? baseActivity(await client.workflow.getHandle(id).describe()) : undefined;
+  if (base !== undefined) running.push('base');
   const finished: Record<string, [number, number]> = {};
   for (const cell of cells) {
     const workflowId = `${id}-${cell.name}`;
@@ -63,7 +66,36 @@ export async function sweepProgressFromServer(
       finished[cell.name] = [finishedIteration(d) ?? 0, cell.config.iterations];
     } else rows.push(await settleRow(runRow(cell, workflowId), child.result()));
   }
-  return { total: cells.length, done: rows.length, running, rows, finished };
+  return { total: cells.length, done: rows.length, running, rows, finished, base };
+}
+
+const BASE_ACTIVITIES: Record<string, string> = {
+  sftBasePolicy: 'SFT',
+  evaluate: 'held-out evaluation',
+  writeExperimentConfig: 'starting',
+  recordIteration: 'recording',
+};
+
+/**
+ * What a sweep's shared base is doing, from the sweep's pending activity (only the base's activities run in the
+ * sweep itself; its runs are child workflows) and that activity's last heartbeat: `SFT epoch 3/6: step 614/1201`,
+ * `held-out evaluation`; undefined when none is pending.
+ */
+export function baseActivity(description: Pick<WorkflowExecutionDescription, 'raw'>): string | undefined {
+  const pending = (description.raw.pendingActivities ?? []).find(
+    (a) => BASE_ACTIVITIES[a.activityType?.name ?? ''] !== undefined,
+  );
+  if (!pending) return undefined;
+  const label = BASE_ACTIVITIES[pending.activityType!.name!];
+  const payload = pending.heartbeatDetails?.payloads?.[0];
+  let details: unknown;
+  try {
+    details = payload ? defaultPayloadConverter.fromPayload(payload as Payload) : undefined;
+  } catch {
+    details = undefined; // details another converter wrote: the activity alone
+  }
+  const progress = (details as { progress?: unknown } | null | undefined)?.progress;
+  return typeof progress === 'string' && progress !== '' ? `${label} ${progress}` : label;
 }
 
 /** The last iteration a run has finished, as it told the server (its `iteration` search attribute). */
@@ -97,9 +129,10 @@ export async function finishedIterations(
 }
 
 /** `rloo-s2 (iteration 7/8 done), grpo-s2 (...)`: a sweep's running runs, with how far each has got when known. */
-export function runningText(progress: Pick<SweepProgress, 'running' | 'finished'>): string {
+export function runningText(progress: Pick<SweepProgress, 'running' | 'finished' | 'base'>): string {
   const text = progress.running.map((name) => {
     const f = progress.finished?.[name];
+    if (name === 'base' && progress.base) return `base (${progress.base})`;
     return f ? `${name} (iteration ${f[0]}/${f[1]} done)` : name;
   });
   return text.join(', ') || '-';
@@ -134,6 +167,7 @@ export async function followSweep(
 ): Promise<SweepRow[]> {
   let shown = '';
   let finished: SweepProgress['finished'];
+  let base: string | undefined;
   let readAt = 0;
   let done = false;
   const result = handle.result().finally(() => (done = true));
@@ -153,13 +187,23 @@ export async function followSweep(
         // The server read carries how far each running run has got.
         readAt = Date.now();
         finished = p.finished;
-      } else if (Date.now() - readAt >= (opts.everyMs ?? 30_000) || !p.running.every((n) => finished?.[n])) {
+        base = p.base;
+      } else if (
+        Date.now() - readAt >= (opts.everyMs ?? 30_000) ||
+        !p.running.every((n) => n === 'base' || finished?.[n])
+      ) {
         readAt = Date.now();
         finished = await finishedIterations(opts.client, opts.sweep, handle.workflowId, p.running).catch(
           () => undefined,
         );
+        base = p.running.includes('base')
+          ? await handle
+              .describe()
+              .then(baseActivity)
+              .catch(() => undefined)
+          : undefined;
       }
-      const progress = { ...p, finished };
+      const progress = { ...p, finished, base };
       const line = `${p.done}/${p.total} ${runningText(progress)}`;
       if (line !== shown) opts.print(progress);
       shown = line;

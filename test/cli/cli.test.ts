@@ -502,7 +502,7 @@ describe('npm run experiments', () => {
     expect(progressLines.length).toBeGreaterThan(0);
     for (const line of progressLines)
       expect(line).toMatch(
-        /^experiments: [0-2]\/2 runs done; running: (-|(base|rloo-s0|rloopistar-s0)( \(iteration [0-3]\/[0-3] done\))?)$/,
+        /^experiments: [0-2]\/2 runs done; running: (-|base( \((SFT|held-out evaluation|starting|recording)[^)]*\))?|(rloo-s0|rloopistar-s0)( \(iteration [0-3]\/[0-3] done\))?)$/,
       );
     try {
       // The table is titled from the command line, so it must describe the sweep as started (how many runs at

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { gainOverBase, pairedGain, pairedText } from '../../src/cli/follow';
+import { baseActivity, runningText } from '../../src/cli/sweep';
 
 describe('gainOverBase (the final line of npm start / istar train)', () => {
   it('gives the gain in standard errors of the difference of two success rates', () => {
@@ -48,5 +50,38 @@ describe('pairedGain (the same held-out levels before and after, McNemar)', () =
     expect(pairedGain([true, false], [true, false])).toEqual({ gained: 0, lost: 0, z: 0 });
     expect(() => pairedGain([true], [true, false])).toThrow(/same levels before and after \(got 1 and 2\)/);
     expect(() => pairedGain([], [])).toThrow(/got 0 and 0/);
+  });
+});
+
+describe("a sweep's progress line names what its shared base is doing", () => {
+  const pending = (name: string, details?: unknown) => ({
+    raw: {
+      pendingActivities: [
+        {
+          activityType: { name },
+          heartbeatDetails:
+            details === undefined ? null : { payloads: [defaultPayloadConverter.toPayload(details)] },
+        },
+      ],
+    },
+  });
+
+  it("the SFT's last heartbeat, the held-out evaluation, or nothing when no base activity is pending", () => {
+    const sft = pending('sftBasePolicy', {
+      partialPrefix: 'experiments/x-base/iterations/000000/partial/sft/',
+      progress: 'epoch 3/6: step 614/1201',
+      step: 2,
+    });
+    expect(baseActivity(sft as never)).toBe('SFT epoch 3/6: step 614/1201');
+    expect(baseActivity(pending('sftBasePolicy') as never)).toBe('SFT');
+    expect(baseActivity(pending('evaluate', { progress: '' }) as never)).toBe('held-out evaluation');
+    expect(baseActivity({ raw: { pendingActivities: [] } } as never)).toBeUndefined();
+    expect(baseActivity(pending('trainPolicy', { progress: '3/15' }) as never)).toBeUndefined();
+    expect(
+      runningText({ running: ['base'], base: baseActivity(sft as never), finished: { 'rloo-s0': [2, 24] } }),
+    ).toBe('base (SFT epoch 3/6: step 614/1201)');
+    expect(runningText({ running: ['base', 'rloo-s0'], finished: { 'rloo-s0': [2, 24] } })).toBe(
+      'base, rloo-s0 (iteration 2/24 done)',
+    );
   });
 });
