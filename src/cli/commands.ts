@@ -31,7 +31,15 @@ import { registerReportCommands } from './report';
 import { connectClient, workflowUrl } from './connect';
 import { evaluationOutcomes } from '../report/load';
 import { ArtifactStore } from '../storage/store';
-import { followRun, gainOverBase, iterationLine, pairedGain, pairedText, type OutputOptions } from './follow';
+import {
+  followRun,
+  gainOverBase,
+  iterationLine,
+  pairedGain,
+  pairedText,
+  stageText,
+  type OutputOptions,
+} from './follow';
 import { addRunFlags, runConfigFromFlags } from './run-flags';
 import { extensionState } from '../../activities/extend';
 import { istarExtend, type ExtendInput } from '../../workflows/extend';
@@ -306,7 +314,7 @@ export function buildProgram(): Command {
             }),
           );
         console.log(
-          `${id}: ${status}${failure ? ` (${failure})` : ''}${progress ? `, iteration ${progress.iteration}/${progress.iterations}, stage ${progress.stage}${progress.paused ? ' (paused)' : ''}` : ''}`,
+          `${id}: ${status}${failure ? ` (${failure})` : ''}${progress ? `, iteration ${progress.iteration}/${progress.iterations}, stage ${stageText(progress.stage, description)}${progress.paused ? ' (paused)' : ''}` : ''}`,
         );
         if (progress) {
           console.log(

@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { IterationRecord, Progress, TrainingResult } from '../../workflows/training';
 
 /** Output levels of the CLI: --json (machine-readable lines), --quiet (final line only), --verbose. */
@@ -80,25 +81,67 @@ export function pairedText({ gained, lost, z }: ReturnType<typeof pairedGain>): 
   return `paired on the same levels: ${gained} gained, ${lost} lost, McNemar z ${z.toFixed(1)}`;
 }
 
+/**
+ * A workflow's pending activities, each with the progress it last heartbeated (the `progress` string of its
+ * heartbeat details: `epoch 3/6: step 614/1201`, `12/40`), read from the server: no worker has to answer.
+ */
+export function pendingProgress(
+  description: Pick<WorkflowExecutionDescription, 'raw'>,
+): { activity: string; progress?: string }[] {
+  return (description.raw.pendingActivities ?? []).map((a) => {
+    const payload = a.heartbeatDetails?.payloads?.[0];
+    let details: unknown;
+    try {
+      details = payload ? defaultPayloadConverter.fromPayload(payload as Payload) : undefined;
+    } catch {
+      details = undefined; // details another converter wrote: the activity alone
+    }
+    const progress = (details as { progress?: unknown } | null | undefined)?.progress;
+    return {
+      activity: a.activityType?.name ?? '',
+      ...(typeof progress === 'string' && progress !== '' ? { progress } : {}),
+    };
+  });
+}
+
+/**
+ * A run's stage for its progress bar, with how far the stage's activity has got when it heartbeated that:
+ * `sftBasePolicy (epoch 3/6: step 614/1201)`, `trainPolicy (12/40)`; the stage alone otherwise.
+ */
+export function stageText(stage: string, description?: Pick<WorkflowExecutionDescription, 'raw'>): string {
+  const progress = description
+    ? pendingProgress(description).find((p) => p.activity === stage && p.progress !== undefined)?.progress
+    : undefined;
+  return progress === undefined ? stage : `${stage} (${progress})`;
+}
+
 type TrainingHandle = WorkflowHandle<(input?: unknown) => Promise<TrainingResult>>;
 
 /**
- * Follow a run until it ends: a progress bar over iterations with the current stage, a metric line per
- * completed iteration (or a JSON object per line with --json), and the result.
+ * Follow a run until it ends: a progress bar over iterations with the current stage and how far its activity
+ * has got (from the activity's last heartbeat, read every `describeEveryMs`), a metric line per completed
+ * iteration (or a JSON object per line with --json), and the result.
  */
 export async function followRun(
   handle: TrainingHandle,
-  options: OutputOptions & { intervalMs?: number; log?: (line: string) => void } = {},
+  options: OutputOptions & {
+    intervalMs?: number;
+    describeEveryMs?: number;
+    log?: (line: string) => void;
+    /** The progress bar's stream; a bar is drawn only when it is a terminal (default: stderr). */
+    stream?: NodeJS.WriteStream;
+  } = {},
 ): Promise<TrainingResult> {
   const log = options.log ?? ((line: string) => console.log(line));
-  const interactive = !options.json && !options.quiet && process.stderr.isTTY;
+  const stream = options.stream ?? process.stderr;
+  const interactive = !options.json && !options.quiet && stream.isTTY;
   const bar = interactive
     ? new cliProgress.SingleBar(
         {
           format: 'training [{bar}] {value}/{total} iterations | {stage}',
           hideCursor: true,
           clearOnComplete: true,
-          stream: process.stderr,
+          stream,
         },
         cliProgress.Presets.shades_classic,
       )
@@ -106,7 +149,7 @@ export async function followRun(
   let printed = -1;
   let finished = false;
   const result = handle.result().finally(() => (finished = true));
-  const report = (progress: Progress) => {
+  const report = (progress: Progress, stage = progress.stage) => {
     for (const record of progress.history.filter((h) => h.iteration > printed)) {
       printed = record.iteration;
       if (options.quiet) continue;
@@ -115,19 +158,25 @@ export async function followRun(
         : iterationLine(record, progress.iterations, options.verbose);
       if (bar) bar.stop();
       log(text);
-      if (bar) bar.start(progress.iterations, progress.iteration, { stage: progress.stage });
+      if (bar) bar.start(progress.iterations, progress.iteration, { stage });
     }
   };
   let started = false;
+  // The last description of the run (its pending activities' heartbeats), read at most every describeEveryMs.
+  let described: { at: number; description?: WorkflowExecutionDescription } = { at: -Infinity };
   while (!finished) {
     try {
       const progress = (await handle.query('progress')) as Progress;
+      if (bar && Date.now() - described.at >= (options.describeEveryMs ?? 5000)) {
+        described = { at: Date.now(), description: await handle.describe().catch(() => undefined) };
+      }
+      const stage = progress.paused ? 'paused' : stageText(progress.stage, described.description);
       if (bar && !started) {
-        bar.start(progress.iterations, progress.iteration, { stage: progress.stage });
+        bar.start(progress.iterations, progress.iteration, { stage });
         started = true;
       }
-      bar?.update(progress.iteration, { stage: progress.paused ? 'paused' : progress.stage });
-      report(progress);
+      bar?.update(progress.iteration, { stage });
+      report(progress, stage);
     } catch {
       // No worker yet to answer the query, or the run just closed: try again.
     }

@@ -22,6 +22,7 @@ import { istarSweep, runRow, settleRow, type SweepProgress, type SweepRow } from
 import { describeFailure } from '../../workflows/failures';
 import type { withClient as WithClient } from './commands';
 import { runConfigFromFlags } from './run-flags';
+import { pendingProgress } from './follow';
 
 const list =
   <T>(parse: (s: string) => T) =>
@@ -82,20 +83,10 @@ const BASE_ACTIVITIES: Record<string, string> = {
  * `held-out evaluation`; undefined when none is pending.
  */
 export function baseActivity(description: Pick<WorkflowExecutionDescription, 'raw'>): string | undefined {
-  const pending = (description.raw.pendingActivities ?? []).find(
-    (a) => BASE_ACTIVITIES[a.activityType?.name ?? ''] !== undefined,
-  );
+  const pending = pendingProgress(description).find((a) => BASE_ACTIVITIES[a.activity] !== undefined);
   if (!pending) return undefined;
-  const label = BASE_ACTIVITIES[pending.activityType!.name!];
-  const payload = pending.heartbeatDetails?.payloads?.[0];
-  let details: unknown;
-  try {
-    details = payload ? defaultPayloadConverter.fromPayload(payload as Payload) : undefined;
-  } catch {
-    details = undefined; // details another converter wrote: the activity alone
-  }
-  const progress = (details as { progress?: unknown } | null | undefined)?.progress;
-  return typeof progress === 'string' && progress !== '' ? `${label} ${progress}` : label;
+  const label = BASE_ACTIVITIES[pending.activity];
+  return pending.progress === undefined ? label : `${label} ${pending.progress}`;
 }
 
 /** The last iteration a run has finished, as it told the server (its `iteration` search attribute). */

@@ -1,7 +1,18 @@
-import { describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { gainOverBase, pairedGain, pairedText } from '../../src/cli/follow';
+import { followRun, gainOverBase, pairedGain, pairedText, stageText } from '../../src/cli/follow';
 import { baseActivity, runningText } from '../../src/cli/sweep';
+import { istarTraining } from '../../workflows';
+import {
+  connectTestTemporal,
+  testWorkers,
+  tinyConfig,
+  uniqueQueues,
+  withWorkers,
+  type TestTemporal,
+} from '../helpers/workers';
 
 describe('gainOverBase (the final line of npm start / istar train)', () => {
   it('gives the gain in standard errors of the difference of two success rates', () => {
@@ -53,19 +64,19 @@ describe('pairedGain (the same held-out levels before and after, McNemar)', () =
   });
 });
 
-describe("a sweep's progress line names what its shared base is doing", () => {
-  const pending = (name: string, details?: unknown) => ({
-    raw: {
-      pendingActivities: [
-        {
-          activityType: { name },
-          heartbeatDetails:
-            details === undefined ? null : { payloads: [defaultPayloadConverter.toPayload(details)] },
-        },
-      ],
-    },
-  });
+const pending = (name: string, details?: unknown) => ({
+  raw: {
+    pendingActivities: [
+      {
+        activityType: { name },
+        heartbeatDetails:
+          details === undefined ? null : { payloads: [defaultPayloadConverter.toPayload(details)] },
+      },
+    ],
+  },
+});
 
+describe("a sweep's progress line names what its shared base is doing", () => {
   it("the SFT's last heartbeat, the held-out evaluation, or nothing when no base activity is pending", () => {
     const sft = pending('sftBasePolicy', {
       partialPrefix: 'experiments/x-base/iterations/000000/partial/sft/',
@@ -84,4 +95,74 @@ describe("a sweep's progress line names what its shared base is doing", () => {
       'base, rloo-s0 (iteration 2/24 done)',
     );
   });
+});
+
+describe("istar train's progress bar says how far the stage's activity has got", () => {
+  it("adds the pending activity's last heartbeated progress to the stage it belongs to", () => {
+    const sft = pending('sftBasePolicy', { progress: 'epoch 3/6: step 614/1201', step: 2 });
+    expect(stageText('sftBasePolicy', sft as never)).toBe('sftBasePolicy (epoch 3/6: step 614/1201)');
+    expect(stageText('trainPolicy', pending('trainPolicy', { progress: '12/40' }) as never)).toBe(
+      'trainPolicy (12/40)',
+    );
+    // Another activity's heartbeat (the stage moved on since the description was read), none, or no progress.
+    expect(stageText('evaluate', sft as never)).toBe('evaluate');
+    expect(stageText('sftBasePolicy', pending('sftBasePolicy') as never)).toBe('sftBasePolicy');
+    expect(stageText('trainPrm', pending('trainPrm', { progress: '' }) as never)).toBe('trainPrm');
+    expect(stageText('collectRollouts')).toBe('collectRollouts');
+  });
+
+  let t: TestTemporal;
+  beforeAll(async () => {
+    t = await connectTestTemporal();
+  });
+  afterAll(async () => t?.close());
+
+  it('shows the SFT epoch and step of a real run while its base trains', async () => {
+    const queues = uniqueQueues();
+    const experimentId = `follow-sft-${randomUUID().slice(0, 6)}`;
+    let drawn = '';
+    // A terminal as cli-progress sees one, recording what the bar draws.
+    const terminal = Object.assign(
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          drawn += chunk.toString();
+          done();
+        },
+      }),
+      { isTTY: true, columns: 200 },
+    ) as unknown as NodeJS.WriteStream;
+    const lines: string[] = [];
+    const workers = await testWorkers(t, queues);
+    const result = await withWorkers(workers, async () => {
+      const handle = await t.client.workflow.start(istarTraining, {
+        taskQueue: queues.workflow,
+        workflowId: experimentId,
+        args: [
+          tinyConfig(queues, {
+            experimentId,
+            algorithm: 'rloo',
+            iterations: 1,
+            evalEvery: 1,
+            // An SFT of some seconds (2 epochs), so that the bar is drawn while it trains.
+            sft: { episodes: 96, epochs: 2, batchSize: 4 },
+          }),
+        ],
+      });
+      return followRun(handle as never, {
+        stream: terminal,
+        intervalMs: 100,
+        describeEveryMs: 100,
+        log: (line) => lines.push(line),
+      });
+    });
+    expect(result.iterations).toBe(1);
+    expect(lines.map((l) => l.split(' | ')[0])).toEqual(['iteration 0/1', 'iteration 1/1']);
+    const steps = [...drawn.matchAll(/sftBasePolicy \(epoch (\d)\/2: step (\d+)\/(\d+)\)/g)];
+    expect(steps.length).toBeGreaterThan(0);
+    for (const [, epoch, step, total] of steps) {
+      expect(['1', '2']).toContain(epoch);
+      expect(Number(step)).toBeGreaterThanOrEqual(1);
+      expect(Number(step)).toBeLessThanOrEqual(Number(total));
+    }
+  }, 240_000);
 });
