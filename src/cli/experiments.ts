@@ -145,7 +145,7 @@ async function run(): Promise<void> {
   const sweepConfig = parseSweep(input); // validate everything before starting
   const cells = sweepCells(sweepConfig, id);
   const joined = joinedSweeps(suite, opts.with ?? []);
-  const planned = (input.base as { iterations?: number } | undefined)?.iterations;
+  const planned = cells[0]?.config.iterations;
   if (opts.extendTo !== undefined && (opts.soFar || (planned !== undefined && opts.extendTo <= planned)))
     throw new Error(
       opts.soFar

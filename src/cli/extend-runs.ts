@@ -33,13 +33,12 @@ export async function extendRows(
   let next = 0;
   const extendOne = async (row: SweepRow): Promise<SweepRow> => {
     const workflowId = extensionId(row, n);
-    const existing = await client.workflow
-      .getHandle(workflowId)
-      .describe()
-      .catch((err: unknown) => {
-        if (err instanceof WorkflowNotFoundError) return undefined;
-        throw err;
-      });
+    // The extension continues as istarTraining under the same id: the handle follows it to the end.
+    const handle = client.workflow.getHandle<typeof istarExtend>(workflowId);
+    const existing = await handle.describe().catch((err: unknown) => {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    });
     const status = existing?.status.name;
     if (status === 'COMPLETED' || status === 'RUNNING')
       opts.print(
@@ -54,8 +53,6 @@ export async function extendRows(
       });
       opts.print(`started ${workflowId}: ${row.experimentId} from ${row.iterations} to ${n} iterations`);
     }
-    // The extension continues as istarTraining under the same id: the handle follows it to the end.
-    const handle = client.workflow.getHandle<typeof istarExtend>(workflowId);
     let done = false;
     const result = (handle.result() as unknown as Promise<TrainingResult>).finally(() => (done = true));
     const settled = result.catch(() => undefined);
