@@ -40,6 +40,7 @@ import {
   stageText,
   type OutputOptions,
 } from './follow';
+import { runningOn } from './extend-runs';
 import { addRunFlags, runConfigFromFlags } from './run-flags';
 import { extensionState } from '../../activities/extend';
 import { istarExtend, type ExtendInput } from '../../workflows/extend';
@@ -188,14 +189,6 @@ async function pairedWithBase(result: TrainingResult): Promise<ReturnType<typeof
   } catch {
     return undefined;
   }
-}
-
-/** A running workflow other than `except` that trains `experimentId` (its search attribute), if any. */
-async function runningOn(client: Client, experimentId: string, except: string): Promise<string | undefined> {
-  const query = `${SEARCH_ATTRIBUTE_KEYS.experiment.name} = ${JSON.stringify(experimentId)} AND ExecutionStatus = "Running"`;
-  for await (const execution of client.workflow.list({ query }))
-    if (execution.workflowId !== except) return execution.workflowId;
-  return undefined;
 }
 
 export const outputFlags = (cmd: Command) =>

@@ -229,6 +229,7 @@ async function run(): Promise<void> {
           taskQueue: TASK_QUEUES.workflow,
           rolloutTaskQueue: cells[0]?.config.rolloutTaskQueue,
           print: (line) => console.log(`experiments: ${line}`),
+          store: ArtifactStore.fromSettings(stack.s3),
         });
         merged = merged.map((r) => extended.rows[extend.indexOf(r)] ?? r);
         sweeps.push({ id: `${id} --extend-to ${n}`, wallSeconds: extended.wallSeconds });

@@ -203,6 +203,35 @@ export function rowsToExtend(rows: readonly SweepRow[], n: number): SweepRow[] {
 }
 
 /**
+ * `--extend-to n` for a run whose storage already holds `n` iterations (extended by another workflow, e.g. `istar
+ * extend --id <other>`): its row at `n` from its stored metrics by iteration, as the run's result would give it
+ * (held-out success at `n`, or null if `n` was not evaluated; the best of its evaluations up to `n`). Storage
+ * beyond `n` is an error: the row would not be the run at `n` that the report's curves show.
+ */
+export function storedRow(
+  row: SweepRow,
+  n: number,
+  metrics: ReadonlyMap<number, Record<string, number>>,
+): SweepRow {
+  const last = Math.max(0, ...metrics.keys());
+  if (last !== n)
+    throw new Error(
+      `--extend-to ${n}: ${row.experimentId} has ${last} iterations stored (its run was extended by another workflow); ` +
+        `${last > n ? `extend to at least ${last}` : `finish that extension or pass --extend-to ${last}`}`,
+    );
+  const evals = [...metrics.entries()]
+    .filter(([it]) => it <= n)
+    .map(([, m]) => m['eval/success_rate'])
+    .filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  return {
+    ...row,
+    iterations: n,
+    finalSuccess: metrics.get(n)?.['eval/success_rate'] ?? null,
+    bestSuccess: evals.length > 0 ? Math.max(...evals) : null,
+  };
+}
+
+/**
  * Completed runs that storage holds more iterations of than their row says (extended since, e.g. by
  * `--extend-to` or `istar extend`), with what it holds: their table would mix the row's iterations with the
  * report's, which reads the stored runs.

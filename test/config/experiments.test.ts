@@ -10,6 +10,7 @@ import {
   reproduceCommand,
   resultsMarkdown,
   rowsToExtend,
+  storedRow,
   suiteSweep,
   sweepArgs,
   sweepDifferences,
@@ -628,6 +629,32 @@ describe('experiment suites', () => {
         { experimentId: 'sweep-rloo-s0', iterations: 24, stored: 48 },
       ]);
       expect(extendedSince(rows, new Map([['sweep-rloo-s0', 24]]))).toEqual([]);
+    });
+
+    it('a run another workflow extended to n: its row at n from its stored metrics; beyond n, refused', () => {
+      // Evaluated at 0, 12 and 24 (0.55, 0.62, 0.60); iterations in between recorded no evaluation.
+      const metrics = new Map<number, Record<string, number>>([
+        [0, { 'eval/success_rate': 0.55 }],
+        [12, { 'eval/success_rate': 0.62, 'policy/loss': 0.1 }],
+        [13, { 'policy/loss': 0.2 }],
+        [24, { 'eval/success_rate': 0.6 }],
+      ]);
+      expect(storedRow(rows[1], 24, metrics)).toEqual({
+        ...rows[1],
+        iterations: 24,
+        finalSuccess: 0.6,
+        bestSuccess: 0.62,
+      });
+      // No evaluation at n: no final success, as the run's own result would say.
+      const unevaluated = new Map([...metrics, [25, { 'policy/loss': 0.3 }]]);
+      expect(storedRow(rows[1], 25, unevaluated)).toMatchObject({
+        iterations: 25,
+        finalSuccess: null,
+        bestSuccess: 0.62,
+      });
+      expect(() => storedRow(rows[1], 12, metrics)).toThrow(
+        '--extend-to 12: sweep-rloo-s0 has 24 iterations stored (its run was extended by another workflow); extend to at least 24',
+      );
     });
   });
 });
