@@ -27,7 +27,7 @@ import { iterationKey } from '../storage/keys';
 import { ArtifactStore } from '../storage/store';
 import { withClient } from './commands';
 import { extendRows } from './extend-runs';
-import { runEntryPoint, withLocalWorker } from './local-worker';
+import { noWorkerLine, pollerCounts, runEntryPoint, withLocalWorker } from './local-worker';
 import {
   followSweep,
   runningText,
@@ -91,6 +91,8 @@ interface Options extends SuiteOverrides {
   soFar?: boolean;
   /** Extend every completed run of the table in place to this many iterations, then write the table. */
   extendTo?: number;
+  /** Start a local worker for the sweep (false with --no-worker: workers run elsewhere). */
+  worker: boolean;
 }
 
 async function run(): Promise<void> {
@@ -122,6 +124,10 @@ async function run(): Promise<void> {
       jsonObject,
     )
     .option('--no-png', 'skip the PNG exports')
+    .option(
+      '--no-worker',
+      "start no local worker: the sweep's activities run on workers started elsewhere (istar workers, on this machine or others, or another npm run experiments whose worker serves both)",
+    )
     .option(
       '--extend-to <n>',
       "once the sweep has completed, go on training each of the table's completed runs in place to n iterations in all (as `istar extend` does), then write the table at n; run it again to attach",
@@ -163,7 +169,11 @@ async function run(): Promise<void> {
   const trainers =
     process.env.ISTAR_TRAINER_PROCESSES ??
     String(Math.min(input.maxConcurrent ?? 2, os.availableParallelism()));
-  await withLocalWorker(stack, { interruptedHint, env: { ISTAR_TRAINER_PROCESSES: trainers } }, async () => {
+  const withWorker = <T>(fn: () => Promise<T>) =>
+    opts.worker
+      ? withLocalWorker(stack, { interruptedHint, env: { ISTAR_TRAINER_PROCESSES: trainers } }, fn)
+      : fn();
+  await withWorker(async () => {
     const { rows, sweeps, wallSeconds, finishedAt } = await withClient(async (client, uiUrl) => {
       // The other sweeps first, so a wrong --with fails before hours of training, not after.
       const others: (JoinedSweep & { handle: WorkflowHandle<typeof istarSweep>; rows: SweepRow[] })[] = [];
@@ -196,6 +206,14 @@ async function run(): Promise<void> {
             : `sweep ${id} has already completed: rebuilding its report from S3 (pass --id <new id> to run the suite again)`,
       );
       console.log(`  UI: ${uiUrl(id)}`);
+      if (!opts.worker && state !== 'completed') {
+        const queues = {
+          workflow: TASK_QUEUES.workflow,
+          rollout: cells[0]?.config.rolloutTaskQueue ?? TASK_QUEUES.rollout,
+          trainer: cells[0]?.config.trainerTaskQueue ?? TASK_QUEUES.trainer,
+        };
+        console.log(noWorkerLine(await pollerCounts(client, queues)));
+      }
       const rows = await followSweep(handle, {
         client,
         sweep: sweepConfig,

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { istarHome } from '../../infra/paths';
 import type { Stack } from '../../infra/stack';
+import type { Client } from '@temporalio/client';
 
 /**
  * Start the all-in-one local worker (workers/local.ts) as a child process against `stack`, logging to
@@ -69,6 +70,54 @@ export async function withLocalWorker<T>(
   } finally {
     worker.stop();
   }
+}
+
+/** The task queues of a run's three roles. */
+export interface RoleQueues {
+  workflow: string;
+  rollout: string;
+  trainer: string;
+}
+
+/**
+ * How many workers poll each role's task queue, as the server saw them lately: workflow tasks on the workflow
+ * queue, activity tasks on the rollout and trainer queues. By role, each with its queue's name.
+ */
+export async function pollerCounts(
+  client: Client,
+  queues: RoleQueues,
+): Promise<Record<keyof RoleQueues, { queue: string; pollers: number }>> {
+  // TASK_QUEUE_TYPE_WORKFLOW = 1, TASK_QUEUE_TYPE_ACTIVITY = 2 (temporal.api.enums.v1.TaskQueueType).
+  const count = async (queue: string, taskQueueType: 1 | 2) => {
+    const res = await client.workflowService.describeTaskQueue({
+      namespace: client.options.namespace,
+      taskQueue: { name: queue },
+      taskQueueType,
+    });
+    return { queue, pollers: res.pollers?.length ?? 0 };
+  };
+  return {
+    workflow: await count(queues.workflow, 1),
+    rollout: await count(queues.rollout, 2),
+    trainer: await count(queues.trainer, 2),
+  };
+}
+
+/**
+ * `--no-worker`'s line: the workers polling each role's queue, and for a role none polls, that the sweep waits for
+ * one and how to start it.
+ */
+export function noWorkerLine(counts: Record<keyof RoleQueues, { queue: string; pollers: number }>): string {
+  const roles = Object.keys(counts) as (keyof RoleQueues)[];
+  const polled = roles.map((r) => `${counts[r].queue} ${counts[r].pollers}`).join(', ');
+  const missing = roles.filter((r) => counts[r].pollers === 0);
+  return (
+    `no local worker (--no-worker); workers polling ${polled}` +
+    (missing.length === 0
+      ? ''
+      : `. No worker polls ${missing.map((r) => counts[r].queue).join(' or ')} yet: the sweep waits until one does ` +
+        `(npm run istar -- workers --roles ${missing.join(',')}, here or on another machine)`)
+  );
 }
 
 /** Run an npm-script entry point: exit 0 when it (or commander's --help/--version) ends, else print and exit 1. */

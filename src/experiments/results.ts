@@ -84,9 +84,12 @@ export function sweepDifferences(started: SweepConfig, asked: SweepConfig): stri
   return out;
 }
 
-/** The command line without the flags that only change how results are shown (`--so-far`): what reproduces the sweep. */
+/**
+ * The command line without the flags that only change how results are shown (`--so-far`) or where the sweep ran
+ * (`--no-worker`): what reproduces the sweep.
+ */
 export function sweepArgs(args: readonly string[]): string[] {
-  return args.filter((a) => a !== '--so-far');
+  return args.filter((a) => a !== '--so-far' && a !== '--no-worker');
 }
 
 /** How far a running sweep had got when a `--so-far` table was written. */

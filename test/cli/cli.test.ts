@@ -9,7 +9,7 @@ import { followSweep, runningText, startedSweep } from '../../src/cli/sweep';
 import { extensionState } from '../../activities/extend';
 import { istarExtend, type ExtendInput } from '../../workflows/extend';
 import { findSuite } from '../../src/experiments/suites';
-import { SEARCH_ATTRIBUTE_KEYS, istarTraining, type Progress } from '../../workflows/training';
+import { SEARCH_ATTRIBUTE_KEYS, TASK_QUEUES, istarTraining, type Progress } from '../../workflows/training';
 import { checkpointPrefix, iterationKey } from '../../src/storage/keys';
 import type { SweepProgress } from '../../workflows/sweep';
 import { testEnv, testStore } from '../helpers/stack';
@@ -25,13 +25,13 @@ import {
 const root = path.resolve(__dirname, '../..');
 const istarBin = path.join(root, 'bin/istar.js');
 
-/** Run the istar CLI asynchronously (in-process test workers must keep running meanwhile). */
-function istar(
-  args: string[],
+/** Run a node entry point asynchronously, to its exit (in-process test workers must keep running meanwhile). */
+function spawnCollect(
+  nodeArgs: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [istarBin, ...args], {
+    const child = spawn(process.execPath, nodeArgs, {
       cwd: root,
       env: { ...process.env, ...testEnv(), ...env },
     });
@@ -42,6 +42,9 @@ function istar(
     child.once('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/** Run the istar CLI asynchronously. */
+const istar = (args: string[], env: Record<string, string> = {}) => spawnCollect([istarBin, ...args], env);
 
 /** `npm run experiments -- <args>` as a child process, to completion. */
 function experimentsCli(args: string[], env: Record<string, string | undefined>) {
@@ -450,6 +453,72 @@ describe('npm run experiments', () => {
     expect(less.status).not.toBe(0);
     expect(less.stderr).toContain('--extend-to 1: the sweep runs 1 iteration; extend to more than that');
   }, 900_000);
+
+  it('--no-worker starts no worker: it says when a role has none, and follows the sweep workers elsewhere serve', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'istar-noworker-'));
+    const out = path.join(home, 'results');
+    const tag = randomUUID().slice(0, 8);
+    const id = `noworker-${tag}`;
+    // The runs' own activity queues (the sweep's workflow tasks stay on the default queue, istar).
+    const queues = { ...uniqueQueues(), workflow: TASK_QUEUES.workflow };
+    const set = JSON.stringify({ rolloutTaskQueue: queues.rollout, trainerTaskQueue: queues.trainer });
+    const args = ['smoke', '--id', id, '--out', out, '--no-png', '--no-worker', '--set', set];
+    const script = ['--import', 'tsx', path.join(root, 'src/cli/experiments.ts')];
+    const local = { ISTAR_HOME: home };
+    // Nothing polls the runs' queues yet: the command names them and waits; it is stopped, the sweep waits on.
+    const first = spawn(process.execPath, [...script, ...args], {
+      cwd: root,
+      env: { ...process.env, ...testEnv(), ...local },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    // The default workflow queue is polled when another test's worker is up, and named with the others when not.
+    const waiting = new RegExp(
+      `No worker polls (istar or )?${queues.rollout} or ${queues.trainer} yet: the sweep waits until one does \\(npm run istar -- workers --roles (workflow,)?rollout,trainer, here or on another machine\\)`,
+    );
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no --no-worker line in time:\n${log}`)), 120_000);
+      const onData = (d: Buffer) => {
+        log += d.toString();
+        if (waiting.test(log)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      first.stdout.on('data', onData);
+      first.stderr.on('data', onData);
+    });
+    first.kill('SIGINT');
+    await new Promise((r) => first.once('exit', r));
+    expect(log).toContain(`started sweep ${id}`);
+    expect(log).toMatch(
+      new RegExp(
+        `no local worker \\(--no-worker\\); workers polling istar \\d+, ${queues.rollout} 0, ${queues.trainer} 0`,
+      ),
+    );
+    expect(log).not.toContain('local worker started');
+    expect((await t.client.workflow.getHandle(id).describe()).status.name).toBe('RUNNING');
+    // Workers elsewhere (here, in this test's process) serve it: the same command attaches, follows it to the end
+    // and writes the table, whose reproduce line leaves --no-worker out.
+    const workers = await testWorkers(t, queues);
+    const r = await withWorkers(workers, () => spawnCollect([...script, ...args], local));
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toContain(`attached to running sweep ${id}`);
+    expect(r.stdout).toMatch(
+      new RegExp(`workers polling istar [1-9]\\d*, ${queues.rollout} 1, ${queues.trainer} 1$`, 'm'),
+    );
+    expect(r.stdout).not.toContain('No worker polls');
+    expect(r.stdout).not.toContain('local worker started');
+    const md = readFileSync(path.join(out, 'smoke.md'), 'utf8');
+    for (const variant of ['rloo', 'rloopistar'])
+      expect(md).toMatch(
+        new RegExp(
+          `\\| ${id}-${variant}-s0 \\| rloo(\\+istar)? \\| 0 \\| 1 \\| \\d\\.\\d{3} \\| \\d\\.\\d{3} \\| ok \\|`,
+        ),
+      );
+    expect(md).toContain(`Reproduce: \`npm run experiments -- smoke --id ${id} --out ${out} --no-png --set `);
+    expect(md).not.toContain('--no-worker');
+  }, 600_000);
 
   it('--so-far writes the table of the runs a running sweep has ended, without a worker; the sweep goes on', async () => {
     const home = mkdtempSync(path.join(os.tmpdir(), 'istar-sofar-'));
