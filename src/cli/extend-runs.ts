@@ -4,8 +4,7 @@ import { settleRow, type SweepRow } from '../../workflows/sweep';
 import type { ArtifactStore } from '../storage/store';
 import { iterationKey } from '../storage/keys';
 import { storedRow } from '../experiments/results';
-import type { TrainingResult } from '../../workflows/training';
-import { SEARCH_ATTRIBUTE_KEYS } from '../../workflows/training';
+import { SEARCH_ATTRIBUTE_KEYS, type TrainingResult } from '../../workflows/training';
 import { finishedIteration } from './sweep';
 
 /** A running workflow other than `except` that trains `experimentId` (its search attribute), if any. */
@@ -29,8 +28,9 @@ export const extensionId = (row: SweepRow, n: number) => `${row.workflowId}-to${
  * read back, a running one attached to, and one that failed or was stopped starts again from what its run has
  * recorded, so that the command can be run again after an interruption. A run whose storage already holds `n`
  * iterations without that extension (extended by another workflow, e.g. `istar extend --id <other>`) is read from
- * its stored metrics instead (`storedRow`); one that another workflow is training is an error naming it. Returns the rows as the extensions ended
- * (a failed one is a failed row) and the wall time of the extensions, from the first start to the last end.
+ * its stored metrics instead (`storedRow`); one that another workflow is training is an error naming it. Returns
+ * the rows as the extensions ended (a failed one is a failed row) and the wall time of the extensions, from the
+ * first start to the last end.
  */
 export async function extendRows(
   client: Client,
