@@ -162,17 +162,29 @@ async function run(): Promise<void> {
 
   const stack = await upStack({ log: (l) => console.log(l) });
   if (opts.soFar && (await writeSoFar(stack.s3, suite, opts, input, id))) return;
-  const interruptedHint =
-    'stopping the local worker; the sweep keeps its state on the Temporal server. Run the same command again to attach to it.';
+  const attachHint =
+    'the sweep keeps its state on the Temporal server. Run the same command again to attach to it.';
   // A trainer process per concurrent run (up to the cores): training is most of an iteration, and one trainer
   // process trains one run at a time (7.0-7.4 min per pair of iStar runs with two, 9.2 with one; finding 29).
   const trainers =
     process.env.ISTAR_TRAINER_PROCESSES ??
     String(Math.min(input.maxConcurrent ?? 2, os.availableParallelism()));
-  const withWorker = <T>(fn: () => Promise<T>) =>
-    opts.worker
-      ? withLocalWorker(stack, { interruptedHint, env: { ISTAR_TRAINER_PROCESSES: trainers } }, fn)
-      : fn();
+  const withWorker = <T>(fn: () => Promise<T>) => {
+    if (opts.worker)
+      return withLocalWorker(
+        stack,
+        {
+          interruptedHint: `stopping the local worker; ${attachHint}`,
+          env: { ISTAR_TRAINER_PROCESSES: trainers },
+        },
+        fn,
+      );
+    process.once('SIGINT', () => {
+      console.log(`\nstopped following; ${attachHint}`);
+      process.exit(130);
+    });
+    return fn();
+  };
   await withWorker(async () => {
     const { rows, sweeps, wallSeconds, finishedAt } = await withClient(async (client, uiUrl) => {
       // The other sweeps first, so a wrong --with fails before hours of training, not after.

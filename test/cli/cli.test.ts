@@ -491,6 +491,9 @@ describe('npm run experiments', () => {
     first.kill('SIGINT');
     await new Promise((r) => first.once('exit', r));
     expect(log).toContain(`started sweep ${id}`);
+    expect(log).toContain(
+      'stopped following; the sweep keeps its state on the Temporal server. Run the same command again to attach to it.',
+    );
     expect(log).toMatch(
       new RegExp(
         `no local worker \\(--no-worker\\); workers polling istar \\d+, ${queues.rollout} 0, ${queues.trainer} 0`,
